@@ -1,0 +1,1 @@
+"""Thinc builders. Nothing here reads files except the encoder loader."""

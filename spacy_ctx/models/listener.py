@@ -1,0 +1,211 @@
+"""The listener: a tok2vec layer fed by an upstream ctx_encoder."""
+from typing import Callable, List, Optional, Tuple
+
+from spacy.tokens import Doc
+from spacy.util import registry
+from thinc.api import Linear, Model
+
+from ..errors import Errors
+from .scalar_mix import build_scalar_mix_v1
+from .types import DocLayers, DocVectors
+
+
+@registry.architectures("spacy_ctx.CtxListener.v1")
+def build_ctx_listener_v1(
+    upstream: str = "*",
+    grad_factor: float = 1.0,
+    layers: Optional[List[int]] = None,
+    initial_weights: Optional[List[float]] = None,
+    gamma: float = 1.0,
+    layer_norm: bool = False,
+    mix_dropout: float = 0.0,
+    projection: Optional[int] = None,
+) -> Model[List[Doc], DocVectors]:
+    """A tok2vec layer for any spaCy head, fed by a `ctx_encoder` component.
+
+    Each listener learns its own scalar mix over the encoder layers, as in
+    ELMo, then optionally projects the mix to `projection` dimensions.
+
+    upstream: the name of the ctx_encoder component, or "*" for any.
+    grad_factor: scales the gradient sent back to the encoder. 0 keeps the
+        encoder frozen (ELMo's feature mode; the encoder then caches its
+        outputs across epochs); 1 fine-tunes it through the mix.
+    layers: which encoder layers to mix (None = all). Negative indices count
+        from the top. They must be stored by the encoder on the Doc.
+    initial_weights, gamma, layer_norm, mix_dropout: see spacy_ctx.ScalarMix.v1.
+    projection: output width of an optional linear projection.
+    """
+    tap = CtxListener(upstream, grad_factor, layers)
+    mix = build_scalar_mix_v1(
+        initial_weights=initial_weights,
+        gamma=gamma,
+        layer_norm=layer_norm,
+        dropout=mix_dropout,
+    )
+    sublayers = [tap, mix]
+    if projection:
+        sublayers.append(Linear(nO=projection))
+    model = Model(
+        "ctx_listener",
+        _chain_forward,
+        init=_init_listener,
+        layers=sublayers,
+        dims={"nO": projection},
+    )
+    model.set_ref("tap", tap)
+    model.set_ref("mix", mix)
+    return model
+
+
+class CtxListener(Model):
+    """Receives the encoder's layers for the current batch during training,
+    and reads them from `doc._.ctx_layers` at prediction time.
+
+    Output, per doc: [n_selected_layers, n_tokens, width], float32.
+    """
+
+    name = "ctx_tap"
+
+    def __init__(self, upstream_name: str, grad_factor: float, layers):
+        Model.__init__(
+            self,
+            name=self.name,
+            forward=_tap_forward,
+            dims={"nO": None},
+            attrs={"grad_factor": grad_factor, "layers": layers, "n_layers": None},
+        )
+        self.upstream_name = upstream_name
+        self._batch_id: Optional[int] = None
+        self._outputs: Optional[DocLayers] = None
+        self._backprop: Optional[Callable] = None
+
+    @property
+    def grad_factor(self) -> float:
+        return float(self.attrs["grad_factor"])
+
+    @property
+    def is_connected(self) -> bool:
+        return self.attrs["n_layers"] is not None
+
+    def connect(self, n_layers: int, width: int, selected: List[int]) -> None:
+        """Called by the upstream encoder when it finds this listener."""
+        self.attrs["n_layers"] = n_layers
+        self.attrs["selected"] = selected
+        if self.has_dim("nO") is not True:
+            self.set_dim("nO", width)
+
+    @classmethod
+    def get_batch_id(cls, docs: List[Doc]) -> int:
+        """A content hash of a batch, to match received outputs to inputs."""
+        return sum(sum(token.orth for token in doc) for doc in docs)
+
+    def receive(self, batch_id: int, outputs: DocLayers, backprop: Callable) -> None:
+        """Store the encoder's training outputs and its backprop callback."""
+        self._batch_id = batch_id
+        self._outputs = outputs
+        self._backprop = backprop
+        self.attrs["initializing"] = False
+
+
+def _tap_forward(model: CtxListener, docs: List[Doc], is_train: bool):
+    if not model.is_connected:
+        raise ValueError(
+            Errors.E003.format(upstream=model.upstream_name)
+        )
+    selected = model.attrs["selected"]
+    xp = model.ops.xp
+    if is_train and model._batch_id is not None:
+        batch_id = CtxListener.get_batch_id(docs)
+        if batch_id == model._batch_id:
+            outputs, upstream_backprop = model._outputs, model._backprop
+            model._batch_id = None  # each received batch is used once
+            grad_factor = model.grad_factor
+
+            def backprop(d_selected: DocLayers) -> List[Doc]:
+                if grad_factor == 0.0:
+                    return upstream_backprop(None)
+                d_outputs = []
+                for X, dS in zip(outputs, d_selected):
+                    dX = xp.zeros(X.shape, dtype="f")
+                    for k, layer in enumerate(selected):
+                        dX[layer] += dS[k] * grad_factor
+                    d_outputs.append(dX)
+                return upstream_backprop(d_outputs)
+
+            return [X[selected] for X in outputs], backprop
+    # Prediction (or a frozen, annotating encoder): read what the encoder
+    # stored on the docs. Batches may differ from the encoder's here.
+    return [_read_doc_layers(model, doc, selected) for doc in docs], _no_backprop
+
+
+def _read_doc_layers(model: CtxListener, doc: Doc, selected: List[int]):
+    stored = doc._.ctx_layers
+    if stored is None:
+        # Heads run a prediction on raw sample docs while they initialise,
+        # before any encoder output exists: give them zeros of the right shape.
+        if len(doc) == 0 or model.attrs.get("initializing"):
+            return model.ops.alloc3f(len(selected), len(doc), model.get_dim("nO"))
+        raise ValueError(Errors.E008)
+    model.attrs["initializing"] = False
+    ids = list(doc._.ctx_layer_ids)
+    try:
+        rows = [ids.index(layer) for layer in selected]
+    except ValueError:
+        missing = next(layer for layer in selected if layer not in ids)
+        raise ValueError(Errors.E006.format(layer=missing, stored=ids)) from None
+    return model.ops.asarray3f(stored[rows].astype("float32"))
+
+
+def _no_backprop(d_outputs):
+    return []
+
+
+def _chain_forward(model: Model, docs: List[Doc], is_train: bool):
+    X, backprops = docs, []
+    for layer in model.layers:
+        if layer.name == "linear":
+            # Linear works on one 2d array: run it over the concatenated docs.
+            X, bp = _linear_over_docs(layer, X, is_train)
+        else:
+            X, bp = layer(X, is_train)
+        backprops.append(bp)
+
+    def backprop(dY):
+        for bp in reversed(backprops):
+            dY = bp(dY)
+        return dY
+
+    return X, backprop
+
+
+def _linear_over_docs(layer: Model, Xs: DocVectors, is_train: bool):
+    xp = layer.ops.xp
+    lengths = [len(x) for x in Xs]
+    splits = xp.cumsum(xp.asarray(lengths))[:-1].tolist()
+    Y, bp = layer(layer.ops.flatten(Xs, pad=0) if Xs else layer.ops.alloc2f(0, layer.get_dim("nI")), is_train)
+
+    def backprop(dYs: DocVectors) -> DocVectors:
+        dX = bp(xp.concatenate(dYs, axis=0))
+        return list(xp.split(dX, splits, axis=0))
+
+    return list(xp.split(Y, splits, axis=0)), backprop
+
+
+def _init_listener(model: Model, X=None, Y=None) -> None:
+    """Initialise the mix and projection from the upstream encoder's shape,
+    without running the encoder: at init time the docs carry no layers yet."""
+    tap: CtxListener = model.get_ref("tap")
+    if not tap.is_connected:
+        raise ValueError(Errors.E003.format(upstream=tap.upstream_name))
+    width = tap.get_dim("nO")
+    tap.attrs["initializing"] = True
+    mix = model.get_ref("mix")
+    mix.set_dim("nL", len(tap.attrs["selected"]), force=True)
+    mix.initialize()
+    if len(model.layers) > 2:
+        projection = model.layers[2]
+        projection.set_dim("nI", width)
+        projection.initialize()
+        model.set_dim("nO", projection.get_dim("nO"), force=True)
+    else:
+        model.set_dim("nO", width, force=True)

@@ -1,0 +1,1 @@
+"""Plain torch modules, with no spaCy in them."""

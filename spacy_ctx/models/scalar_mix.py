@@ -1,0 +1,157 @@
+"""ELMo's scalar mix as a thinc layer: gamma * sum_j softmax(s)_j * h_j."""
+from typing import Callable, List, Optional, Tuple
+
+from spacy.util import registry
+from thinc.api import Model
+from thinc.types import Floats1d, Floats2d, Floats3d
+
+from ..errors import Errors
+from .types import DocLayers, DocVectors
+
+# The small constant AllenNLP adds to the variance in its layer norm.
+LAYER_NORM_EPS = 1e-12
+
+
+@registry.architectures("spacy_ctx.ScalarMix.v1")
+def build_scalar_mix_v1(
+    layers: Optional[List[int]] = None,
+    initial_weights: Optional[List[float]] = None,
+    gamma: float = 1.0,
+    layer_norm: bool = False,
+    dropout: float = 0.0,
+) -> Model[DocLayers, DocVectors]:
+    """Mix the layers of each doc into one vector per token.
+
+    layers: which input layers to mix (None = all). The weights cover only
+        these; the other layers get no gradient.
+    initial_weights: the unnormalised weights s (None = zeros, a plain mean).
+    gamma: the initial scale.
+    layer_norm: normalise each layer of each doc over all its values before
+        mixing (AllenNLP's `do_layer_norm`). Per doc rather than per batch, so
+        the result does not depend on how docs are batched.
+    dropout: during training, drop each layer with this probability (at least
+        one layer is always kept) and renormalise over the rest.
+
+    Input, per doc: [n_layers, n_tokens, width]. Output: [n_tokens, width].
+    Params: "weights" [n_mixed] and "gamma" [1]. Dim "nL" is the number of
+    input layers; it is inferred from data when not set.
+    """
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(Errors.E012.format(value=dropout))
+    return Model(
+        "scalar_mix",
+        forward,
+        init=init,
+        dims={"nL": None},
+        params={"weights": None, "gamma": None},
+        attrs={
+            "layers": None if layers is None else list(layers),
+            "initial_weights": initial_weights,
+            "initial_gamma": gamma,
+            "layer_norm": layer_norm,
+            "dropout": dropout,
+        },
+    )
+
+
+def init(model: Model, X: Optional[DocLayers] = None, Y=None) -> None:
+    if not model.has_dim("nL") and X:
+        model.set_dim("nL", X[0].shape[0])
+    n_layers = model.get_dim("nL")
+    layers = model.attrs["layers"]
+    n_mixed = n_layers if layers is None else len(layers)
+    initial = model.attrs["initial_weights"]
+    if initial is None:
+        weights = model.ops.alloc1f(n_mixed)
+    elif len(initial) != n_mixed:
+        raise ValueError(Errors.E009.format(got=len(initial), n=n_mixed))
+    else:
+        weights = model.ops.asarray1f(initial)
+    model.set_param("weights", weights)
+    model.set_param("gamma", model.ops.asarray1f([model.attrs["initial_gamma"]]))
+
+
+def mixed_layers(model: Model) -> List[int]:
+    """The input layers that the mix reads, as positive indices."""
+    layers = model.attrs["layers"]
+    return list(range(model.get_dim("nL"))) if layers is None else list(layers)
+
+
+def forward(
+    model: Model[DocLayers, DocVectors], Xs: DocLayers, is_train: bool
+) -> Tuple[DocVectors, Callable]:
+    xp = model.ops.xp
+    layers = mixed_layers(model)
+    gamma = model.get_param("gamma")
+    probs, keep = _layer_probs(model, is_train)
+    lengths = [x.shape[1] for x in Xs]
+    normed, backprop_norms = zip(*(_select_and_norm(model, x, layers) for x in Xs)) if Xs else ((), ())
+    # [n_mixed, n_tokens, width], all docs side by side
+    H = xp.concatenate(normed, axis=1) if Xs else xp.zeros((len(layers), 0, 0), dtype="f")
+    mixed = xp.tensordot(probs, H, axes=(0, 0))  # [n_tokens, width]
+    Y = gamma[0] * mixed
+    splits = xp.cumsum(xp.asarray(lengths))[:-1].tolist()
+
+    def backprop(dYs: DocVectors) -> DocLayers:
+        dY = xp.concatenate(dYs, axis=0) if dYs else xp.zeros((0, 0), dtype="f")
+        d_gamma = (dY * mixed).sum()
+        d_probs = gamma[0] * xp.tensordot(H, dY, axes=([1, 2], [0, 1]))  # [n_mixed]
+        # Softmax Jacobian: ds = p * (dp - sum(p * dp)). Dropped layers have p=0.
+        d_weights = probs * (d_probs - (probs * d_probs).sum())
+        model.inc_grad("weights", d_weights.astype("f"))
+        model.inc_grad("gamma", xp.asarray([d_gamma], dtype="f"))
+        dH = gamma[0] * probs[:, None, None] * dY[None, :, :]
+        dXs = []
+        for dH_doc, bp in zip(xp.split(dH, splits, axis=1), backprop_norms):
+            dXs.append(bp(dH_doc))
+        return dXs
+
+    return list(xp.split(Y, splits, axis=0)), backprop
+
+
+def _layer_probs(model: Model, is_train: bool) -> Tuple[Floats1d, Floats1d]:
+    """softmax(s) over the kept layers; dropped layers get probability 0."""
+    xp = model.ops.xp
+    s = model.get_param("weights")
+    keep = xp.ones(s.shape, dtype="bool")
+    rate = model.attrs["dropout"]
+    if is_train and rate > 0:
+        keep = xp.random.uniform(0, 1, s.shape) >= rate
+        if not keep.any():
+            keep[xp.random.randint(0, s.shape[0])] = True
+    shifted = xp.where(keep, s - s[keep].max(), -xp.inf)
+    exp = xp.exp(shifted)
+    return (exp / exp.sum()).astype("f"), keep
+
+
+def _select_and_norm(
+    model: Model, X: Floats3d, layers: List[int]
+) -> Tuple[Floats3d, Callable]:
+    """Pick the mixed layers of one doc and, if asked, layer-normalise them."""
+    xp = model.ops.xp
+    H = X[layers]
+
+    def scatter(dH: Floats3d) -> Floats3d:
+        dX = xp.zeros(X.shape, dtype="f")
+        for k, layer in enumerate(layers):  # a layer may be listed twice
+            dX[layer] += dH[k]
+        return dX
+
+    if not model.attrs["layer_norm"] or H.size == 0:
+        return H, scatter
+    # Each layer is normalised over all of its n_tokens * width values.
+    mean = H.mean(axis=(1, 2), keepdims=True)
+    centered = H - mean
+    std = xp.sqrt((centered**2).mean(axis=(1, 2), keepdims=True) + LAYER_NORM_EPS)
+    normed = centered / std
+
+    def backprop_norm(dN: Floats3d) -> Floats3d:
+        # d/dx of (x - mean) / std over one layer's values.
+        dH = (
+            dN
+            - dN.mean(axis=(1, 2), keepdims=True)
+            - normed * (dN * normed).mean(axis=(1, 2), keepdims=True)
+        ) / std
+        return scatter(dH)
+
+    return normed, backprop_norm

