@@ -84,8 +84,8 @@ def _make_convert_inputs(planner: WordpiecePlanner) -> Callable:
         kwargs = {
             "input_ids": [as_tensor(b.input_ids) for b in plan.batches],
             "attention_mask": [as_tensor(b.attention_mask) for b in plan.batches],
-            "source": as_tensor(plan.source),
-            "target": as_tensor(plan.target),
+            "sources": [as_tensor(b.source) for b in plan.batches],
+            "targets": [as_tensor(b.target) for b in plan.batches],
             "counts": as_tensor(plan.counts),
             "pooling": plan.pooling,
         }

@@ -22,29 +22,31 @@ from spacy.tokens import Doc
 from ..errors import Errors
 
 POOLINGS = ("mean", "first", "last", "max")
+_EMPTY = numpy.zeros(0, dtype="int64")
 
 
 @dataclass
 class WindowBatch:
-    """One padded batch of windows: ids and mask are [batch, seq_len]."""
+    """One padded batch of windows: ids and mask are [batch, seq_len].
+
+    `source[k]` is a row of this batch's flattened hidden states
+    ([batch * seq_len, width]) and `target[k]` the batch-global spaCy token it
+    pools into.
+    """
 
     input_ids: numpy.ndarray
     attention_mask: numpy.ndarray
+    source: numpy.ndarray  # [n_pairs] int64
+    target: numpy.ndarray  # [n_pairs] int64
 
 
 @dataclass
 class EncoderPlan:
     """Everything the torch module needs to encode and pool one batch of docs.
-
-    `source[k]` is a row of the flattened hidden states of all batches
-    (rows = batch * seq_len, concatenated in batch order) and `target[k]` the
-    batch-global spaCy token it pools into. Tokens without any wordpiece get
-    no pair and so stay zero.
+    Tokens without any wordpiece get no (source, target) pair: they stay zero.
     """
 
     batches: List[WindowBatch]
-    source: numpy.ndarray  # [n_pairs] int64
-    target: numpy.ndarray  # [n_pairs] int64
     counts: numpy.ndarray  # [n_tokens] float32, pairs per token (>= 1)
     lengths: List[int]  # spaCy tokens per doc
     pooling: str
@@ -113,7 +115,9 @@ class WordpiecePlanner:
         # Sort by length (stable, so equal lengths keep document order) and cut
         # into batches of at most max_batch_items padded wordpieces.
         order = sorted(range(len(windows)), key=lambda w: -windows[w][2])
-        batches, row_of_window = self._batch(windows, order, encoded["input_ids"])
+        batches, row_of_window, batch_offsets = self._batch(
+            windows, order, encoded["input_ids"]
+        )
         windows_of_doc: List[List[int]] = [[] for _ in docs]
         for w, (doc_i, _, _) in enumerate(windows):
             windows_of_doc[doc_i].append(w)
@@ -132,10 +136,14 @@ class WordpiecePlanner:
         source = _cat(sources)
         target = _cat(targets)
         counts = numpy.bincount(target, minlength=token_offset).astype("float32")
+        # Hand each batch the pairs that read from it, with batch-local rows.
+        batch_of_pair = numpy.searchsorted(batch_offsets, source, side="right") - 1
+        for b, batch in enumerate(batches):
+            mine = batch_of_pair == b
+            batch.source = source[mine] - batch_offsets[b]
+            batch.target = target[mine]
         return EncoderPlan(
             batches=batches,
-            source=source,
-            target=target,
             counts=numpy.maximum(counts, 1.0),
             lengths=[len(doc) for doc in docs],
             pooling=self.pooling,
@@ -154,6 +162,7 @@ class WordpiecePlanner:
     def _batch(self, windows, order, all_ids):
         batches: List[WindowBatch] = []
         row_of_window = numpy.zeros(len(windows), dtype="int64")
+        offsets: List[int] = []
         row_offset = 0
         k = 0
         while k < len(order):
@@ -170,10 +179,11 @@ class WordpiecePlanner:
                 ids[r, : len(piece)] = piece
                 mask[r, : len(piece)] = 1
                 row_of_window[w] = row_offset + r * seq_len + self.n_prefix
-            batches.append(WindowBatch(ids, mask))
+            batches.append(WindowBatch(ids, mask, _EMPTY, _EMPTY))
+            offsets.append(row_offset)
             row_offset += n * seq_len
             k += n
-        return batches, row_of_window
+        return batches, row_of_window, numpy.asarray(offsets, dtype="int64")
 
     def _wordpiece_rows(self, n_wp, doc_windows, windows, row_of_window):
         """The hidden-state row that represents each wordpiece of a doc.

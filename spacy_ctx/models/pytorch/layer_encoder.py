@@ -30,30 +30,32 @@ class LayerEncoder(nn.Module):
         self,
         input_ids: Sequence[torch.Tensor],
         attention_mask: Sequence[torch.Tensor],
-        source: torch.Tensor,
-        target: torch.Tensor,
+        sources: Sequence[torch.Tensor],
+        targets: Sequence[torch.Tensor],
         counts: torch.Tensor,
         pooling: str,
     ) -> torch.Tensor:
-        rows: List[torch.Tensor] = []
-        for ids, mask in zip(input_ids, attention_mask):
+        n_tokens = counts.shape[0]
+        out = self._zeros(n_tokens)
+        if pooling == "max":
+            # Tokens split between two batches are reduced across both.
+            out = out.fill_(float("-inf"))
+        for ids, mask, source, target in zip(input_ids, attention_mask, sources, targets):
             output = self.transformer(
                 input_ids=ids, attention_mask=mask, output_hidden_states=True
             )
-            # [n_layers, batch, seq_len, width] -> [n_layers, batch * seq_len, width]
-            hidden = torch.stack(output.hidden_states)
-            rows.append(hidden.reshape(hidden.shape[0], -1, hidden.shape[-1]))
-        n_tokens = counts.shape[0]
-        if not rows:
-            return self._zeros(n_tokens)
-        flat = torch.cat(rows, dim=1) if len(rows) > 1 else rows[0]
-        # [n_layers, n_pairs, width]
-        gathered = flat.index_select(1, source)
-        out = flat.new_zeros(flat.shape[0], n_tokens, flat.shape[-1])
+            # Pool layer by layer straight from each [batch, seq_len, width]
+            # output: stacking or concatenating them first would copy every
+            # hidden state of the batch once more.
+            for layer, hidden in enumerate(output.hidden_states):
+                rows = hidden.reshape(-1, hidden.shape[-1]).index_select(0, source)
+                if pooling == "max":
+                    index = target.view(-1, 1).expand_as(rows)
+                    out[layer].scatter_reduce_(0, index, rows, "amax")
+                else:
+                    out[layer].index_add_(0, target, rows)
         if pooling == "max":
-            index = target.view(1, -1, 1).expand_as(gathered)
-            return out.scatter_reduce(1, index, gathered, "amax", include_self=False)
-        out = out.index_add(1, target, gathered)
+            return out.masked_fill(torch.isinf(out), 0.0)
         # first/last pooling arrive here with one pair per token.
         return out / counts.view(1, -1, 1)
 

@@ -1,0 +1,128 @@
+"""The ELMo encoder architecture: char-CNN + highway + 2-layer biLSTM, 3 layers out."""
+from pathlib import Path
+from typing import Any, Callable, List, Optional, Tuple, Union
+
+import torch
+from spacy.tokens import Doc
+from spacy.util import registry
+from thinc.api import ArgsKwargs, Model, PyTorchWrapper_v2, torch2xp, xp2torch
+from thinc.shims.pytorch import PyTorchShim
+
+from ..errors import ELMoErrors
+from .pytorch.elmo import ELMoEncoderModule, batch_to_tensors, encode_sequences
+from .types import DocLayers
+
+WEIGHTS_FILE = "elmo.pt"
+
+
+@registry.architectures("spacy_ctx.ELMoEncoder.v1")
+def build_elmo_encoder_v1(
+    weights: Optional[str] = None,
+    char_dim: int = 16,
+    filters: List[List[int]] = [[1, 32], [2, 32], [3, 64], [4, 128], [5, 128]],
+    n_highway: int = 1,
+    projection_dim: int = 128,
+    hidden_size: int = 128,
+    dropout: float = 0.0,
+    max_chunk_chars: int = 32768,
+) -> Model[List[Doc], DocLayers]:
+    """An ELMo-style encoder over the characters of each token.
+
+    weights: pretrained weights written by `python -m spacy_ctx pretrain-elmo`
+        (the `elmo.pt` file or the output directory holding it); None = random
+        initialisation. The sizes below must match the pretrained ones.
+        Weights saved with a pipeline (nlp.to_disk) replace these on load.
+    char_dim: byte embedding width.
+    filters: [width, n_filters] of each char convolution.
+    n_highway: highway layers after the convolutions.
+    projection_dim: word vector width, and each LSTM direction's output width.
+    hidden_size: LSTM cell size; larger than projection_dim adds an ELMo-style
+        projection (slower on CPU), equal uses the fused LSTM.
+    dropout: dropout on each biLSTM layer's input while training.
+    max_chunk_chars: padded characters per char-CNN chunk. Words are never
+        truncated: a very long word gets a chunk of its own.
+
+    Output, per doc: [3, n_tokens, 2 * projection_dim]. Layer 0 is the
+    char-CNN word vector (repeated twice to match the width), layers 1 and 2
+    are [forward; backward] of the two biLSTM layers (layer 2 includes the
+    residual from layer 1). A doc is one sequence, between <S> and </S>.
+    """
+    module = ELMoEncoderModule(
+        char_dim=char_dim,
+        filters=[tuple(f) for f in filters],
+        n_highway=n_highway,
+        projection_dim=projection_dim,
+        hidden_size=hidden_size,
+        dropout=dropout,
+    )
+    if weights:
+        load_encoder_weights(module, weights)
+    wrapper = PyTorchWrapper_v2(
+        module,
+        convert_inputs=_make_convert_inputs(module.min_length, max_chunk_chars),
+        convert_outputs=_convert_outputs,
+    )
+    return Model(
+        "ctx_elmo",
+        _forward,
+        layers=[wrapper],
+        dims={"nO": module.width},
+        attrs={"n_layers": module.n_layers, "weights": str(weights) if weights else None},
+    )
+
+
+def load_encoder_weights(module: ELMoEncoderModule, path: Union[str, Path]) -> None:
+    """Load pretrained encoder weights, checking that the sizes match."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / WEIGHTS_FILE
+    if not path.is_file():
+        raise ValueError(ELMoErrors.E401.format(path=path))
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    config = saved["config"]
+    if config != module.config:
+        raise ValueError(
+            ELMoErrors.E402.format(path=path, saved=config, configured=module.config)
+        )
+    module.load_state_dict(saved["state_dict"])
+
+
+def save_encoder_weights(module: ELMoEncoderModule, path: Union[str, Path]) -> None:
+    """Save the encoder's weights and sizes, for `weights = ...` in a config."""
+    torch.save({"config": module.config, "state_dict": module.state_dict()}, str(path))
+
+
+def _forward(model: Model, docs: List[Doc], is_train: bool):
+    return model.layers[0](docs, is_train)
+
+
+def _make_convert_inputs(min_length: int, max_chunk_chars: int) -> Callable:
+    def convert_inputs(model: Model, docs: List[Doc], is_train: bool):
+        batch = encode_sequences(
+            [[token.text for token in doc] for doc in docs], min_length, max_chunk_chars
+        )
+        device = model.shims[0].device if isinstance(model.shims[0], PyTorchShim) else None
+        kwargs = batch_to_tensors(batch, device)
+        # Docs are not differentiable: the input gradient is nothing.
+        return ArgsKwargs(args=(), kwargs=kwargs), lambda d_inputs: []
+
+    return convert_inputs
+
+
+def _convert_outputs(
+    model: Model, inputs_outputs: Tuple[List[Doc], Any], is_train: bool
+) -> Tuple[DocLayers, Callable]:
+    docs, Y_torch = inputs_outputs
+    # [n_layers, n_docs, max_len + 2, width]: drop each doc's <S>, </S> and padding.
+    Y = torch2xp(Y_torch.detach() if not is_train else Y_torch)
+    outputs = [Y[:, i, 1 : len(doc) + 1] for i, doc in enumerate(docs)]
+    outputs = [model.ops.xp.ascontiguousarray(y) for y in outputs]
+
+    def backprop(d_outputs: DocLayers) -> ArgsKwargs:
+        dY = model.ops.xp.zeros(Y.shape, dtype=Y.dtype)
+        for i, (doc, d) in enumerate(zip(docs, d_outputs)):
+            dY[:, i, 1 : len(doc) + 1] = d
+        dY_torch = xp2torch(dY, device=Y_torch.device)
+        return ArgsKwargs(args=(Y_torch,), kwargs={"grad_tensors": dY_torch})
+
+    return outputs, backprop

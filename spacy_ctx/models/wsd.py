@@ -1,0 +1,141 @@
+"""The WSD scorer: candidate-restricted sense scores for target spans.
+
+For a target span with contextual vector h (the mean of its tokens' vectors
+from the tok2vec, L2-normalised) and a candidate sense s:
+
+    score(s) = <W h, E[s]> + b[s] + lam * log_prior(s)
+
+E is a table of sense embeddings (initialised from training-data means of h,
+LMMS-style), b a per-sense bias, and log_prior a fixed sense-frequency prior,
+so that the untrained model already ranks like the most frequent sense. The
+softmax is taken over each target's candidates only (done by the component).
+"""
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
+
+import numpy
+from spacy.tokens import Doc
+from spacy.util import registry
+from thinc.api import Model
+from thinc.types import Floats1d, Floats2d, Ints1d
+
+from .types import DocVectors
+
+
+@dataclass
+class WSDBatch:
+    """Input of the scorer. Candidates of all targets are concatenated."""
+
+    docs: List[Doc]
+    targets: List[Tuple[int, int, int]]  # (doc index, start token, end token)
+    rows: Ints1d  # [n_candidates] row of each candidate in the sense table
+    lengths: Ints1d  # [n_targets] number of candidates per target
+    log_prior: Floats1d  # [n_candidates]
+
+
+@registry.architectures("spacy_ctx.WSDScorer.v1")
+def build_wsd_scorer_v1(
+    tok2vec: Model[List[Doc], DocVectors],
+    scale: float = 10.0,
+    prior_weight: float = 1.0,
+    train_senses: bool = True,
+) -> Model[WSDBatch, Floats1d]:
+    """Score the candidate senses of target spans (see the module doc).
+
+    tok2vec: token vectors, e.g. spacy_ctx.CtxListener.v1.
+    scale: W starts as scale * identity: the temperature of the cosine
+        similarity between a target and the (unit-norm) initial sense rows.
+    prior_weight: initial weight of the sense-frequency log prior.
+    train_senses: update the sense table E (else only W, b, the prior weight
+        and the tok2vec's mix learn).
+
+    The number of senses (dim "nS") and the initial E must be given before
+    initialize: `model.set_dim("nS", n)`, `model.attrs["init_senses"] = E`.
+    Output: one score per candidate, concatenated in input order.
+    """
+    model = Model(
+        "wsd_scorer",
+        forward,
+        init=init,
+        layers=[tok2vec],
+        dims={"nI": None, "nO": None, "nS": None},
+        params={"W": None, "E": None, "b": None, "lam": None},
+        attrs={
+            "scale": scale,
+            "prior_weight": prior_weight,
+            "train_senses": train_senses,
+            "init_senses": None,
+        },
+    )
+    model.set_ref("tok2vec", tok2vec)
+    return model
+
+
+def init(model: Model, X: Optional[WSDBatch] = None, Y=None) -> None:
+    tok2vec = model.get_ref("tok2vec")
+    tok2vec.initialize()
+    width = tok2vec.get_dim("nO")
+    model.set_dim("nI", width, force=True)
+    model.set_dim("nO", width, force=True)
+    n_senses = model.get_dim("nS")
+    ops = model.ops
+    model.set_param("W", ops.asarray2f(numpy.eye(width, dtype="f") * model.attrs["scale"]))
+    init_senses = model.attrs.pop("init_senses", None)
+    model.attrs["init_senses"] = None  # not kept: E holds it from now on
+    if init_senses is None:
+        E = ops.alloc2f(n_senses, width)
+    else:
+        E = ops.asarray2f(numpy.asarray(init_senses, dtype="f"))
+    model.set_param("E", E)
+    model.set_param("b", ops.alloc1f(n_senses))
+    model.set_param("lam", ops.asarray1f([model.attrs["prior_weight"]]))
+
+
+def forward(model: Model, batch: WSDBatch, is_train: bool) -> Tuple[Floats1d, callable]:
+    ops = model.ops
+    xp = ops.xp
+    W = model.get_param("W")  # [nO, nI]
+    E = model.get_param("E")  # [nS, nO]
+    b = model.get_param("b")  # [nS]
+    lam = model.get_param("lam")  # [1]
+    width = model.get_dim("nI")
+    n_t = len(batch.targets)
+    # All docs go through the tok2vec, even those without targets: a listener
+    # matches the batch its upstream encoder sent by the docs it holds.
+    H, bp_tok2vec = model.get_ref("tok2vec")(batch.docs, is_train)
+    if n_t == 0:
+        return ops.alloc1f(0), lambda d_scores: bp_tok2vec([ops.alloc2f(*h.shape) for h in H])
+    X = ops.alloc2f(n_t, width)  # [n_targets, nI] span means
+    for i, (d, start, end) in enumerate(batch.targets):
+        X[i] = H[d][start:end].mean(axis=0)
+    norms = xp.sqrt((X**2).sum(axis=1, keepdims=True)) + 1e-8  # [n_t, 1]
+    Xn = X / norms
+    Q = Xn @ W.T  # [n_t, nO]
+    t_idx = xp.repeat(xp.arange(n_t), ops.asarray(batch.lengths, dtype="i"))  # [n_c]
+    rows = ops.asarray(batch.rows, dtype="i")
+    prior = ops.asarray1f(batch.log_prior)
+    Ec = E[rows]  # [n_c, nO]
+    Qc = Q[t_idx]  # [n_c, nO]
+    scores = (Qc * Ec).sum(axis=1) + b[rows] + lam[0] * prior
+
+    def backprop(d_scores: Floats1d) -> List[Doc]:
+        d_scores = ops.asarray1f(d_scores)
+        if model.attrs["train_senses"]:
+            dE = xp.zeros_like(E)
+            xp.add.at(dE, rows, d_scores[:, None] * Qc)
+            model.inc_grad("E", dE)
+        db = xp.zeros_like(b)
+        xp.add.at(db, rows, d_scores)
+        model.inc_grad("b", db)
+        model.inc_grad("lam", ops.asarray1f([float((d_scores * prior).sum())]))
+        dQ = xp.zeros_like(Q)
+        xp.add.at(dQ, t_idx, d_scores[:, None] * Ec)
+        model.inc_grad("W", dQ.T @ Xn)
+        dXn = dQ @ W  # [n_t, nI]
+        dX = (dXn - Xn * (dXn * Xn).sum(axis=1, keepdims=True)) / norms
+        dH = [ops.alloc2f(*h.shape) for h in H]
+        for i, (d, start, end) in enumerate(batch.targets):
+            dH[d][start:end] += dX[i] / (end - start)
+        return bp_tok2vec(dH)
+
+    return scores, backprop

