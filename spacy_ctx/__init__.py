@@ -4,7 +4,8 @@ Importing the package registers the ctx_* extensions. Components and
 architectures are found through entry points, so `spacy.load` and
 `spacy train` need no `--code`.
 """
-from .extensions import register_extensions, set_vector_hooks
+from .extensions import register_extensions, restore_doc, set_vector_hooks
+from .io import read_docbin
 from .models.listener import CtxListener, build_ctx_listener_v1
 from .models.scalar_mix import build_scalar_mix_v1
 from .models.transformer import build_transformer_encoder_v1
@@ -18,6 +19,8 @@ __all__ = [
     "build_ctx_listener_v1",
     "build_scalar_mix_v1",
     "build_transformer_encoder_v1",
+    "read_docbin",
     "register_extensions",
+    "restore_doc",
     "set_vector_hooks",
 ]

@@ -5,7 +5,9 @@ Storage, per Doc (it survives pickling and `DocBin(store_user_data=True)`):
 - `doc._.ctx_layer_ids`: which encoder layers those are;
 - `doc.tensor`: the encoder's scalar mix, [n_tokens, width], float32.
 
-Everything else is a view computed from those.
+Everything else is a view computed from those. DocBin does not store
+`doc.tensor`: `spacy_ctx.io.DocBinWriter` copies the mix into `doc._.ctx_mix`
+first, and `restore_doc` (used by `spacy_ctx.io.read_docbin`) puts it back.
 """
 import numpy
 from spacy.tokens import Doc, Span, Token
@@ -48,6 +50,7 @@ def register_extensions(force: bool = False) -> None:
     """Register the ctx_* extensions. Called on import of spacy_ctx."""
     Doc.set_extension("ctx_layers", default=None, force=force)
     Doc.set_extension("ctx_layer_ids", default=None, force=force)
+    Doc.set_extension("ctx_mix", default=None, force=force)
     Doc.set_extension("ctx_vector", getter=_doc_vector, force=force)
     Span.set_extension("ctx_layers", getter=_span_layers, force=force)
     Span.set_extension("ctx_vector", getter=_span_vector, force=force)
@@ -93,6 +96,17 @@ def _similarity(obj, other) -> float:
     b = numpy.asarray(other.vector)
     norm = float(numpy.linalg.norm(a) * numpy.linalg.norm(b))
     return float(numpy.dot(a, b) / norm) if norm else 0.0
+
+
+def restore_doc(doc: Doc) -> Doc:
+    """Bring back the mix and vector hooks of a doc read from a DocBin that
+    `spacy_ctx.io.DocBinWriter` wrote (it keeps the mix in doc._.ctx_mix)."""
+    mix = doc._.ctx_mix
+    if mix is not None:
+        doc.tensor = numpy.asarray(mix, dtype="float32")
+        doc._.ctx_mix = None
+        set_vector_hooks(doc)
+    return doc
 
 
 def set_vector_hooks(doc: Doc) -> None:

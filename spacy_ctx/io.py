@@ -11,6 +11,7 @@ import numpy
 from spacy.tokens import Doc, DocBin
 
 from .errors import Errors
+from .extensions import restore_doc
 
 Record = Tuple[str, str, Dict]
 
@@ -93,7 +94,8 @@ class ParquetWriter:
 
 class DocBinWriter:
     """A directory of DocBin shards (readable by spacy.Corpus.v1 as it is).
-    Docs keep their ctx_layers (user data) and the mix (doc.tensor)."""
+    Docs keep their ctx_layers (user data) and the mix, which DocBin would
+    drop with doc.tensor, in doc._.ctx_mix. Read back with `read_docbin`."""
 
     def __init__(self, path: Path, docs_per_shard: int = 1000):
         self.path = Path(path)
@@ -103,7 +105,9 @@ class DocBinWriter:
 
     def write(self, records: Sequence[Record], docs: Sequence[Doc], outputs: List[Dict]) -> None:
         for doc in docs:
+            doc._.ctx_mix = doc.tensor
             self._bin.add(doc)
+            doc._.ctx_mix = None
             if len(self._bin) >= self.docs_per_shard:
                 self._flush()
 
@@ -116,6 +120,16 @@ class DocBinWriter:
 
     def close(self) -> None:
         self._flush()
+
+
+def read_docbin(path: Path, vocab) -> Iterator[Doc]:
+    """Docs from a .spacy file or a directory of shards, with their mix
+    restored to doc.tensor (so token.vector and ctx_vector work)."""
+    path = Path(path)
+    parts = sorted(path.glob("*.spacy")) if path.is_dir() else [path]
+    for part in parts:
+        for doc in DocBin().from_disk(part).get_docs(vocab):
+            yield restore_doc(doc)
 
 
 def make_writer(path: Path, dtype: str):

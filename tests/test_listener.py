@@ -1,0 +1,145 @@
+"""spacy_ctx.CtxListener.v1 inside real spaCy heads."""
+import numpy
+import pytest
+import spacy
+from spacy.training import Example
+from thinc.api import Adam, fix_random_seed
+
+TRAIN = [
+    ("The cat sat on the mat .", "DET NOUN VERB ADP DET NOUN PUNCT"),
+    ("A dog ran to the park .", "DET NOUN VERB ADP DET NOUN PUNCT"),
+    ("I like green apples .", "PRON VERB ADJ NOUN PUNCT"),
+    ("She reads long books .", "PRON VERB ADJ NOUN PUNCT"),
+]
+
+
+def _tagger_config(**listener):
+    return {
+        "model": {
+            "@architectures": "spacy.Tagger.v2",
+            "nO": None,
+            "tok2vec": {"@architectures": "spacy_ctx.CtxListener.v1", **listener},
+        }
+    }
+
+
+def _examples(nlp):
+    examples = []
+    for text, tags in TRAIN:
+        doc = nlp.make_doc(text)
+        examples.append(Example.from_dict(doc, {"tags": tags.split()}))
+    return examples
+
+
+def _train(nlp, n_steps=12, learn_rate=0.01):
+    fix_random_seed(0)
+    examples = _examples(nlp)
+    nlp.initialize(lambda: examples)
+    optimizer = Adam(learn_rate)
+    losses = []
+    for _ in range(n_steps):
+        step = {}
+        nlp.update(examples, sgd=optimizer, losses=step)
+        losses.append(step["tagger"])
+    return losses
+
+
+def _encoder_weight(nlp):
+    torch_model = nlp.get_pipe("ctx_encoder").model.layers[0].shims[0]._model
+    return torch_model.transformer.encoder.layer[0].attention.self.query.weight.detach().clone()
+
+
+def test_fine_tuning_trains_head_and_encoder():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ctx_encoder")
+    nlp.add_pipe("tagger", config=_tagger_config(grad_factor=1.0, projection=32))
+    before = _encoder_weight(nlp)
+    losses = _train(nlp, n_steps=8, learn_rate=0.002)
+    assert losses[-1] < losses[0]
+    assert not numpy.allclose(before.numpy(), _encoder_weight(nlp).numpy())
+    doc = nlp("The dog sat on the park .")
+    assert doc._.ctx_layers.shape == (7, 7, 384)
+    assert all(t.tag_ for t in doc)
+    # nlp.pipe (other batching) gives the same tags as nlp()
+    piped = list(nlp.pipe(["I like long books .", "The dog sat on the park ."], batch_size=1))
+    assert [t.tag_ for t in piped[1]] == [t.tag_ for t in doc]
+
+
+def test_frozen_features_keep_encoder_fixed_and_cache_outputs():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ctx_encoder")
+    nlp.add_pipe("tagger", config=_tagger_config(grad_factor=0.0))
+    before = _encoder_weight(nlp)
+    losses = _train(nlp)
+    assert losses[-1] < losses[0] * 0.5
+    doc = nlp("The dog sat on the park .")
+    assert [t.tag_ for t in doc][:3] == ["DET", "NOUN", "VERB"]
+    numpy.testing.assert_array_equal(before.numpy(), _encoder_weight(nlp).numpy())
+    encoder = nlp.get_pipe("ctx_encoder")
+    # One cached encoding per training doc, reused on every later epoch.
+    assert len(encoder._cache) == len(TRAIN)
+    cached = dict(encoder._cache)
+    nlp.update(_examples(nlp), sgd=nlp.create_optimizer())
+    assert all(encoder._cache[k] is v for k, v in cached.items())
+
+
+def test_each_head_learns_its_own_mix():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ctx_encoder")
+    nlp.add_pipe("tagger", config=_tagger_config(grad_factor=0.0))
+    nlp.add_pipe(
+        "tagger", name="tagger2", config=_tagger_config(grad_factor=0.0, layers=[1, 2, 3])
+    )
+    examples = _examples(nlp)
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(5):
+        nlp.update(examples, sgd=optimizer)
+    encoder = nlp.get_pipe("ctx_encoder")
+    assert encoder.listening_components == ["tagger", "tagger2"]
+    mix1 = nlp.get_pipe("tagger").model.get_ref("tok2vec").get_ref("mix")
+    mix2 = nlp.get_pipe("tagger2").model.get_ref("tok2vec").get_ref("mix")
+    assert mix1.get_param("weights").shape == (7,)
+    assert mix2.get_param("weights").shape == (3,)
+    # Both moved away from the uniform start.
+    assert numpy.abs(mix1.get_param("weights")).sum() > 0
+    assert numpy.abs(mix2.get_param("weights")).sum() > 0
+
+
+def test_listener_without_encoder_fails_clearly():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("tagger", config=_tagger_config())
+    examples = _examples(nlp)
+    with pytest.raises(ValueError, match="E003"):
+        nlp.initialize(lambda: examples)
+
+
+def test_listener_upstream_name_must_match():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ctx_encoder")
+    nlp.add_pipe("tagger", config=_tagger_config(upstream="no_such_encoder"))
+    assert nlp.get_pipe("ctx_encoder").listening_components == []
+    with pytest.raises(ValueError, match="E003"):
+        nlp.initialize(lambda: _examples(nlp))
+
+
+def test_listener_layer_out_of_range_fails_at_creation():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ctx_encoder")
+    with pytest.raises(ValueError, match="E002"):
+        nlp.add_pipe("tagger", config=_tagger_config(layers=[0, 9]))
+
+
+def test_listener_layer_not_stored_fails_at_creation():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ctx_encoder", config={"store_layers": [-1]})
+    with pytest.raises(ValueError, match="E006"):
+        nlp.add_pipe("tagger", config=_tagger_config(layers=[0]))
+
+
+def test_listener_reads_float16_storage():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ctx_encoder", config={"store_layers": [4, 5, 6], "store_dtype": "float16"})
+    nlp.add_pipe("tagger", config=_tagger_config(layers=[4, 5, 6], grad_factor=0.0))
+    _train(nlp, n_steps=15)
+    doc = nlp("The cat sat on the mat .")
+    assert [t.tag_ for t in doc] == TRAIN[0][1].split()
