@@ -1,5 +1,6 @@
 """The embed and demo commands, end to end."""
 import json
+import re
 
 import numpy
 import pyarrow.parquet as pq
@@ -56,5 +57,5 @@ def test_demo_shows_polysemy():
     result = runner.invoke(app, ["demo"])
     assert result.exit_code == 0, result.output
     line = next(l for l in result.output.splitlines() if "same-sense" in l)
-    same, cross = [float(x) for x in line.split() if x.replace(".", "").isdigit()]
+    same, cross = [float(x) for x in re.findall(r"\d\.\d{3}", line)]
     assert same > cross
