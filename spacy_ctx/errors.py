@@ -45,3 +45,109 @@ class Errors:
         "or .spacy."
     )
     E012 = "[spacy-ctx E012] Layer dropout must be in [0, 1), got {value}."
+
+
+class Warnings:
+    W001 = (
+        "[spacy-ctx W001] Component '{name}' has normalize = true but no fitted "
+        "normalizer: vectors stay in the raw space. Fit one with "
+        "`python -m spacy_ctx fit-normalizer`."
+    )
+
+
+class AnalysisErrors:
+    """Messages of the analysis tools (probes, anisotropy, normalizers)."""
+
+    A001 = (
+        "[spacy-ctx A001] Unknown normalizer method '{method}'. Choose one of: "
+        "{options}."
+    )
+    A002 = (
+        "[spacy-ctx A002] The normalizer has no parameters for '{key}' (fitted "
+        "keys: {keys}). Fit it on that layer, or on 'mix' for the ctx_encoder."
+    )
+    A003 = (
+        "[spacy-ctx A003] Too few vectors to fit the '{method}' normalizer for "
+        "'{key}': got {n}, need at least {need}. Fit on more text."
+    )
+    A004 = (
+        "[spacy-ctx A004] Vectors for '{key}' have width {got}, but the "
+        "normalizer was fitted on width {expected}."
+    )
+    A005 = (
+        "[spacy-ctx A005] n_components for all-but-the-top must be between 1 "
+        "and the width minus one ({max}), got {value}."
+    )
+    A006 = (
+        "[spacy-ctx A006] The pipeline has no ctx_encoder component{name}. "
+        "Components: {components}."
+    )
+    A007 = (
+        "[spacy-ctx A007] Unknown data format for '{path}'. Use .spacy, "
+        ".conllu, CoNLL NER columns (.iob, .conll, .tsv), Raganato WSD XML "
+        "(.xml, with its .gold.key.txt beside it) or plain text (.txt, one "
+        "document per line). Other formats: run `spacy convert` first."
+    )
+    A008 = "[spacy-ctx A008] No documents with tokens were read from '{path}'."
+    A009 = (
+        "[spacy-ctx A009] Unknown probe propert{plural} {names}. Choose from: "
+        "{options}."
+    )
+    A010 = (
+        "[spacy-ctx A010] None of the requested properties ({names}) has labels "
+        "in both the training and the test data."
+    )
+    A011 = (
+        "[spacy-ctx A011] Unknown correction '{name}'. Choose from: {options}."
+    )
+    A012 = "[spacy-ctx A012] Not a serialized spacy-ctx Normalizer (missing '{field}')."
+
+
+class WSDErrors:
+    """Messages of the WSD head (ctx_wsd), the sense inventory and its data."""
+
+    E101 = (
+        "[spacy-ctx E101] '{path}' is not a WordNet 3.0 dict directory (missing: "
+        "{missing}). Set the ctx_wsd 'wordnet_path' (config: "
+        "[paths] wordnet) to a directory with index.sense, data.noun, lexnames, ..."
+    )
+    E102 = (
+        "[spacy-ctx E102] ctx_wsd found no sense-annotated instances in the "
+        "training data: expected Span objects with sense-key labels in "
+        "doc.spans['{key}'] (make them with `python -m spacy_ctx convert-wsd`)."
+    )
+    E103 = (
+        "[spacy-ctx E103] ctx_wsd has no sense inventory: call nlp.initialize() "
+        "or load a trained pipeline (its wordnet_path must exist: '{path}')."
+    )
+    E104 = (
+        "[spacy-ctx E104] The pipeline '{pipeline}' has no ctx_wsd component "
+        "(its components: {names})."
+    )
+
+
+class ELMoErrors:
+    """Messages of the ELMo encoder and its pretraining (issue 4)."""
+
+    E401 = (
+        "[spacy-ctx E401] No ELMo weights at '{path}'. Give the `elmo.pt` file "
+        "(or the directory holding it) written by `python -m spacy_ctx "
+        "pretrain-elmo`, or set `weights = null` for random initialisation."
+    )
+    E402 = (
+        "[spacy-ctx E402] The ELMo weights in '{path}' were pretrained with sizes "
+        "{saved}, but the architecture is configured with {configured}. Set the "
+        "same sizes in the spacy_ctx.ELMoEncoder.v1 block."
+    )
+    E403 = (
+        "[spacy-ctx E403] Cannot read pretraining texts from '{path}': {reason}. "
+        "Give .txt (one text per line), .jsonl ({{\"text\": ...}}), .conllu, "
+        "CoNLL column files or Raganato .xml, or a directory of them."
+    )
+    E404 = (
+        "[spacy-ctx E404] Not enough pretraining text: {n_train} training and "
+        "{n_heldout} held-out sequences (need at least 1 of each)."
+    )
+    E405 = (
+        "[spacy-ctx E405] Cannot resume: no checkpoint in '{path}'."
+    )

@@ -1,4 +1,5 @@
 """The ctx_encoder component: every layer's token vectors and a scalar mix."""
+import warnings
 from itertools import islice
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Union
@@ -13,7 +14,7 @@ from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
-from ..errors import Errors
+from ..errors import Errors, Warnings
 from ..extensions import register_extensions, set_vector_hooks
 from ..models.listener import CtxListener
 from ..models.scalar_mix import mixed_layers
@@ -142,6 +143,7 @@ class CtxEncoder(TrainablePipe):
         }
         # A fitted spacy_ctx.analysis.normalizers.Normalizer, or None.
         self.normalizer = None
+        self._warned = False
         self.listener_map: Dict[str, List[Model]] = {}
         self._cache: Dict[tuple, numpy.ndarray] = {}
 
@@ -201,6 +203,9 @@ class CtxEncoder(TrainablePipe):
         dtype = self.cfg["store_dtype"]
         keep = self.store_layers
         normalizer = self.normalizer if self.cfg["normalize"] else None
+        if self.cfg["normalize"] and normalizer is None and not self._warned:
+            warnings.warn(Warnings.W001.format(name=self.name))
+            self._warned = True
         for doc, doc_layers, doc_mix in zip(docs, layers, mixed):
             doc_mix = ops.to_numpy(doc_mix).astype("float32", copy=False)
             if normalizer is not None and len(doc):
@@ -320,7 +325,7 @@ class CtxEncoder(TrainablePipe):
 
     def from_bytes(self, bytes_data: bytes, *, exclude=tuple()) -> "CtxEncoder":
         deserialize = {
-            "cfg": lambda b: self.cfg.update(srsly.json_loads(b)),
+            "cfg": lambda b: self._merge_cfg(srsly.json_loads(b)),
             "model": lambda b: self.model.from_bytes(b),
             "mix": lambda b: self.mix.from_bytes(b),
             "normalizer": self._load_normalizer,
@@ -340,7 +345,7 @@ class CtxEncoder(TrainablePipe):
 
     def from_disk(self, path: Union[str, Path], *, exclude=tuple()) -> "CtxEncoder":
         deserialize = {
-            "cfg": lambda p: self.cfg.update(srsly.read_json(p)),
+            "cfg": lambda p: self._merge_cfg(srsly.read_json(p)),
             "model": lambda p: self.model.from_disk(p),
             "mix": lambda p: self.mix.from_disk(p),
             "normalizer": lambda p: p.exists() and self._load_normalizer(p.read_bytes()),
@@ -348,6 +353,12 @@ class CtxEncoder(TrainablePipe):
         util.from_disk(path, deserialize, exclude)
         self._cache = {}
         return self
+
+    def _merge_cfg(self, saved: dict) -> None:
+        # The pipeline's config.cfg built this component and stays the source
+        # of truth (a user may edit it); the saved cfg only fills gaps.
+        for key, value in saved.items():
+            self.cfg.setdefault(key, value)
 
     def _load_normalizer(self, data: bytes) -> None:
         from ..analysis.normalizers import Normalizer

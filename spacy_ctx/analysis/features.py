@@ -1,0 +1,216 @@
+"""Corpora in, per-layer token vectors out: the input side of the analysis tools."""
+import re
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Union
+
+import numpy
+from spacy.language import Language
+from spacy.tokens import Doc, DocBin
+from spacy.training.converters import conll_ner_to_docs, conllu_to_docs
+from spacy.util import minibatch
+
+from ..errors import AnalysisErrors
+from ..pipeline.encoder import CtxEncoder
+
+MIX_KEY = "mix"
+SUFFIXES = {
+    "spacy": (".spacy",),
+    "conllu": (".conllu",),
+    "ner": (".iob", ".iob2", ".conll", ".tsv"),
+    "wsd": (".xml",),
+    "text": (".txt", ".text"),
+}
+FORMATS = tuple(SUFFIXES)
+_DOCSTART = re.compile(r"^-DOCSTART-.*$", re.MULTILINE)
+
+
+def layer_key(layer: int) -> str:
+    """The key of encoder layer `layer` in features, tables and normalizers."""
+    return f"layer{layer}"
+
+
+def find_encoder(nlp: Language, name: Optional[str] = None) -> CtxEncoder:
+    """The pipeline's ctx_encoder: the one called `name`, or the first one."""
+    for pipe_name, pipe in nlp.pipeline:
+        if isinstance(pipe, CtxEncoder) and (name is None or pipe_name == name):
+            return pipe
+    raise ValueError(
+        AnalysisErrors.A006.format(
+            name=f" called '{name}'" if name else "", components=nlp.pipe_names
+        )
+    )
+
+
+def read_docs(
+    path: Union[str, Path],
+    nlp: Language,
+    *,
+    limit: Optional[int] = None,
+    n_sents: int = 1,
+    fmt: str = "auto",
+) -> List[Doc]:
+    """Read annotated (or plain) docs, whatever the format.
+
+    .spacy: a DocBin, as written by `spacy convert`. .conllu: UD treebanks
+    (UPOS, XPOS, dependencies). .iob/.iob2/.conll/.tsv: CoNLL-style NER columns
+    (token first, BIO tag last; "-DOCSTART-" lines are dropped). .xml: a
+    Raganato WSD file, with gold senses in doc.spans["wsd"] when the
+    `<stem>.gold.key.txt` key file lies beside it. .txt: one doc per line,
+    unless it starts with a "-DOCSTART-" line (CoNLL-2003 NER columns).
+
+    limit: keep the first `limit` docs (None = all).
+    n_sents: sentences per doc for .conllu and NER columns (1 = one doc per
+        sentence, the usual probing setting).
+    fmt: "auto" (from the file name, as above), or one of FORMATS.
+    """
+    path = Path(path)
+    if fmt == "auto":
+        fmt = _guess_format(path)
+    if fmt not in FORMATS:
+        raise ValueError(AnalysisErrors.A007.format(path=path))
+    docs = [doc for doc in islice(_iter_docs(path, nlp, n_sents, fmt), limit) if len(doc)]
+    if not docs:
+        raise ValueError(AnalysisErrors.A008.format(path=path))
+    if any(doc.vocab is not nlp.vocab for doc in docs):
+        # spaCy's converters build docs on a bare Vocab, whose lexemes lack
+        # attributes such as LOWER and IS_PUNCT: move them to the pipeline's.
+        docs = list(DocBin(docs=docs, store_user_data=True).get_docs(nlp.vocab))
+    return docs
+
+
+def _guess_format(path: Path) -> str:
+    name = path.name.lower()
+    for fmt, suffixes in SUFFIXES.items():
+        if name.endswith(suffixes):
+            if fmt == "text" and _starts_with_docstart(path):
+                return "ner"
+            return fmt
+    return "unknown"
+
+
+def _starts_with_docstart(path: Path) -> bool:
+    with path.open(encoding="utf8") as file_:
+        for line in file_:
+            if line.strip():
+                return line.startswith("-DOCSTART-")
+    return False
+
+
+def _iter_docs(path: Path, nlp: Language, n_sents: int, fmt: str) -> Iterator[Doc]:
+    if fmt == "spacy":
+        yield from DocBin().from_disk(path).get_docs(nlp.vocab)
+    elif fmt == "conllu":
+        yield from conllu_to_docs(path.read_text(encoding="utf8"), n_sents=n_sents, no_print=True)
+    elif fmt == "ner":
+        text = _DOCSTART.sub("", path.read_text(encoding="utf8"))
+        yield from conll_ner_to_docs(text, n_sents=n_sents, no_print=True)
+    elif fmt == "wsd":
+        from ..senses.raganato import read_raganato, sentence_to_doc
+
+        gold = path.with_name(re.sub(r"(\.data)?\.xml$", "", path.name) + ".gold.key.txt")
+        for sentence in read_raganato(path, gold if gold.exists() else None):
+            yield sentence_to_doc(nlp.vocab, sentence)
+    else:
+        with path.open(encoding="utf8") as file_:
+            for line in file_:
+                if line.strip():
+                    yield nlp.make_doc(line.strip())
+
+
+@dataclass
+class LayerFeatures:
+    """Every layer's vectors for the tokens of a list of docs, side by side.
+
+    layers: [n_layers, n_tokens, width], layer 0 = the embedding output.
+    mix: [n_tokens, width], the ctx_encoder's scalar mix, uncorrected.
+    offsets: [n_docs + 1]; doc d owns rows offsets[d]:offsets[d + 1].
+    """
+
+    layers: numpy.ndarray
+    mix: numpy.ndarray
+    offsets: numpy.ndarray
+
+    @property
+    def n_tokens(self) -> int:
+        return self.mix.shape[0]
+
+    @property
+    def keys(self) -> List[str]:
+        """"layer0".."layerN", then "mix"."""
+        return [layer_key(i) for i in range(self.layers.shape[0])] + [MIX_KEY]
+
+    def get(self, key: str) -> numpy.ndarray:
+        """The [n_tokens, width] vectors of "mix" or "layer<i>"."""
+        if key == MIX_KEY:
+            return self.mix
+        if key.startswith("layer") and key[5:].isdigit() and int(key[5:]) < self.layers.shape[0]:
+            return self.layers[int(key[5:])]
+        raise KeyError(f"No features for '{key}': choose from {self.keys}.")
+
+    def take_docs(self, indices: Sequence[int]) -> "LayerFeatures":
+        """The features of the docs at `indices`, in that order."""
+        rows = numpy.concatenate(
+            [numpy.arange(self.offsets[i], self.offsets[i + 1]) for i in indices] or [numpy.zeros(0, "int64")]
+        )
+        lengths = [self.offsets[i + 1] - self.offsets[i] for i in indices]
+        offsets = numpy.concatenate([[0], numpy.cumsum(lengths)]).astype("int64")
+        return LayerFeatures(layers=self.layers[:, rows], mix=self.mix[rows], offsets=offsets)
+
+    def as_dict(self, keys: Optional[Sequence[str]] = None) -> Dict[str, numpy.ndarray]:
+        """{key: [n_tokens, width]} for the given keys (default: all)."""
+        return {key: self.get(key) for key in (keys or self.keys)}
+
+
+def encode_docs(
+    encoder: CtxEncoder,
+    docs: Sequence[Doc],
+    *,
+    batch_size: int = 64,
+    progress: bool = False,
+    desc: str = "Encoding",
+) -> LayerFeatures:
+    """Run the encoder on docs (their own tokens are kept) and collect every
+    layer and the uncorrected scalar mix. The docs are not modified."""
+    lengths = [len(doc) for doc in docs]
+    offsets = numpy.concatenate([[0], numpy.cumsum(lengths)]).astype("int64")
+    n_tokens = int(offsets[-1])
+    layers = numpy.zeros((encoder.n_layers, n_tokens, encoder.width), dtype="float32")
+    mix = numpy.zeros((n_tokens, encoder.width), dtype="float32")
+    ops = encoder.model.ops
+    bar = _progress(len(docs), desc, progress)
+    start = 0
+    for batch in minibatch(list(docs), size=batch_size):
+        outputs = encoder.predict(batch)  # one [n_layers, n_tokens, width] per doc
+        mixed = encoder.mix.predict(outputs)  # one [n_tokens, width] per doc
+        for doc_layers, doc_mix in zip(outputs, mixed):
+            end = start + doc_layers.shape[1]
+            layers[:, start:end] = ops.to_numpy(doc_layers)
+            mix[start:end] = ops.to_numpy(doc_mix)
+            start = end
+        bar.update(len(batch))
+    bar.close()
+    return LayerFeatures(layers=layers, mix=mix, offsets=offsets)
+
+
+def fit_normalizers(
+    features: LayerFeatures,
+    methods: Iterable[str],
+    *,
+    n_components: Optional[int] = None,
+    keys: Optional[Sequence[str]] = None,
+) -> Dict[str, "Normalizer"]:
+    """Fit one Normalizer per method on every key of `features`."""
+    from .normalizers import Normalizer
+
+    data = features.as_dict(keys)
+    return {
+        method: Normalizer(method, n_components=n_components).fit(data) for method in methods
+    }
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="doc", disable=not enabled, leave=False)

@@ -1,0 +1,161 @@
+"""Post-hoc corrections of anisotropic embedding spaces.
+
+Contextual vectors sit in a narrow cone (Ethayarajh 2019): any two tokens
+have a high cosine, which makes raw cosine a poor similarity. A Normalizer
+learns one affine map per representation ("mix", "layer0", "layer1", ...)
+and applies it to new vectors:
+
+- "center": subtract the mean vector.
+- "whiten": center, then ZCA-whiten (unit covariance, same orientation).
+- "abtt": all-but-the-top (Mu & Viswanath 2018): center, then remove the
+  projections on the top D principal directions.
+
+The ctx_encoder applies a fitted Normalizer to the scalar mix (key "mix")
+when its `normalize` setting is on, and saves it with the pipeline.
+"""
+from os import PathLike
+from typing import Dict, Mapping, Optional, Union
+
+import numpy
+import srsly
+
+from ..errors import AnalysisErrors
+
+METHODS = ("center", "whiten", "abtt")
+FORMAT_VERSION = 1
+
+Array = numpy.ndarray
+
+
+class Normalizer:
+    """A fitted post-hoc correction, with separate parameters per key.
+
+    method: "center", "whiten" or "abtt".
+    n_components: for "abtt", how many top principal directions to remove
+        (None = width / 100, rounded, at least 1: Mu & Viswanath's rule).
+    eps: for "whiten", added to the covariance eigenvalues, relative to the
+        largest one, so near-constant directions are not blown up.
+    """
+
+    def __init__(
+        self,
+        method: str = "abtt",
+        *,
+        n_components: Optional[int] = None,
+        eps: float = 1e-5,
+    ):
+        if method not in METHODS:
+            raise ValueError(
+                AnalysisErrors.A001.format(method=method, options=", ".join(METHODS))
+            )
+        self.method = method
+        self.n_components = n_components
+        self.eps = float(eps)
+        # key -> {"mean": [width], "matrix": [width, width] (whiten) or
+        # "components": [D, width] (abtt)}, all float32
+        self.params: Dict[str, Dict[str, Array]] = {}
+
+    def __repr__(self) -> str:
+        return f"Normalizer(method={self.method!r}, keys={self.keys})"
+
+    @property
+    def keys(self):
+        """The representations this normalizer has parameters for."""
+        return list(self.params)
+
+    def fit(self, data: Mapping[str, Array]) -> "Normalizer":
+        """Fit one correction per key from vectors [n_vectors, width].
+
+        data: e.g. {"mix": ..., "layer0": ..., "layer6": ...}; see
+            `spacy_ctx.analysis.features.encode_docs` to collect them from a
+            corpus. Keys fitted before and not in `data` are kept.
+        """
+        for key, X in data.items():
+            self.params[key] = self._fit_one(key, numpy.asarray(X, dtype="float64"))
+        return self
+
+    def _fit_one(self, key: str, X: Array) -> Dict[str, Array]:
+        n, width = X.shape
+        need = {"center": 1, "abtt": self._n_components(width) + 1, "whiten": width + 1}
+        if n < need[self.method]:
+            raise ValueError(
+                AnalysisErrors.A003.format(method=self.method, key=key, n=n, need=need[self.method])
+            )
+        mean = X.mean(axis=0)
+        params = {"mean": mean.astype("float32")}
+        if self.method == "center":
+            return params
+        centered = X - mean
+        cov = centered.T @ centered / (n - 1)
+        eigvals, eigvecs = numpy.linalg.eigh(cov)  # ascending eigenvalues
+        if self.method == "abtt":
+            # The principal directions, largest variance first: [D, width].
+            top = eigvecs[:, ::-1][:, : self._n_components(width)]
+            params["components"] = top.T.astype("float32")
+            return params
+        eigvals = numpy.clip(eigvals, 0.0, None) + self.eps * eigvals.max()
+        params["matrix"] = ((eigvecs / numpy.sqrt(eigvals)) @ eigvecs.T).astype("float32")
+        return params
+
+    def _n_components(self, width: int) -> int:
+        d = self.n_components
+        if d is None:
+            d = max(1, int(round(width / 100)))
+        if not 1 <= d < width:
+            raise ValueError(AnalysisErrors.A005.format(max=width - 1, value=d))
+        return d
+
+    def transform(self, X: Array, key: str = "mix") -> Array:
+        """Correct vectors [n_vectors, width] (or one [width] vector) of the
+        representation `key`. Returns float32 of the same shape."""
+        if key not in self.params:
+            raise KeyError(AnalysisErrors.A002.format(key=key, keys=self.keys))
+        params = self.params[key]
+        X = numpy.asarray(X, dtype="float32")
+        width = params["mean"].shape[0]
+        if X.shape[-1] != width:
+            raise ValueError(AnalysisErrors.A004.format(key=key, got=X.shape[-1], expected=width))
+        Y = X - params["mean"]
+        if "components" in params:
+            U = params["components"]  # [D, width]
+            Y = Y - (Y @ U.T) @ U
+        elif "matrix" in params:
+            Y = Y @ params["matrix"]  # symmetric
+        return Y.astype("float32", copy=False)
+
+    def to_bytes(self) -> bytes:
+        """Serialize with msgpack (arrays included)."""
+        return srsly.msgpack_dumps(
+            {
+                "version": FORMAT_VERSION,
+                "method": self.method,
+                "n_components": self.n_components,
+                "eps": self.eps,
+                "params": self.params,
+            }
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "Normalizer":
+        """Load a Normalizer written by `to_bytes`."""
+        msg = srsly.msgpack_loads(data)
+        for field in ("method", "params"):
+            if not isinstance(msg, dict) or field not in msg:
+                raise ValueError(AnalysisErrors.A012.format(field=field))
+        norm = cls(msg["method"], n_components=msg.get("n_components"), eps=msg.get("eps", 1e-5))
+        norm.params = {
+            key: {name: numpy.asarray(value, dtype="float32") for name, value in params.items()}
+            for key, params in msg["params"].items()
+        }
+        return norm
+
+    def to_disk(self, path: Union[str, PathLike]) -> None:
+        """Write `to_bytes()` to a file."""
+        with open(path, "wb") as file_:
+            file_.write(self.to_bytes())
+
+    @classmethod
+    def from_disk(cls, path: Union[str, PathLike]) -> "Normalizer":
+        """Read a file written by `to_disk`."""
+        with open(path, "rb") as file_:
+            return cls.from_bytes(file_.read())

@@ -1,0 +1,207 @@
+"""Sense-annotated instances, and how well cosine separates a word's senses.
+
+Senses come from the span group doc.spans["wsd"] (see
+spacy_ctx.senses.raganato): each span is an instance, its label a WordNet
+sense key such as "bank%1:14:00::". Spans over the same tokens are one
+instance with several gold keys. Spans with an empty label are ignored.
+"""
+from collections import defaultdict
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Dict, FrozenSet, List, Optional, Sequence
+
+import numpy
+from spacy.tokens import Doc
+from sklearn.metrics import roc_auc_score
+
+from .anisotropy import unit_rows
+
+WSD_SPANS_KEY = "wsd"
+
+
+def sense_lemma(sense_key: str) -> str:
+    """The lemma and WordNet POS of a sense key: "bank%1:14:00::" -> "bank%1".
+    Satellite adjectives (5) count as adjectives (3)."""
+    lemma, _, rest = sense_key.partition("%")
+    ss_type = rest[:1]
+    return f"{lemma.lower()}%{'3' if ss_type == '5' else ss_type}"
+
+
+@dataclass
+class SenseItems:
+    """Sense-annotated instances, in row coordinates of LayerFeatures.
+
+    starts, ends: [n_items] token rows [start, end) of each instance.
+    senses: the gold sense keys of each instance.
+    lemmas: the lemma%pos of each instance (from its first key).
+    """
+
+    starts: numpy.ndarray
+    ends: numpy.ndarray
+    senses: List[FrozenSet[str]]
+    lemmas: List[str]
+
+    def __len__(self) -> int:
+        return len(self.lemmas)
+
+    def first_sense(self) -> List[str]:
+        """One label per instance (the alphabetically first gold key)."""
+        return [min(keys) for keys in self.senses]
+
+
+def sense_items(docs: Sequence[Doc], spans_key: str = WSD_SPANS_KEY) -> SenseItems:
+    """Collect the labelled instances of doc.spans[spans_key] over docs laid
+    out as in LayerFeatures (doc after doc)."""
+    starts, ends, senses, lemmas = [], [], [], []
+    offset = 0
+    for doc in docs:
+        if spans_key in doc.spans:
+            keys: Dict[tuple, List[str]] = defaultdict(list)
+            for span in doc.spans[spans_key]:
+                if span.label_:
+                    keys[(span.start, span.end)].append(span.label_)
+            for (start, end), labels in sorted(keys.items()):
+                starts.append(offset + start)
+                ends.append(offset + end)
+                senses.append(frozenset(labels))
+                lemmas.append(sense_lemma(labels[0]))
+        offset += len(doc)
+    return SenseItems(
+        numpy.asarray(starts, dtype="int64"), numpy.asarray(ends, dtype="int64"), senses, lemmas
+    )
+
+
+def span_vectors(X: numpy.ndarray, starts: numpy.ndarray, ends: numpy.ndarray) -> numpy.ndarray:
+    """The mean row of each [start, end) range of X: [n_items, width]."""
+    if len(starts) and numpy.all(ends - starts == 1):
+        return numpy.asarray(X[starts], dtype="float32")
+    # Cumulative sums: ranges may overlap or leave gaps, unlike reduceat's.
+    cum = numpy.concatenate([numpy.zeros((1, X.shape[1])), numpy.cumsum(X, axis=0, dtype="float64")])
+    sums = cum[ends] - cum[starts]
+    return (sums / (ends - starts)[:, None]).astype("float32")
+
+
+@dataclass
+class SensePairs:
+    """Pairs of instances of the same lemma, over lemmas with >= 2 senses.
+
+    a, b: [n_pairs] item indices; same: [n_pairs] whether they share a gold
+    sense; group: [n_pairs] the lemma's number (0..n_lemmas-1).
+    """
+
+    a: numpy.ndarray
+    b: numpy.ndarray
+    same: numpy.ndarray
+    group: numpy.ndarray
+    n_lemmas: int
+
+
+def sense_pairs(items: SenseItems, *, max_per_lemma: int = 50, seed: int = 0) -> SensePairs:
+    """All pairs of instances of each lemma that has two or more senses among
+    its instances; at most `max_per_lemma` instances per lemma are paired
+    (sampled with `seed`), so frequent lemmas do not swamp the score."""
+    rng = numpy.random.default_rng(seed)
+    by_lemma: Dict[str, List[int]] = defaultdict(list)
+    for i, lemma in enumerate(items.lemmas):
+        by_lemma[lemma].append(i)
+    a, b, group = [], [], []
+    n_lemmas = 0
+    for lemma in sorted(by_lemma):
+        rows = by_lemma[lemma]
+        if len(rows) < 2 or len(set().union(*(items.senses[i] for i in rows))) < 2:
+            continue
+        if len(rows) > max_per_lemma:
+            rows = sorted(rng.choice(rows, max_per_lemma, replace=False).tolist())
+        for i, j in combinations(rows, 2):
+            a.append(i)
+            b.append(j)
+        group.extend([n_lemmas] * (len(rows) * (len(rows) - 1) // 2))
+        n_lemmas += 1
+    same = [bool(items.senses[i] & items.senses[j]) for i, j in zip(a, b)]
+    as_int = lambda x: numpy.asarray(x, dtype="int64")  # noqa: E731
+    return SensePairs(as_int(a), as_int(b), numpy.asarray(same, dtype=bool), as_int(group), n_lemmas)
+
+
+def grouped_auc(scores: numpy.ndarray, labels: numpy.ndarray, groups: numpy.ndarray, n_groups: int) -> numpy.ndarray:
+    """ROC AUC of `scores` for `labels` (bool) within each group, ties counted
+    as half (as sklearn's roc_auc_score): [n_groups], NaN where a group lacks
+    positives or negatives. Vectorized Mann-Whitney U over all groups."""
+    order = numpy.lexsort((scores, groups))
+    g, s, pos = groups[order], scores[order], labels[order].astype("float64")
+    n = len(order)
+    starts = numpy.searchsorted(g, numpy.arange(n_groups))
+    rank = numpy.arange(n) - starts[g] + 1.0  # 1-based rank within the group
+    # Tied scores within a group share their mean rank.
+    new_tie = numpy.ones(n, dtype=bool)
+    new_tie[1:] = (g[1:] != g[:-1]) | (s[1:] != s[:-1])
+    tie = numpy.cumsum(new_tie) - 1
+    rank = (numpy.bincount(tie, weights=rank) / numpy.bincount(tie))[tie]
+    n_pos = numpy.bincount(g, weights=pos, minlength=n_groups)
+    n_neg = numpy.bincount(g, minlength=n_groups) - n_pos
+    rank_sum = numpy.bincount(g, weights=rank * pos, minlength=n_groups)
+    with numpy.errstate(invalid="ignore", divide="ignore"):
+        auc = (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+    auc[(n_pos == 0) | (n_neg == 0)] = numpy.nan
+    return auc
+
+
+def polysemy_auc(
+    vectors: numpy.ndarray,
+    items: SenseItems,
+    *,
+    max_per_lemma: int = 50,
+    seed: int = 0,
+    pairs: Optional[SensePairs] = None,
+) -> Dict[str, float]:
+    """ROC AUC of cosine similarity for same-sense vs different-sense pairs of
+    instances of the same lemma, over lemmas with >= 2 senses in the data.
+
+    vectors: [n_items] instance vectors (see span_vectors).
+    max_per_lemma, seed: see sense_pairs.
+    pairs: precomputed sense_pairs(items) (to score many representations).
+
+    Returns "auc" (all pairs pooled), "auc_macro" (mean per-lemma AUC over
+    the "n_lemmas_macro" lemmas that have both kinds of pairs), "n_lemmas",
+    "n_pairs", "n_same".
+    """
+    if pairs is None:
+        pairs = sense_pairs(items, max_per_lemma=max_per_lemma, seed=seed)
+    U = unit_rows(vectors)
+    cos = numpy.einsum("ij,ij->i", U[pairs.a], U[pairs.b])
+    same = pairs.same
+    pooled = roc_auc_score(same, cos) if 0 < same.sum() < len(same) else float("nan")
+    per_lemma = grouped_auc(cos, same, pairs.group, pairs.n_lemmas)
+    per_lemma = per_lemma[~numpy.isnan(per_lemma)]
+    return {
+        "auc": float(pooled),
+        "auc_macro": float(per_lemma.mean()) if len(per_lemma) else float("nan"),
+        "n_lemmas": pairs.n_lemmas,
+        "n_lemmas_macro": int(len(per_lemma)),
+        "n_pairs": int(len(same)),
+        "n_same": int(same.sum()),
+    }
+
+
+def polysemy_table(
+    features,
+    items: SenseItems,
+    normalizers: Dict[str, Optional["Normalizer"]],
+    *,
+    keys: Optional[Sequence[str]] = None,
+    max_per_lemma: int = 50,
+    seed: int = 0,
+) -> Dict[str, Dict[str, Dict[str, float]]]:
+    """{correction: {key: polysemy_auc(...)}} for each representation."""
+    table: Dict[str, Dict[str, Dict[str, float]]] = {}
+    pairs = sense_pairs(items, max_per_lemma=max_per_lemma, seed=seed)
+    for name, norm in normalizers.items():
+        table[name] = {}
+        for key in keys or features.keys:
+            if norm is not None and key not in norm.keys:
+                continue
+            X = features.get(key)
+            V = span_vectors(X, items.starts, items.ends)
+            if norm is not None:
+                V = norm.transform(V, key)
+            table[name][key] = polysemy_auc(V, items, pairs=pairs)
+    return table

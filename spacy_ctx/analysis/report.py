@@ -1,0 +1,56 @@
+"""Markdown tables for the probe and anisotropy results."""
+from typing import Dict, Mapping, Optional
+
+from wasabi import MarkdownRenderer
+
+from .anisotropy import MEASURES
+
+
+def _fmt(value, digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return "nan" if value != value else f"{value:.{digits}f}"
+    return str(value)
+
+
+def probe_markdown(report: Dict) -> str:
+    """One row per property: baseline, accuracy per representation, best layer."""
+    keys = report["keys"]
+    md = MarkdownRenderer()
+    md.add(md.title(3, "Probe accuracy by layer"))
+    header = ["property", "n train", "n scored", "baseline"] + keys + ["best layer"]
+    rows = []
+    for prop, res in report["properties"].items():
+        rows.append(
+            [prop, str(res["n_train"]), str(res["n_scored"]), _fmt(res["baseline"])]
+            + [_fmt(res["accuracy"][k]) for k in keys]
+            + [res["best"] or "-"]
+        )
+    md.add(md.table(rows, header, aligns=("l",) + ("r",) * (len(header) - 1)))
+    if report.get("skipped"):
+        md.add(f"Not in the data (skipped): {', '.join(report['skipped'])}.")
+    return md.text + "\n"
+
+
+def anisotropy_markdown(
+    table: Mapping[str, Mapping[str, Mapping[str, float]]],
+    polysemy: Optional[Mapping[str, Mapping[str, Mapping[str, float]]]] = None,
+) -> str:
+    """One table per correction: the measures per representation and, with
+    sense data, the polysemy AUC (pooled and per-lemma mean)."""
+    md = MarkdownRenderer()
+    for correction, rows_by_key in table.items():
+        md.add(md.title(3, f"Anisotropy: {correction}"))
+        header = ["representation"] + list(MEASURES)
+        extra = polysemy is not None and correction in polysemy
+        if extra:
+            header += ["polysemy_auc", "polysemy_auc_macro"]
+        rows = []
+        for key, values in rows_by_key.items():
+            row = [key] + [_fmt(values[m]) for m in MEASURES]
+            if extra:
+                row += [_fmt(polysemy[correction][key]["auc"]), _fmt(polysemy[correction][key]["auc_macro"])]
+            rows.append(row)
+        md.add(md.table(rows, header, aligns=("l",) + ("r",) * (len(header) - 1)))
+    return md.text + "\n"

@@ -1,0 +1,44 @@
+"""`python -m spacy_ctx fit-normalizer PIPELINE DATA OUTPUT`: correct the anisotropy."""
+from pathlib import Path
+from typing import Optional
+
+import typer
+from wasabi import msg
+
+from ..analysis.normalizers import METHODS
+from ..analysis.workflows import fit_normalizer_corpus
+from ._app import app
+from ._util import load_pipeline
+
+
+@app.command("fit-normalizer")
+def fit_normalizer_cli(
+    pipeline: str = typer.Argument(..., help="A pipeline directory with ctx_encoder, or 'default' for the bundled MiniLM."),
+    data_path: Path = typer.Argument(..., help="Corpus to fit on: .txt (one doc per line), .spacy, .conllu, CoNLL NER columns or Raganato .xml.", exists=True, dir_okay=False),
+    output_path: Path = typer.Argument(..., help="Directory to save the pipeline to, normalizer included."),
+    method: str = typer.Option("abtt", "--method", "-m", help="One of: " + ", ".join(METHODS) + "."),
+    n_components: Optional[int] = typer.Option(None, "--n-components", "-D", help="Directions removed by abtt (default: width / 100)."),
+    mix_only: bool = typer.Option(False, "--mix-only", help="Fit only the scalar mix (what token.vector uses), not every layer."),
+    enable: bool = typer.Option(True, "--enable/--disable", help="Switch the corrected space on (components.<encoder>.normalize)."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Read at most this many docs."),
+    encoder_name: Optional[str] = typer.Option(None, "--encoder", help="Name of the ctx_encoder component (default: the first one)."),
+):
+    """Fit an anisotropy correction and save it with the ctx_encoder.
+
+    Mean-centering, whitening or all-but-the-top, fitted on DATA. Once
+    enabled, ctx_vector, token.vector and .similarity() of the pipeline saved
+    to OUTPUT use the corrected space.
+    """
+    nlp = load_pipeline(pipeline)
+    try:
+        norm = fit_normalizer_corpus(
+            nlp, data_path, method, n_components=n_components, mix_only=mix_only,
+            enable=enable, limit=limit, encoder_name=encoder_name, progress=True,
+        )
+    except ValueError as err:
+        if not str(err).startswith("[spacy-ctx"):
+            raise
+        msg.fail(str(err), exits=1)
+    nlp.to_disk(output_path)
+    state = "enabled" if enable else "saved, disabled"
+    msg.good(f"Fitted '{method}' on {', '.join(norm.keys)} ({state}); saved the pipeline to {output_path}")
