@@ -301,12 +301,14 @@ class CtxEncoder(TrainablePipe):
         *,
         nlp: Optional[Language] = None,
     ) -> None:
-        """Check the data and reset the frozen-feature cache. The encoder's
-        weights come from its model directory, so nothing is learned here."""
+        """Initialise the encoder model on a sample and reset the frozen-feature
+        cache. A transformer's weights come from its model directory, so
+        nothing is learned here."""
         validate_get_examples(get_examples, "CtxEncoder.initialize")
         sample = [eg.x for eg in islice(get_examples(), 4)]
         self._cache = {}
         if sample:
+            self.model.initialize(X=sample)
             self.predict(sample)
 
     def add_label(self, label: str) -> int:
