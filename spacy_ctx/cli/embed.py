@@ -34,7 +34,7 @@ def embed_cli(
         msg.fail("Nothing to write: give --layers or keep --mix.", exits=1)
     writer = make_writer(output_path, dtype)
     total = count_records(input_path)
-    records, n_tokens = [], 0
+    n_tokens = 0
     texts = ((r[1], r) for r in read_texts(input_path))
     try:
         with tqdm(total=total, unit="doc", desc="embed") as bar:

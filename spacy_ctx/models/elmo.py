@@ -6,10 +6,10 @@ import torch
 from spacy.tokens import Doc
 from spacy.util import registry
 from thinc.api import ArgsKwargs, Model, PyTorchWrapper_v2, torch2xp, xp2torch
-from thinc.shims.pytorch import PyTorchShim
 
 from ..errors import ELMoErrors
 from .pytorch.elmo import ELMoEncoderModule, batch_to_tensors, encode_sequences
+from .torch_io import docs_to_torch_kwargs
 from .types import DocLayers
 
 WEIGHTS_FILE = "elmo.pt"
@@ -59,7 +59,7 @@ def build_elmo_encoder_v1(
         load_encoder_weights(module, weights)
     wrapper = PyTorchWrapper_v2(
         module,
-        convert_inputs=_make_convert_inputs(module.min_length, max_chunk_chars),
+        convert_inputs=docs_to_torch_kwargs(_make_build_kwargs(module.min_length, max_chunk_chars)),
         convert_outputs=_convert_outputs,
     )
     return Model(
@@ -96,17 +96,14 @@ def _forward(model: Model, docs: List[Doc], is_train: bool):
     return model.layers[0](docs, is_train)
 
 
-def _make_convert_inputs(min_length: int, max_chunk_chars: int) -> Callable:
-    def convert_inputs(model: Model, docs: List[Doc], is_train: bool):
+def _make_build_kwargs(min_length: int, max_chunk_chars: int) -> Callable:
+    def build_kwargs(docs: List[Doc], device) -> dict:
         batch = encode_sequences(
             [[token.text for token in doc] for doc in docs], min_length, max_chunk_chars
         )
-        device = model.shims[0].device if isinstance(model.shims[0], PyTorchShim) else None
-        kwargs = batch_to_tensors(batch, device)
-        # Docs are not differentiable: the input gradient is nothing.
-        return ArgsKwargs(args=(), kwargs=kwargs), lambda d_inputs: []
+        return batch_to_tensors(batch, device)
 
-    return convert_inputs
+    return build_kwargs
 
 
 def _convert_outputs(

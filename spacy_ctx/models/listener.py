@@ -1,5 +1,5 @@
 """The listener: a tok2vec layer fed by an upstream ctx_encoder."""
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, List, Optional
 
 from spacy.tokens import Doc
 from spacy.util import registry

@@ -3,7 +3,7 @@ from typing import Callable, List, Optional, Tuple
 
 from spacy.util import registry
 from thinc.api import Model
-from thinc.types import Floats1d, Floats2d, Floats3d
+from thinc.types import Floats1d, Floats3d
 
 from ..errors import Errors
 from .types import DocLayers, DocVectors

@@ -5,10 +5,10 @@ import torch
 from spacy.tokens import Doc
 from spacy.util import registry
 from thinc.api import ArgsKwargs, Model, PyTorchWrapper_v2, torch2xp, xp2torch
-from thinc.shims.pytorch import PyTorchShim
 
 from ..util import DEFAULT_MODEL, resolve_model_path
 from .pytorch.layer_encoder import LayerEncoder
+from .torch_io import docs_to_torch_kwargs
 from .types import DocLayers
 from .wordpieces import EncoderPlan, WordpiecePlanner
 
@@ -56,7 +56,7 @@ def build_transformer_encoder_v1(
     module = LayerEncoder(transformer)
     wrapper = PyTorchWrapper_v2(
         module,
-        convert_inputs=_make_convert_inputs(planner),
+        convert_inputs=docs_to_torch_kwargs(_make_build_kwargs(planner)),
         convert_outputs=_convert_outputs,
     )
     return Model(
@@ -76,12 +76,11 @@ def _forward(model: Model, docs: List[Doc], is_train: bool):
     return model.layers[0](docs, is_train)
 
 
-def _make_convert_inputs(planner: WordpiecePlanner) -> Callable:
-    def convert_inputs(model: Model, docs: List[Doc], is_train: bool):
+def _make_build_kwargs(planner: WordpiecePlanner) -> Callable:
+    def build_kwargs(docs: List[Doc], device) -> dict:
         plan: EncoderPlan = planner(docs)
-        device = model.shims[0].device if isinstance(model.shims[0], PyTorchShim) else None
         as_tensor = lambda a: torch.as_tensor(a, device=device)
-        kwargs = {
+        return {
             "input_ids": [as_tensor(b.input_ids) for b in plan.batches],
             "attention_mask": [as_tensor(b.attention_mask) for b in plan.batches],
             "sources": [as_tensor(b.source) for b in plan.batches],
@@ -89,10 +88,8 @@ def _make_convert_inputs(planner: WordpiecePlanner) -> Callable:
             "counts": as_tensor(plan.counts),
             "pooling": plan.pooling,
         }
-        # Docs are not differentiable: the input gradient is nothing.
-        return ArgsKwargs(args=(), kwargs=kwargs), lambda d_inputs: []
 
-    return convert_inputs
+    return build_kwargs
 
 
 def _convert_outputs(

@@ -17,7 +17,6 @@ from thinc.api import Config, Model, Optimizer, set_dropout_rate
 from ..errors import Errors, Warnings
 from ..extensions import register_extensions, set_vector_hooks
 from ..models.listener import CtxListener
-from ..models.scalar_mix import mixed_layers
 from ..models.types import DocLayers
 from ..util import normalize_layers
 

@@ -1,0 +1,23 @@
+"""Shared glue between thinc's PyTorchWrapper_v2 and the encoders' modules."""
+from typing import Callable, List
+
+from spacy.tokens import Doc
+from thinc.api import ArgsKwargs, Model
+from thinc.shims.pytorch import PyTorchShim
+
+
+def docs_to_torch_kwargs(build: Callable) -> Callable:
+    """A `convert_inputs` for PyTorchWrapper_v2 that turns docs into the
+    module's keyword arguments with `build(docs, device)`. Docs are not
+    differentiable, so the input gradient is nothing."""
+
+    def convert_inputs(model: Model, docs: List[Doc], is_train: bool):
+        shim = model.shims[0]
+        device = shim.device if isinstance(shim, PyTorchShim) else None
+        return ArgsKwargs(args=(), kwargs=build(docs, device)), _no_input_gradient
+
+    return convert_inputs
+
+
+def _no_input_gradient(d_inputs) -> list:
+    return []
