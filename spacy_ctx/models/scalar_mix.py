@@ -83,30 +83,31 @@ def forward(
     xp = model.ops.xp
     layers = mixed_layers(model)
     gamma = model.get_param("gamma")
-    probs, keep = _layer_probs(model, is_train)
-    lengths = [x.shape[1] for x in Xs]
-    normed, backprop_norms = zip(*(_select_and_norm(model, x, layers) for x in Xs)) if Xs else ((), ())
-    # [n_mixed, n_tokens, width], all docs side by side
-    H = xp.concatenate(normed, axis=1) if Xs else xp.zeros((len(layers), 0, 0), dtype="f")
-    mixed = xp.tensordot(probs, H, axes=(0, 0))  # [n_tokens, width]
-    Y = gamma[0] * mixed
-    splits = xp.cumsum(xp.asarray(lengths))[:-1].tolist()
+    probs, _ = _layer_probs(model, is_train)
+    # Doc by doc: concatenating the docs first would copy every layer again.
+    normed, backprop_norms = [], []
+    for X in Xs:
+        H, backprop_norm = _select_and_norm(model, X, layers)
+        normed.append(H)  # [n_mixed, n_tokens, width]
+        backprop_norms.append(backprop_norm)
+    mixed = [xp.tensordot(probs, H, axes=(0, 0)) for H in normed]  # [n_tokens, width]
+    Ys = [gamma[0] * m for m in mixed]
 
     def backprop(dYs: DocVectors) -> DocLayers:
-        dY = xp.concatenate(dYs, axis=0) if dYs else xp.zeros((0, 0), dtype="f")
-        d_gamma = (dY * mixed).sum()
-        d_probs = gamma[0] * xp.tensordot(H, dY, axes=([1, 2], [0, 1]))  # [n_mixed]
+        d_gamma = 0.0
+        d_probs = xp.zeros(probs.shape, dtype="f")
+        dXs = []
+        for dY, H, m, backprop_norm in zip(dYs, normed, mixed, backprop_norms):
+            d_gamma += float((dY * m).sum())
+            d_probs += gamma[0] * xp.tensordot(H, dY, axes=([1, 2], [0, 1]))
+            dXs.append(backprop_norm(gamma[0] * probs[:, None, None] * dY[None, :, :]))
         # Softmax Jacobian: ds = p * (dp - sum(p * dp)). Dropped layers have p=0.
         d_weights = probs * (d_probs - (probs * d_probs).sum())
         model.inc_grad("weights", d_weights.astype("f"))
         model.inc_grad("gamma", xp.asarray([d_gamma], dtype="f"))
-        dH = gamma[0] * probs[:, None, None] * dY[None, :, :]
-        dXs = []
-        for dH_doc, bp in zip(xp.split(dH, splits, axis=1), backprop_norms):
-            dXs.append(bp(dH_doc))
         return dXs
 
-    return list(xp.split(Y, splits, axis=0)), backprop
+    return Ys, backprop
 
 
 def _layer_probs(model: Model, is_train: bool) -> Tuple[Floats1d, Floats1d]:
@@ -129,7 +130,8 @@ def _select_and_norm(
 ) -> Tuple[Floats3d, Callable]:
     """Pick the mixed layers of one doc and, if asked, layer-normalise them."""
     xp = model.ops.xp
-    H = X[layers]
+    # Plain indexing with a list copies: skip it when every layer is mixed.
+    H = X if layers == list(range(X.shape[0])) else X[layers]
 
     def scatter(dH: Floats3d) -> Floats3d:
         dX = xp.zeros(X.shape, dtype="f")

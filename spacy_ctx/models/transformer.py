@@ -19,7 +19,7 @@ def build_transformer_encoder_v1(
     pooling: str = "mean",
     window: int = 0,
     stride: int = 0,
-    max_batch_items: int = 4096,
+    max_batch_items: int = 2048,
 ) -> Model[List[Doc], DocLayers]:
     """Encode docs with a local Hugging Face encoder and return every layer.
 

@@ -70,7 +70,7 @@ class WordpiecePlanner:
         max_length: int,
         window: int = 0,
         stride: int = 0,
-        max_batch_items: int = 4096,
+        max_batch_items: int = 2048,
         pooling: str = "mean",
     ):
         if pooling not in POOLINGS:
@@ -127,7 +127,7 @@ class WordpiecePlanner:
             ids = encoded["input_ids"][i]
             doc_windows = windows_of_doc[i]
             if ids and len(doc):
-                tok, wp = _align(doc, numpy.asarray(encoded["offset_mapping"][i]))
+                tok, wp = _align(doc, len(texts[i]), numpy.asarray(encoded["offset_mapping"][i]))
                 tok, wp = _select(tok, wp, self.pooling)
                 row = self._wordpiece_rows(len(ids), doc_windows, windows, row_of_window)
                 sources.append(row[wp])
@@ -209,12 +209,15 @@ class WordpiecePlanner:
         return rows
 
 
-def _align(doc: Doc, offsets: numpy.ndarray) -> Tuple[numpy.ndarray, numpy.ndarray]:
+def _align(
+    doc: Doc, n_chars: int, offsets: numpy.ndarray
+) -> Tuple[numpy.ndarray, numpy.ndarray]:
     """(token, wordpiece) pairs that share at least one character, sorted by
     token then wordpiece."""
     n_wp = len(offsets)
     starts_lens = doc.to_array(["IDX", "LENGTH"]).astype("int64")
-    char_to_token = numpy.full(len(doc.text), -1, dtype="int64")
+    # n_chars is passed in: doc.text builds every Token object again.
+    char_to_token = numpy.full(n_chars, -1, dtype="int64")
     char_to_token[_expand(starts_lens[:, 0], starts_lens[:, 1])] = numpy.repeat(
         numpy.arange(len(doc)), starts_lens[:, 1]
     )

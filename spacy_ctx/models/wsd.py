@@ -17,7 +17,7 @@ import numpy
 from spacy.tokens import Doc
 from spacy.util import registry
 from thinc.api import Model
-from thinc.types import Floats1d, Floats2d, Ints1d
+from thinc.types import Floats1d, Ints1d
 
 from .types import DocVectors
 

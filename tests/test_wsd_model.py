@@ -1,0 +1,78 @@
+"""The spacy_ctx.WSDScorer.v1 thinc model: exact forward values and gradients."""
+import numpy
+import pytest
+import spacy
+from spacy.tokens import Doc
+
+from spacy_ctx.models.listener import build_ctx_listener_v1
+from spacy_ctx.models.wsd import WSDBatch, build_wsd_scorer_v1
+
+N_LAYERS, WIDTH = 2, 4
+
+
+def make_model(n_senses=5):
+    tok2vec = build_ctx_listener_v1(grad_factor=0.0)
+    tok2vec.get_ref("tap").connect(N_LAYERS, WIDTH, list(range(N_LAYERS)))
+    model = build_wsd_scorer_v1(tok2vec, scale=2.0, prior_weight=0.5)
+    model.set_dim("nS", n_senses)
+    rng = numpy.random.default_rng(0)
+    model.attrs["init_senses"] = rng.normal(size=(n_senses, WIDTH)).astype("f")
+    model.initialize()
+    return model
+
+
+def make_batch():
+    vocab = spacy.blank("en").vocab
+    rng = numpy.random.default_rng(1)
+    docs = []
+    for words in (["a", "b", "c"], ["d", "e"]):
+        doc = Doc(vocab, words=words)
+        doc._.ctx_layers = rng.normal(size=(N_LAYERS, len(words), WIDTH)).astype("f")
+        doc._.ctx_layer_ids = list(range(N_LAYERS))
+        docs.append(doc)
+    return WSDBatch(
+        docs=docs,
+        targets=[(0, 1, 3), (1, 0, 1)],  # a two-token span, then one token
+        rows=numpy.asarray([0, 2, 4, 1, 3], dtype="i"),
+        lengths=numpy.asarray([3, 2], dtype="i"),
+        log_prior=numpy.log(numpy.asarray([0.5, 0.3, 0.2, 0.9, 0.1], dtype="f")),
+    )
+
+
+def test_forward_matches_the_formula():
+    model, batch = make_model(), make_batch()
+    scores = model.predict(batch)
+    E, b = model.get_param("E"), model.get_param("b")
+    # Uniform scalar mix (gamma 1) of two layers, mean over the span, L2 norm.
+    h = batch.docs[0]._.ctx_layers.mean(axis=0)[1:3].mean(axis=0)
+    h = h / numpy.linalg.norm(h)
+    expected = [2.0 * h @ E[r] + b[r] + 0.5 * p for r, p in zip([0, 2, 4], batch.log_prior[:3])]
+    numpy.testing.assert_allclose(scores[:3], expected, rtol=1e-5, atol=1e-6)
+    assert scores.shape == (5,)
+
+
+@pytest.mark.parametrize("param", ["W", "E", "b", "lam"])
+def test_gradients_match_finite_differences(param):
+    model, batch = make_model(), make_batch()
+    weights = numpy.asarray([1.0, -2.0, 0.5, 3.0, -1.0], dtype="f")
+    scores, backprop = model.begin_update(batch)
+    backprop(weights)
+    grad = model.get_grad(param).copy()
+    value = model.get_param(param)
+    eps = 1e-2
+    for index in list(numpy.ndindex(value.shape))[:6]:
+        for sign in (1, -1):
+            value[index] += sign * eps
+            if sign == 1:
+                up = float(model.predict(batch) @ weights)
+            else:
+                down = float(model.predict(batch) @ weights)
+            value[index] -= sign * eps
+        assert grad[index] == pytest.approx((up - down) / (2 * eps), rel=1e-2, abs=1e-3)
+
+
+def test_no_targets_gives_no_scores():
+    model, batch = make_model(), make_batch()
+    batch.targets, batch.rows, batch.lengths = [], numpy.zeros(0, "i"), numpy.zeros(0, "i")
+    batch.log_prior = numpy.zeros(0, "f")
+    assert model.predict(batch).shape == (0,)
