@@ -151,8 +151,16 @@ def _ner_config(**changes) -> Config:
     ],
     ids=["no-encoder", "unknown-upstream", "upstream-not-an-encoder"],
 )
-def test_listener_without_encoder_fails_at_initialize(changes, named):
-    nlp = load_model_from_config(_ner_config(**changes), auto_fill=True, validate=True)
+def test_listener_without_encoder_fails_at_creation(changes, named):
+    # The configs run spacy_ctx.check_listeners.v1 after pipeline creation.
+    with pytest.raises(ValueError, match=r"component 'ner'.*spacy-ctx E003.*" + named):
+        load_model_from_config(_ner_config(**changes), auto_fill=True, validate=True)
+
+
+def test_listener_without_encoder_fails_at_initialize_without_the_check():
+    config = _ner_config(drop_encoder=True)
+    config["nlp"]["after_pipeline_creation"] = None
+    nlp = load_model_from_config(config, auto_fill=True, validate=True)
     corpus = Corpus(str(CORPUS / "ner-train.spacy"))
-    with pytest.raises(ValueError, match=r"spacy-ctx E003.*" + named):
+    with pytest.raises(ValueError, match=r"spacy-ctx E003"):
         nlp.initialize(lambda: corpus(nlp))

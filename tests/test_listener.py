@@ -143,3 +143,42 @@ def test_listener_reads_float16_storage():
     _train(nlp, n_steps=15)
     doc = nlp("The cat sat on the mat .")
     assert [t.tag_ for t in doc] == TRAIN[0][1].split()
+
+
+LISTENER = {"@architectures": "spacy_ctx.CtxListener.v1", "grad_factor": 0.0}
+
+
+@pytest.mark.parametrize(
+    "factory,model,annotations,check",
+    [
+        (
+            "textcat",
+            {"@architectures": "spacy.TextCatCNN.v2", "exclusive_classes": True, "nO": None, "tok2vec": LISTENER},
+            {"cats": {"ANIMAL": 1.0, "OTHER": 0.0}},
+            lambda doc: set(doc.cats) == {"ANIMAL", "OTHER"},
+        ),
+        (
+            "spancat",
+            {"@architectures": "spacy.SpanCategorizer.v1",
+             "reducer": {"@layers": "spacy.mean_max_reducer.v1", "hidden_size": 16},
+             "scorer": {"@layers": "spacy.LinearLogistic.v1", "nO": None, "nI": None},
+             "tok2vec": LISTENER},
+            {"spans": {"sc": [(0, 7, "THING")]}},
+            lambda doc: "sc" in doc.spans,
+        ),
+    ],
+    ids=["textcat", "spancat"],
+)
+def test_listener_serves_other_heads(factory, model, annotations, check):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ctx_encoder")
+    nlp.add_pipe(factory, config={"model": model})
+    doc = nlp.make_doc("The cat sat on the mat .")
+    examples = [Example.from_dict(doc, annotations)]
+    optimizer = nlp.initialize(lambda: examples)
+    losses = {}
+    for _ in range(3):
+        nlp.update(examples, sgd=optimizer, losses=losses)
+    assert losses[factory] > 0
+    assert nlp.get_pipe("ctx_encoder").listening_components == [factory]
+    assert check(nlp("The dog sat on the rug ."))
