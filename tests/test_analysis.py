@@ -140,10 +140,16 @@ def test_abtt_removes_the_top_direction(cloud):
 
 
 def test_whiten_gives_unit_covariance(cloud):
-    norm = Normalizer("whiten").fit({"mix": cloud, "layer0": cloud[:, ::-1]})
+    norm = Normalizer("whiten", eps=1e-5).fit({"mix": cloud, "layer0": cloud[:, ::-1]})
     Y = norm.transform(cloud, "mix")
     # eps (1e-5 of the top eigenvalue, 100) shrinks the 0.25-variance axis a little.
     assert_allclose(numpy.cov(Y, rowvar=False), numpy.eye(8), atol=5e-3)
+    # The default shrinkage (eps 0.1 of the top eigenvalue) keeps the order
+    # of the variances but flattens them: eigenvalue l maps to l / (l + 10).
+    shrunk = Normalizer("whiten").fit({"mix": cloud}).transform(cloud, "mix")
+    variances = numpy.linalg.eigvalsh(numpy.cov(shrunk, rowvar=False))
+    expected = numpy.linalg.eigvalsh(numpy.cov(cloud, rowvar=False))
+    assert_allclose(variances, expected / (expected + 0.1 * expected.max()), rtol=0.05)
     assert norm.transform(cloud[0], "mix").shape == (8,)
     assert sorted(norm.keys) == ["layer0", "mix"]
 

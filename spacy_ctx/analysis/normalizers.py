@@ -6,7 +6,8 @@ learns one affine map per representation ("mix", "layer0", "layer1", ...)
 and applies it to new vectors:
 
 - "center": subtract the mean vector.
-- "whiten": center, then ZCA-whiten (unit covariance, same orientation).
+- "whiten": center, then ZCA-whiten with shrinkage (near-unit covariance,
+  same orientation).
 - "abtt": all-but-the-top (Mu & Viswanath 2018): center, then remove the
   projections on the top D principal directions.
 
@@ -34,7 +35,10 @@ class Normalizer:
     n_components: for "abtt", how many top principal directions to remove
         (None = width / 100, rounded, at least 1: Mu & Viswanath's rule).
     eps: for "whiten", added to the covariance eigenvalues, relative to the
-        largest one, so near-constant directions are not blown up.
+        largest one (shrinkage whitening). Near-constant directions are then
+        not blown up: on MiniLM, pure whitening (eps 1e-5) cost 0.02 of
+        polysemy AUC on SemCor, eps 0.1 about 0.005, and random-pair cosine
+        stays <= 0.02 at every layer.
     """
 
     def __init__(
@@ -42,7 +46,7 @@ class Normalizer:
         method: str = "abtt",
         *,
         n_components: Optional[int] = None,
-        eps: float = 1e-5,
+        eps: float = 0.1,
     ):
         if method not in METHODS:
             raise ValueError(
@@ -142,7 +146,7 @@ class Normalizer:
         for field in ("method", "params"):
             if not isinstance(msg, dict) or field not in msg:
                 raise ValueError(AnalysisErrors.A012.format(field=field))
-        norm = cls(msg["method"], n_components=msg.get("n_components"), eps=msg.get("eps", 1e-5))
+        norm = cls(msg["method"], n_components=msg.get("n_components"), eps=msg.get("eps", 0.1))
         norm.params = {
             key: {name: numpy.asarray(value, dtype="float32") for name, value in params.items()}
             for key, params in msg["params"].items()

@@ -165,6 +165,7 @@ def fit_normalizer_corpus(
     method: str,
     *,
     n_components: Optional[int] = None,
+    eps: float = 0.1,
     mix_only: bool = False,
     enable: bool = True,
     limit: Optional[int] = None,
@@ -174,7 +175,7 @@ def fit_normalizer_corpus(
     """Fit a Normalizer on the corpus (the mix and, unless mix_only, every
     layer) and attach it to the pipeline's ctx_encoder."""
     encoder = find_encoder(nlp, encoder_name)
-    norm = Normalizer(method, n_components=n_components)  # checks the method first
+    norm = Normalizer(method, n_components=n_components, eps=eps)  # checks the method first
     docs = read_docs(data_path, nlp, limit=limit)
     features = encode_docs(encoder, docs, progress=progress, desc="Encoding")
     norm.fit(features.as_dict(["mix"] if mix_only else None))

@@ -18,6 +18,7 @@ def fit_normalizer_cli(
     output_path: Path = typer.Argument(..., help="Directory to save the pipeline to, normalizer included."),
     method: str = typer.Option("abtt", "--method", "-m", help="One of: " + ", ".join(METHODS) + "."),
     n_components: Optional[int] = typer.Option(None, "--n-components", "-D", help="Directions removed by abtt (default: width / 100)."),
+    eps: float = typer.Option(0.1, "--eps", help="Shrinkage for whiten, relative to the largest eigenvalue."),
     mix_only: bool = typer.Option(False, "--mix-only", help="Fit only the scalar mix (what token.vector uses), not every layer."),
     enable: bool = typer.Option(True, "--enable/--disable", help="Switch the corrected space on (components.<encoder>.normalize)."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Read at most this many docs."),
@@ -32,7 +33,7 @@ def fit_normalizer_cli(
     nlp = load_pipeline(pipeline)
     try:
         norm = fit_normalizer_corpus(
-            nlp, data_path, method, n_components=n_components, mix_only=mix_only,
+            nlp, data_path, method, n_components=n_components, eps=eps, mix_only=mix_only,
             enable=enable, limit=limit, encoder_name=encoder_name, progress=True,
         )
     except ValueError as err:
