@@ -40,6 +40,8 @@ from spacy.training import Corpus
 from spacy.training.converters import conllu_to_docs
 from thinc.api import Config
 
+from _report import emit  # noqa: E402  (bench/ is on sys.path when run as a script)
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
 CONFIG = ROOT / "configs" / "elmo_tagger.cfg"
@@ -190,12 +192,7 @@ def main(argv=None) -> Dict:
             report[f"elmo_minus_{other}_pos_acc"] = round(
                 systems["elmo"]["pos_acc"] - systems[other]["pos_acc"], 2
             )
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
-    return report
+    return emit(report, args.out)
 
 
 if __name__ == "__main__":

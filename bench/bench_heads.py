@@ -36,6 +36,8 @@ from spacy.training.converters import conll_ner_to_docs, conllu_to_docs
 from spacy.util import registry
 from thinc.api import Config
 
+from _report import emit  # noqa: E402  (bench/ is on sys.path when run as a script)
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
 TASKS = {
@@ -227,12 +229,7 @@ def main(argv=None) -> Dict:
             for k in systems["ctx"]["scores"]
             if k in systems["cnn"]["scores"]
         }
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
-    return report
+    return emit(report, args.out)
 
 
 if __name__ == "__main__":
