@@ -1,8 +1,10 @@
 """Helpers shared by the CLI commands."""
-from typing import List, Optional
+from contextlib import contextmanager
+from typing import Iterator, List, Optional
 
 import spacy
 from spacy.language import Language
+from wasabi import msg
 
 from ..util import normalize_layers
 
@@ -26,3 +28,15 @@ def parse_layers(layers: Optional[str], n_layers: int) -> List[int]:
     if layers.strip() == "all":
         return list(range(n_layers))
     return normalize_layers([int(x) for x in layers.split(",")], n_layers, "--layers")
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Show spacy-ctx's own ValueErrors (bad data, bad settings) as a clean
+    message and exit code 1; let any other error raise with its traceback."""
+    try:
+        yield
+    except ValueError as err:
+        if not str(err).startswith("[spacy-ctx"):
+            raise
+        msg.fail(str(err), exits=1)

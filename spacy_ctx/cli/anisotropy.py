@@ -7,7 +7,7 @@ from wasabi import msg
 
 from ..analysis.workflows import anisotropy_corpus, check_corrections, write_anisotropy_outputs
 from ._app import app
-from ._util import load_pipeline
+from ._util import load_pipeline, user_errors
 
 
 @app.command("anisotropy")
@@ -37,17 +37,13 @@ def anisotropy_cli(
     except ValueError as err:
         msg.fail(str(err), exits=1)
     nlp = load_pipeline(pipeline)
-    try:
+    with user_errors():
         result = anisotropy_corpus(
             nlp, data_path,
             corrections=names,
             fit_path=fit_path, limit=limit, fit_limit=fit_limit, n_components=n_components,
             n_pairs=n_pairs, min_count=min_count, encoder_name=encoder_name, seed=seed, progress=True,
         )
-    except ValueError as err:
-        if not str(err).startswith("[spacy-ctx"):
-            raise
-        msg.fail(str(err), exits=1)
     paths = write_anisotropy_outputs(result, output_dir)
     for name, rows in result["anisotropy"].items():
         worst = max(v["random_pair_cosine"] for v in rows.values())

@@ -8,7 +8,7 @@ from wasabi import msg
 from ..analysis.normalizers import METHODS
 from ..analysis.workflows import fit_normalizer_corpus
 from ._app import app
-from ._util import load_pipeline
+from ._util import load_pipeline, user_errors
 
 
 @app.command("fit-normalizer")
@@ -31,15 +31,11 @@ def fit_normalizer_cli(
     to OUTPUT use the corrected space.
     """
     nlp = load_pipeline(pipeline)
-    try:
+    with user_errors():
         norm = fit_normalizer_corpus(
             nlp, data_path, method, n_components=n_components, eps=eps, mix_only=mix_only,
             enable=enable, limit=limit, encoder_name=encoder_name, progress=True,
         )
-    except ValueError as err:
-        if not str(err).startswith("[spacy-ctx"):
-            raise
-        msg.fail(str(err), exits=1)
     nlp.to_disk(output_path)
     state = "enabled" if enable else "saved, disabled"
     msg.good(f"Fitted '{method}' on {', '.join(norm.keys)} ({state}); saved the pipeline to {output_path}")

@@ -8,7 +8,7 @@ from wasabi import msg
 from ..analysis.probing import PROPERTIES
 from ..analysis.workflows import probe_corpus, write_probe_outputs
 from ._app import app
-from ._util import load_pipeline
+from ._util import load_pipeline, user_errors
 
 
 @app.command("probe")
@@ -34,17 +34,13 @@ def probe_cli(
     probe.md and probe.png to OUTPUT_DIR.
     """
     nlp = load_pipeline(pipeline)
-    try:
+    with user_errors():
         report = probe_corpus(
             nlp, train_path, dev_path=dev_path, test_fraction=test_fraction,
             properties=[p.strip() for p in properties.split(",") if p.strip()],
             limit=limit, dev_limit=dev_limit, max_train=max_train, C=C, max_iter=max_iter,
             encoder_name=encoder_name, seed=seed, progress=True,
         )
-    except ValueError as err:
-        if not str(err).startswith("[spacy-ctx"):
-            raise
-        msg.fail(str(err), exits=1)
     paths = write_probe_outputs(report, output_dir)
     for prop, res in report["properties"].items():
         msg.info(f"{prop}: best {res['best']} ({res['accuracy'][res['best']]:.3f}), mix {res['accuracy'].get('mix', float('nan')):.3f}, baseline {res['baseline']:.3f}")
