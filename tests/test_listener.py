@@ -143,6 +143,10 @@ def test_listener_reads_float16_storage():
     _train(nlp, n_steps=15)
     doc = nlp("The cat sat on the mat .")
     assert [t.tag_ for t in doc] == TRAIN[0][1].split()
+    # The frozen cache holds only the mixed layers, in the storage dtype.
+    cached = list(nlp.get_pipe("ctx_encoder")._cache.values())
+    assert len(cached) == len(TRAIN)
+    assert all(c.dtype == numpy.float16 and c.shape[0] == 3 for c in cached)
 
 
 LISTENER = {"@architectures": "spacy_ctx.CtxListener.v1", "grad_factor": 0.0}

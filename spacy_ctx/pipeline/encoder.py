@@ -81,7 +81,8 @@ def make_ctx_encoder(
     vector_hooks: route .vector/.similarity through the mix with user hooks,
         so they are contextual even when the vocab has static vectors.
     frozen_cache: when every listener has grad_factor 0, reuse encoder
-        outputs across training epochs instead of recomputing them.
+        outputs across training epochs instead of recomputing them (kept in
+        store_dtype, only the layers that listeners mix).
     normalize: correct the mix with the normalizer fitted by
         `python -m spacy_ctx fit-normalizer` (and saved with the component),
         so ctx_vector, token.vector and .similarity() use the corrected space.
@@ -276,8 +277,10 @@ class CtxEncoder(TrainablePipe):
     def _frozen_outputs(self, docs: List[Doc]) -> DocLayers:
         """Encoder outputs for frozen listeners, cached across epochs.
 
-        The cache keeps only the layers some listener mixes (float32), so a
-        head on the top 4 layers costs 4/7 of the full output per token.
+        The cache keeps only the layers some listener mixes, in `store_dtype`:
+        a head on the top 4 layers costs 4/7 of the full output per token, and
+        float16 halves that again (the heads then train on float16-rounded
+        features and predict on float32 ones, a difference below 1e-3).
         """
         if not self.cfg["frozen_cache"]:
             return self.predict(docs)
@@ -287,7 +290,9 @@ class CtxEncoder(TrainablePipe):
         if missing:
             fresh = self.predict([docs[i] for i in missing])
             for i, layers in zip(missing, fresh):
-                self._cache[keys[i]] = self.model.ops.xp.ascontiguousarray(layers[needed])
+                self._cache[keys[i]] = self.model.ops.xp.ascontiguousarray(
+                    layers[needed], dtype=self.cfg["store_dtype"]
+                )
         outputs = []
         for key in keys:
             compact = self._cache[key]
