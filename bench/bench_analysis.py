@@ -12,11 +12,14 @@ Data (../shared/data, or $SPACY_CTX_DATA), one doc per sentence:
   senses, baseline = the lemma's most frequent training sense).
 - corrections: center, whiten and abtt (D = width / 100 = 4) fitted on the
   first --fit-docs sentences of EWT *train*, and measured on EWT dev, which
-  they have not seen.
+  they have not seen; and the same three fitted in-domain on the next
+  --semcor-fit-docs SemCor sentences (disjoint from the scored slice),
+  named "<method>@semcor".
 - anisotropy: Ethayarajh's measures per layer on EWT dev, raw and corrected.
 - polysemy AUC: ROC AUC of cosine for same- vs different-sense pairs of the
   same lemma (pooled, and the mean per lemma), raw and corrected, on the
-  SemCor slice and on SemEval-2007.
+  SemCor slice and on SemEval-2007, with the change of each correction and
+  its 95% paired-bootstrap interval over lemmas.
 
 Prints one JSON object. Torch and BLAS run single-threaded (--threads): on a
 busy shared machine, spinning threads made the probes 40x slower.
@@ -55,6 +58,7 @@ def main() -> None:
     parser.add_argument("--fit-docs", type=int, default=600, help="EWT train sentences to fit corrections on")
     parser.add_argument("--ner-docs", type=int, default=600, help="CoNLL-2003 valid sentences")
     parser.add_argument("--semcor-docs", type=int, default=1200, help="SemCor sentences")
+    parser.add_argument("--semcor-fit-docs", type=int, default=1800, help="further SemCor sentences to fit in-domain corrections on")
     parser.add_argument("--max-train", type=int, default=8000, help="probe training items per property")
     parser.add_argument("--max-iter", type=int, default=200)
     parser.add_argument("--threads", type=int, default=1)
@@ -79,11 +83,17 @@ def run(args) -> dict:
         "semcor": DATA / "wsd" / "semcor30_from_naf.data.xml",
         "se07": DATA / "wsd" / "semeval2007" / "semeval2007.data.xml",
     }
-    limits = {"ewt_dev": args.ewt_docs, "ewt_train": args.fit_docs, "ner": args.ner_docs, "semcor": args.semcor_docs, "se07": None}
+    limits = {
+        "ewt_dev": args.ewt_docs, "ewt_train": args.fit_docs, "ner": args.ner_docs,
+        "semcor": args.semcor_docs + args.semcor_fit_docs, "se07": None,
+    }
     docs, feats = {}, {}
     for name, path in paths.items():
         t = time.time()
         docs[name] = read_docs(path, nlp, limit=limits[name])
+        if name == "semcor":  # the scored slice, then the in-domain fit slice
+            docs[name], docs["semcor_fit"] = docs[name][: args.semcor_docs], docs[name][args.semcor_docs :]
+            feats["semcor_fit"] = encode_docs(encoder, docs["semcor_fit"])
         feats[name] = encode_docs(encoder, docs[name])
         timings[f"encode_{name}_s"] = round(time.time() - t, 1)
         log(f"encoded {name}: {len(docs[name])} docs, {feats[name].n_tokens} tokens, {timings[f'encode_{name}_s']} s")
@@ -107,14 +117,19 @@ def run(args) -> dict:
     # Corrections fitted on EWT train, measured on held-out corpora.
     t = time.time()
     normalizers = {"none": None, **fit_normalizers(feats["ewt_train"], METHODS)}
+    in_domain = {f"{m}@semcor": n for m, n in fit_normalizers(feats["semcor_fit"], METHODS).items()}
     timings["fit_normalizers_s"] = round(time.time() - t, 1)
     t = time.time()
     aniso = anisotropy_table(feats["ewt_dev"], token_info(docs["ewt_dev"]), normalizers, seed=args.seed)
+    aniso_semcor = anisotropy_table(
+        feats["semcor"], token_info(docs["semcor"]), {**normalizers, **in_domain}, seed=args.seed
+    )
     timings["anisotropy_s"] = round(time.time() - t, 1)
     polysemy = {}
     for name in ("semcor", "se07"):
-        polysemy[name] = polysemy_table(feats[name], sense_items(docs[name]), normalizers, seed=args.seed)
+        polysemy[name] = polysemy_table(feats[name], sense_items(docs[name]), {**normalizers, **in_domain}, seed=args.seed)
     log("anisotropy and polysemy done")
+    corrected = list(METHODS) + list(in_domain)
 
     top = keys[-2]  # the last layer ("mix" is last)
     layer_keys = keys[:-1]
@@ -130,10 +145,16 @@ def run(args) -> dict:
     }
     auc_change = {
         corpus: {
-            c: {k: round(auc[corpus][c][k] - auc[corpus]["none"][k], 4) for k in keys}
-            for c in METHODS
+            c: {
+                k: {
+                    name: [round(v[name], 4), round(v[f"{name}_lo"], 4), round(v[f"{name}_hi"], 4)]
+                    for name in ("auc_change", "auc_macro_change")
+                }
+                for k, v in table[c].items()
+            }
+            for c in corrected
         }
-        for corpus in auc
+        for corpus, table in polysemy.items()
     }
     sense_scores = {k: probes["sense"]["accuracy"][k] for k in layer_keys}
     pos_best, sense_best = probes["upos"]["best"], probes["sense"]["best"]
@@ -148,6 +169,9 @@ def run(args) -> dict:
         "random_pair_cosine": rpc,
         "max_random_pair_cosine_after": worst_after,
         "target_rpc_le_0.05_every_layer": {c: v <= 0.05 for c, v in worst_after.items()},
+        "random_pair_cosine_semcor": {
+            c: {k: round(v["random_pair_cosine"], 4) for k, v in rows.items()} for c, rows in aniso_semcor.items()
+        },
         "self_similarity_adj": {c: {k: round(v["self_similarity_adj"], 4) for k, v in rows.items()} for c, rows in aniso.items()},
         "intra_similarity_adj": {c: {k: round(v["intra_similarity_adj"], 4) for k, v in rows.items()} for c, rows in aniso.items()},
         "polysemy_auc": auc,
@@ -182,6 +206,10 @@ def run(args) -> dict:
             anisotropy_markdown(aniso, polysemy["semcor"]), encoding="utf8"
         )
         anisotropy_plot(aniso, args.out_dir / "anisotropy_ewt_dev.png", polysemy["semcor"])
+        (args.out_dir / "anisotropy_semcor.md").write_text(
+            anisotropy_markdown(aniso_semcor, polysemy["semcor"]), encoding="utf8"
+        )
+        anisotropy_plot(aniso_semcor, args.out_dir / "anisotropy_semcor.png", polysemy["semcor"])
     return result
 
 

@@ -124,6 +124,13 @@ class WSDErrors:
         "[spacy-ctx E104] The pipeline '{pipeline}' has no ctx_wsd component "
         "(its components: {names})."
     )
+    E105 = (
+        "[spacy-ctx E105] ctx_wsd has gloss_weight = {weight} but no upstream "
+        "ctx_encoder to encode the WordNet glosses with: initialize it inside "
+        "a pipeline (nlp.initialize(), or ctx_wsd.initialize(..., nlp=nlp)) "
+        "whose ctx_encoder it listens to, or set gloss_weight = 0."
+    )
+    E106 = "[spacy-ctx E106] ctx_wsd gloss_weight must be >= 0, got {weight}."
 
 
 class ELMoErrors:

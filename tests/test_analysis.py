@@ -22,6 +22,8 @@ from spacy_ctx.analysis.anisotropy import (
 from spacy_ctx.analysis.normalizers import Normalizer
 from spacy_ctx.analysis.polysemy import (
     SenseItems,
+    SensePairs,
+    auc_change,
     grouped_auc,
     polysemy_auc,
     sense_items,
@@ -105,6 +107,28 @@ def test_polysemy_auc_by_hand():
     assert scores["auc_macro"] == pytest.approx(0.5)
     # "cat" has one sense only: not counted.
     assert (scores["n_lemmas"], scores["n_pairs"], scores["n_same"]) == (1, 3, 1)
+
+
+def test_auc_change_is_exact_and_bootstrap_brackets_it():
+    # Two lemmas, 4 pairs each (2 same-sense). "before": lemma 0 ranks
+    # perfectly, lemma 1 backwards; "after" fixes lemma 1 only.
+    pairs = SensePairs(
+        a=numpy.arange(8), b=numpy.arange(8),
+        same=numpy.asarray([1, 1, 0, 0] * 2, dtype=bool),
+        group=numpy.asarray([0] * 4 + [1] * 4), n_lemmas=2,
+    )
+    before = numpy.asarray([0.9, 0.8, 0.2, 0.1, 0.1, 0.2, 0.8, 0.9])
+    after = numpy.asarray([0.9, 0.8, 0.2, 0.1, 0.9, 0.8, 0.2, 0.1])
+    change = auc_change(before, after, pairs, n_boot=100)
+    # Per lemma: AUC 1 -> 1 and 0 -> 1, so the mean rises by 0.5; pooled:
+    # 8 of 16 same/different orderings -> 16 of 16, also +0.5.
+    assert change["auc_macro_change"] == pytest.approx(0.5)
+    assert change["auc_change"] == pytest.approx(0.5)
+    # Resamples hold lemma 1 zero, one or two times: changes 0 .. 1.
+    assert 0.0 <= change["auc_macro_change_lo"] <= 0.5 <= change["auc_macro_change_hi"] <= 1.0
+    # No change -> a zero-width interval at zero.
+    same = auc_change(before, before, pairs, n_boot=50)
+    assert same["auc_change"] == same["auc_change_lo"] == same["auc_change_hi"] == 0.0
 
 
 def test_span_vectors_average_multiword_instances():
@@ -307,7 +331,11 @@ def test_anisotropy_cli(sample_dir, tmp_path):
     assert raw["random_pair_cosine"] > 0.1  # MiniLM is anisotropic...
     assert abs(centered["random_pair_cosine"]) < 0.05  # ...centering fixes it
     assert data["polysemy"]["none"]["mix"]["n_lemmas"] == 1
-    assert "### Anisotropy: abtt" in (out / "anisotropy.md").read_text()
+    change = data["polysemy"]["abtt"]["mix"]
+    assert change["auc_change"] == pytest.approx(change["auc"] - data["polysemy"]["none"]["mix"]["auc"])
+    assert change["auc_change_lo"] <= change["auc_change_hi"]
+    md = (out / "anisotropy.md").read_text()
+    assert "### Anisotropy: abtt" in md and "auc change [95% CI]" in md
     assert (out / "anisotropy.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -157,6 +157,10 @@ def test_glosses_and_relations(inventory):
     assert "financial_institution.n.01" in hypernyms
     assert inventory.lexname("bank%1:14:00::") == "noun.group"
     assert inventory.key_lemma_pos("good%5:00:00:ample:00") == ("good", "s")
+    # Capitalised WordNet lemmas (nltk's lemma_from_key misses them) resolve too.
+    sun = inventory.lemma("sun%1:17:02::")
+    assert sun is not None and sun.name() == "Sun" and sun.synset().name() == "sun.n.01"
+    assert inventory.gloss_text("sun%1:17:02::").startswith("sun, Sun - the star that is the source of light")
 
 
 def test_bad_wordnet_path_is_a_clear_error(tmp_path):

@@ -159,3 +159,43 @@ def test_corpus_reader_gives_gold_input_without_senses(trained, corpus):
     assert all(s.label_ == "" and s.id_ for s in eg.predicted.spans["wsd"])
     assert {s.id_ for s in eg.predicted.spans["wsd"]} == {s.id_ for s in eg.reference.spans["wsd"]}
     assert with_gold_input(eg.reference).text == eg.reference.text
+
+
+def test_gloss_embeddings_enter_the_sense_table(trained, corpus, wordnet):
+    nlp, _ = trained
+    wsd = nlp.get_pipe("ctx_wsd")
+    inventory = wsd.inventory
+    G = wsd._gloss_table(nlp, inventory)
+    keys = wsd.senses
+    assert G.shape == (len(keys), 384)
+    # Unit rows; a key nltk cannot resolve has no gloss and a zero row.
+    no_gloss = numpy.asarray([inventory.gloss_text(k) == "" for k in keys])
+    numpy.testing.assert_allclose(numpy.linalg.norm(G, axis=1), numpy.where(no_gloss, 0.0, 1.0), atol=1e-5)
+    assert no_gloss.mean() < 0.01
+    # Independent computation for one sense: encode its gloss text with the
+    # pipeline and average the listener's mix (uniform over the last 4 layers).
+    key = keys[0]
+    text = inventory.gloss_text(key)
+    assert text.startswith(inventory.synset(key).lemmas()[0].name().replace("_", " "))
+    assert inventory.synset(key).definition() in text
+    layers = nlp.get_pipe("ctx_encoder")(nlp.make_doc(text))._.ctx_layers
+    mix = wsd.model.get_ref("tok2vec").get_ref("mix")
+    weights = numpy.exp(mix.get_param("weights")) / numpy.exp(mix.get_param("weights")).sum()
+    expected = (layers[-4:] * weights[:, None, None]).sum(axis=0).mean(axis=0) * mix.get_param("gamma")[0]
+    numpy.testing.assert_allclose(G[0], expected / numpy.linalg.norm(expected), atol=1e-4)
+    # Two keys of one synset (car / auto) share one gloss embedding.
+    car, auto = "car%1:06:00::", "auto%1:06:00::"
+    assert inventory.gloss_text(car) == inventory.gloss_text(auto)
+
+
+def test_gloss_weight_errors(wordnet, corpus):
+    nlp = spacy.blank("en")
+    with pytest.raises(ValueError, match="E106"):
+        nlp.add_pipe("ctx_wsd", config={"wordnet_path": wordnet, "gloss_weight": -1.0})
+    nlp = make_nlp(wordnet)
+    train = list(corpus["train"](nlp))
+    wsd = nlp.get_pipe("ctx_wsd")
+    nlp.get_pipe("ctx_encoder").initialize(lambda: train, nlp=nlp)
+    # Without the pipeline, the glosses cannot be encoded: a clear error.
+    with pytest.raises(ValueError, match="E105"):
+        wsd.initialize(lambda: train)

@@ -145,6 +145,64 @@ def grouped_auc(scores: numpy.ndarray, labels: numpy.ndarray, groups: numpy.ndar
     return auc
 
 
+def pair_cosines(vectors: numpy.ndarray, pairs: SensePairs) -> numpy.ndarray:
+    """Cosine similarity of each pair's two instance vectors: [n_pairs]."""
+    U = unit_rows(vectors)
+    return numpy.einsum("ij,ij->i", U[pairs.a], U[pairs.b])
+
+
+def auc_change(
+    before: numpy.ndarray,
+    after: numpy.ndarray,
+    pairs: SensePairs,
+    *,
+    n_boot: int = 200,
+    seed: int = 0,
+) -> Dict[str, float]:
+    """How a correction changes the polysemy AUC, with a 95% interval.
+
+    before, after: [n_pairs] cosines of the same pairs (see pair_cosines).
+    The interval is a paired bootstrap over lemmas (resampled with
+    replacement, both AUCs recomputed on each resample), so it reflects how
+    much the change depends on which words happen to be in the data.
+
+    Returns "auc_change" and "auc_macro_change" (after - before, on all the
+    data) with "_lo" / "_hi" bounds (2.5th / 97.5th percentiles).
+    """
+    same, group, n = pairs.same, pairs.group, pairs.n_lemmas
+    result: Dict[str, float] = {}
+    if n == 0 or not 0 < same.sum() < len(same):
+        for name in ("auc_change", "auc_macro_change"):
+            result.update({name: float("nan"), f"{name}_lo": float("nan"), f"{name}_hi": float("nan")})
+        return result
+    per_lemma = grouped_auc(after, same, group, n) - grouped_auc(before, same, group, n)
+    valid = ~numpy.isnan(per_lemma)
+    delta = numpy.where(valid, per_lemma, 0.0)
+
+    def changes(weights: numpy.ndarray):
+        # A resample is a count per lemma; its pairs weigh that count.
+        w = weights[group]
+        pooled = roc_auc_score(same, after, sample_weight=w) - roc_auc_score(same, before, sample_weight=w)
+        n_valid = (weights * valid).sum()
+        macro = (weights * delta).sum() / n_valid if n_valid else float("nan")
+        return pooled, macro
+
+    point = changes(numpy.ones(n))
+    rng = numpy.random.default_rng(seed)
+    boot = []
+    for _ in range(n_boot):
+        weights = numpy.bincount(rng.integers(0, n, n), minlength=n).astype("float64")
+        if not 0 < (weights[group] * same).sum() < weights[group].sum():
+            continue  # a resample with one kind of pair has no AUC
+        boot.append(changes(weights))
+    boot_arr = numpy.asarray(boot, dtype="float64").reshape(-1, 2)
+    for i, name in enumerate(("auc_change", "auc_macro_change")):
+        result[name] = float(point[i])
+        lo, hi = numpy.nanpercentile(boot_arr[:, i], [2.5, 97.5]) if len(boot_arr) else (float("nan"),) * 2
+        result[f"{name}_lo"], result[f"{name}_hi"] = float(lo), float(hi)
+    return result
+
+
 def polysemy_auc(
     vectors: numpy.ndarray,
     items: SenseItems,
@@ -166,8 +224,7 @@ def polysemy_auc(
     """
     if pairs is None:
         pairs = sense_pairs(items, max_per_lemma=max_per_lemma, seed=seed)
-    U = unit_rows(vectors)
-    cos = numpy.einsum("ij,ij->i", U[pairs.a], U[pairs.b])
+    cos = pair_cosines(vectors, pairs)
     same = pairs.same
     pooled = roc_auc_score(same, cos) if 0 < same.sum() < len(same) else float("nan")
     per_lemma = grouped_auc(cos, same, pairs.group, pairs.n_lemmas)
@@ -190,18 +247,27 @@ def polysemy_table(
     keys: Optional[Sequence[str]] = None,
     max_per_lemma: int = 50,
     seed: int = 0,
+    n_boot: int = 200,
 ) -> Dict[str, Dict[str, Dict[str, float]]]:
-    """{correction: {key: polysemy_auc(...)}} for each representation."""
+    """{correction: {key: polysemy_auc(...)}} for each representation.
+
+    When "none" (no correction) is among the normalizers, every corrected
+    row also gets auc_change(...) against it: the change and its bootstrap
+    interval over `n_boot` resamples of the lemmas (0 = no bootstrap).
+    """
     table: Dict[str, Dict[str, Dict[str, float]]] = {}
     pairs = sense_pairs(items, max_per_lemma=max_per_lemma, seed=seed)
+    vectors = {key: span_vectors(features.get(key), items.starts, items.ends) for key in keys or features.keys}
+    raw = {key: pair_cosines(V, pairs) for key, V in vectors.items()} if "none" in normalizers else {}
     for name, norm in normalizers.items():
         table[name] = {}
-        for key in keys or features.keys:
+        for key, V in vectors.items():
             if norm is not None and key not in norm.keys:
                 continue
-            X = features.get(key)
-            V = span_vectors(X, items.starts, items.ends)
             if norm is not None:
                 V = norm.transform(V, key)
             table[name][key] = polysemy_auc(V, items, pairs=pairs)
+            if norm is not None and key in raw:
+                change = auc_change(raw[key], pair_cosines(V, pairs), pairs, n_boot=n_boot, seed=seed)
+                table[name][key].update(change)
     return table

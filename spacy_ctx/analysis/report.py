@@ -14,6 +14,12 @@ def _fmt(value, digits: int = 3) -> str:
     return str(value)
 
 
+def _fmt_change(values: Mapping[str, float], name: str) -> str:
+    if name not in values:
+        return "-"
+    return f"{values[name]:+.3f} [{values[name + '_lo']:+.3f}, {values[name + '_hi']:+.3f}]"
+
+
 def probe_markdown(report: Dict) -> str:
     """One row per property: baseline, accuracy per representation, best layer."""
     keys = report["keys"]
@@ -38,19 +44,25 @@ def anisotropy_markdown(
     polysemy: Optional[Mapping[str, Mapping[str, Mapping[str, float]]]] = None,
 ) -> str:
     """One table per correction: the measures per representation and, with
-    sense data, the polysemy AUC (pooled and per-lemma mean)."""
+    sense data, the polysemy AUC (pooled and per-lemma mean) and, for a
+    correction, its change from the raw space with a 95% bootstrap interval."""
     md = MarkdownRenderer()
     for correction, rows_by_key in table.items():
         md.add(md.title(3, f"Anisotropy: {correction}"))
         header = ["representation"] + list(MEASURES)
-        extra = polysemy is not None and correction in polysemy
-        if extra:
+        auc = polysemy.get(correction) if polysemy else None
+        changes = auc is not None and any("auc_change" in v for v in auc.values())
+        if auc is not None:
             header += ["polysemy_auc", "polysemy_auc_macro"]
+        if changes:
+            header += ["auc change [95% CI]", "auc_macro change [95% CI]"]
         rows = []
         for key, values in rows_by_key.items():
             row = [key] + [_fmt(values[m]) for m in MEASURES]
-            if extra:
-                row += [_fmt(polysemy[correction][key]["auc"]), _fmt(polysemy[correction][key]["auc_macro"])]
+            if auc is not None:
+                row += [_fmt(auc[key]["auc"]), _fmt(auc[key]["auc_macro"])]
+            if changes:
+                row += [_fmt_change(auc[key], "auc_change"), _fmt_change(auc[key], "auc_macro_change")]
             rows.append(row)
         md.add(md.table(rows, header, aligns=("l",) + ("r",) * (len(header) - 1)))
     return md.text + "\n"

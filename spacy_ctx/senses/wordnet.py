@@ -113,8 +113,23 @@ class WordNetInventory:
             try:
                 self._lemma_cache[key] = self.reader.lemma_from_key(key)
             except Exception:
-                self._lemma_cache[key] = None
+                self._lemma_cache[key] = self._find_lemma(key)
         return self._lemma_cache[key]
+
+    def _find_lemma(self, key: str) -> Optional[Lemma]:
+        # nltk's lemma_from_key misses keys whose WordNet lemma is capitalised
+        # ("sun%1:17:02::" is the lemma "Sun"): look through the synsets of
+        # the key's lemma for the Lemma that writes this key.
+        name = key.partition("%")[0]
+        try:
+            synsets = self.reader.synsets(name)
+        except Exception:
+            return None
+        for synset in synsets:
+            for lem in synset.lemmas():
+                if lem.key() == key:
+                    return lem
+        return None
 
     def synset(self, key: str) -> Optional[Synset]:
         lem = self.lemma(key)
@@ -128,11 +143,24 @@ class WordNetInventory:
         return self._count_cache[key]
 
     def gloss(self, key: str) -> str:
-        """The definition of the sense's synset (plus lemma names), '' if unknown."""
+        """The definition of the sense's synset, '' if unknown."""
         synset = self.synset(key)
         if synset is None:
             return ""
         return synset.definition()
+
+    def gloss_text(self, key: str, n_examples: int = 2) -> str:
+        """The sense's synset as a text to encode, as LMMS does for its gloss
+        embeddings: lemma names, definition and up to `n_examples` examples,
+        e.g. "bank, depository financial institution - a financial institution
+        that accepts deposits ... ; he cashed a check at the bank". '' if
+        unknown."""
+        synset = self.synset(key)
+        if synset is None:
+            return ""
+        names = ", ".join(lem.name().replace("_", " ") for lem in synset.lemmas())
+        examples = synset.examples()[:n_examples]
+        return f"{names} - {synset.definition()}" + "".join(f" ; {ex}" for ex in examples)
 
     def lexname(self, key: str) -> str:
         synset = self.synset(key)
