@@ -14,7 +14,9 @@ Data (../shared/data, or $SPACY_CTX_DATA), one doc per sentence:
   first --fit-docs sentences of EWT *train*, and measured on EWT dev, which
   they have not seen; and the same three fitted in-domain on the next
   --semcor-fit-docs SemCor sentences (disjoint from the scored slice),
-  named "<method>@semcor".
+  named "<method>@semcor", and once more with skip_below 0.05 (layers whose
+  random-pair cosine is already <= 0.05 are left as they are),
+  "<method>@semcor-skip".
 - anisotropy: Ethayarajh's measures per layer on EWT dev, raw and corrected.
 - polysemy AUC: ROC AUC of cosine for same- vs different-sense pairs of the
   same lemma (pooled, and the mean per lemma), raw and corrected, on the
@@ -118,6 +120,10 @@ def run(args) -> dict:
     t = time.time()
     normalizers = {"none": None, **fit_normalizers(feats["ewt_train"], METHODS)}
     in_domain = {f"{m}@semcor": n for m, n in fit_normalizers(feats["semcor_fit"], METHODS).items()}
+    # The same, leaving layers that are already isotropic (<= 0.05) as they are.
+    in_domain.update(
+        (f"{m}@semcor-skip", n) for m, n in fit_normalizers(feats["semcor_fit"], METHODS, skip_below=0.05).items()
+    )
     timings["fit_normalizers_s"] = round(time.time() - t, 1)
     t = time.time()
     aniso = anisotropy_table(feats["ewt_dev"], token_info(docs["ewt_dev"]), normalizers, seed=args.seed)
@@ -177,6 +183,7 @@ def run(args) -> dict:
         "polysemy_auc": auc,
         "polysemy_auc_macro": auc_macro,
         "polysemy_auc_change": auc_change,
+        "kept_raw": {name: norm.kept_raw for name, norm in in_domain.items()},
         "polysemy_counts": {
             corpus: {n: table["none"]["mix"][n] for n in ("n_lemmas", "n_lemmas_macro", "n_pairs", "n_same")}
             for corpus, table in polysemy.items()

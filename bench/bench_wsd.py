@@ -7,6 +7,9 @@ framework's P/R/F1, and prints one JSON object. Run with nice, e.g.
 
 Encoder features are frozen and computed once (MiniLM, all layers stored on
 the docs as float16), as ctx_encoder's frozen cache does in `spacy train`.
+With --grad-factor > 0 the encoder is fine-tuned with the head instead
+(candidate-restricted fine-tuning: nlp.update on both components, Adam at
+--fine-tune-lr, the dev set re-encoded after every epoch).
 """
 import argparse
 import json
@@ -116,6 +119,8 @@ def main():
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--train-senses", type=int, default=0, help="1: learn the sense table E too")
     parser.add_argument("--layers", type=str, default="-4,-3,-2,-1", help="listener layers ('' = all)")
+    parser.add_argument("--grad-factor", type=float, default=0.0, help="> 0: fine-tune the encoder with the head")
+    parser.add_argument("--fine-tune-lr", type=float, default=5e-5, help="Adam learning rate when fine-tuning")
     parser.add_argument("--save", type=Path, default=None)
     args = parser.parse_args()
     wsd_dir = args.data / "wsd"
@@ -127,7 +132,10 @@ def main():
             "wordnet_path": str(args.data / "wordnet30" / "dict"),
             "model": {
                 "train_senses": bool(args.train_senses),
-                "tok2vec": {"layers": [int(x) for x in args.layers.split(",")] if args.layers else None},
+                "tok2vec": {
+                    "layers": [int(x) for x in args.layers.split(",")] if args.layers else None,
+                    "grad_factor": args.grad_factor,
+                },
             },
         },
     )
@@ -155,7 +163,12 @@ def main():
     result["init_s"] = round(time.time() - t1, 1)
     result["n_senses"] = len(wsd.senses)
     result["untrained_f1"] = round(100 * evaluate(nlp, wsd, dev), 1)
-    optimizer = Adam(args.lr)
+    fine_tune = args.grad_factor > 0
+    optimizer = Adam(args.fine_tune_lr if fine_tune else args.lr)
+    if fine_tune:  # the stored frozen features are not used from here on
+        nlp.get_pipe("ctx_encoder")._cache = {}
+        for eg in train:
+            eg.predicted._.ctx_layers = None
     history = []
     rng = random.Random(0)
     t2 = time.time()
@@ -164,7 +177,12 @@ def main():
         rng.shuffle(order)
         losses = {}
         for i in range(0, len(order), args.batch_size):
-            wsd.update(order[i : i + args.batch_size], sgd=optimizer, losses=losses)
+            if fine_tune:  # encoder and head, through the listener
+                nlp.update(order[i : i + args.batch_size], sgd=optimizer, losses=losses)
+            else:
+                wsd.update(order[i : i + args.batch_size], sgd=optimizer, losses=losses)
+        if fine_tune:
+            encode(nlp, dev)  # the encoder changed
         f1 = round(100 * evaluate(nlp, wsd, dev), 1)
         history.append({"epoch": epoch + 1, "loss": round(losses["ctx_wsd"], 2), "dev_f1": f1, "s": round(time.time() - t2, 1)})
         print(json.dumps(history[-1]), file=sys.stderr, flush=True)

@@ -178,6 +178,20 @@ def test_whiten_gives_unit_covariance(cloud):
     assert sorted(norm.keys) == ["layer0", "mix"]
 
 
+def test_skip_below_leaves_isotropic_keys_alone(cloud):
+    rng = numpy.random.default_rng(1)
+    isotropic = rng.normal(size=(500, 8)).astype("f")  # random-pair cosine ~ 0
+    norm = Normalizer("whiten", skip_below=0.05).fit({"mix": cloud, "layer6": isotropic})
+    assert norm.kept_raw == ["layer6"]
+    assert_allclose(norm.transform(isotropic, "layer6"), isotropic)
+    assert numpy.abs(norm.transform(cloud, "mix").mean(axis=0)).max() < 1e-3  # corrected
+    loaded = Normalizer.from_bytes(norm.to_bytes())
+    assert (loaded.skip_below, loaded.kept_raw) == (0.05, ["layer6"])
+    assert_allclose(loaded.transform(isotropic, "layer6"), isotropic)
+    # Refitting a key on anisotropic data corrects it again.
+    assert norm.fit({"layer6": cloud}).kept_raw == []
+
+
 def test_normalizer_errors(cloud):
     with pytest.raises(ValueError, match="A001"):
         Normalizer("pca")

@@ -199,6 +199,7 @@ def fit_normalizers(
     methods: Iterable[str],
     *,
     n_components: Optional[int] = None,
+    skip_below: Optional[float] = None,
     keys: Optional[Sequence[str]] = None,
 ) -> Dict[str, "Normalizer"]:
     """Fit one Normalizer per method on every key of `features`."""
@@ -206,7 +207,8 @@ def fit_normalizers(
 
     data = features.as_dict(keys)
     return {
-        method: Normalizer(method, n_components=n_components).fit(data) for method in methods
+        method: Normalizer(method, n_components=n_components, skip_below=skip_below).fit(data)
+        for method in methods
     }
 
 

@@ -15,12 +15,13 @@ The ctx_encoder applies a fitted Normalizer to the scalar mix (key "mix")
 when its `normalize` setting is on, and saves it with the pipeline.
 """
 from os import PathLike
-from typing import Dict, Mapping, Optional, Union
+from typing import Dict, List, Mapping, Optional, Union
 
 import numpy
 import srsly
 
 from ..errors import AnalysisErrors
+from .anisotropy import random_pair_cosine
 
 METHODS = ("center", "whiten", "abtt")
 FORMAT_VERSION = 1
@@ -39,6 +40,11 @@ class Normalizer:
         not blown up: on MiniLM, pure whitening (eps 1e-5) cost 0.02 of
         polysemy AUC on SemCor, eps 0.1 about 0.005, and random-pair cosine
         stays <= 0.02 at every layer.
+    skip_below: leave a key uncorrected (identity) when its random-pair
+        cosine on the fit data is already <= this value (None = correct
+        every key). MiniLM's last layer, trained for sentence similarity, is
+        nearly isotropic (0.03); correcting it anyway cost polysemy AUC.
+        The keys left as they are: `kept_raw`.
     """
 
     def __init__(
@@ -47,6 +53,7 @@ class Normalizer:
         *,
         n_components: Optional[int] = None,
         eps: float = 0.1,
+        skip_below: Optional[float] = None,
     ):
         if method not in METHODS:
             raise ValueError(
@@ -55,6 +62,8 @@ class Normalizer:
         self.method = method
         self.n_components = n_components
         self.eps = float(eps)
+        self.skip_below = None if skip_below is None else float(skip_below)
+        self.kept_raw: List[str] = []
         # key -> {"mean": [width], "matrix": [width, width] (whiten) or
         # "components": [D, width] (abtt)}, all float32
         self.params: Dict[str, Dict[str, Array]] = {}
@@ -75,7 +84,14 @@ class Normalizer:
             corpus. Keys fitted before and not in `data` are kept.
         """
         for key, X in data.items():
-            self.params[key] = self._fit_one(key, numpy.asarray(X, dtype="float64"))
+            X = numpy.asarray(X, dtype="float64")
+            if key in self.kept_raw:
+                self.kept_raw.remove(key)
+            if self.skip_below is not None and random_pair_cosine(X) <= self.skip_below:
+                self.params[key] = {"mean": numpy.zeros(X.shape[1], dtype="float32")}  # identity
+                self.kept_raw.append(key)
+            else:
+                self.params[key] = self._fit_one(key, X)
         return self
 
     def _fit_one(self, key: str, X: Array) -> Dict[str, Array]:
@@ -135,6 +151,8 @@ class Normalizer:
                 "method": self.method,
                 "n_components": self.n_components,
                 "eps": self.eps,
+                "skip_below": self.skip_below,
+                "kept_raw": self.kept_raw,
                 "params": self.params,
             }
         )
@@ -146,7 +164,13 @@ class Normalizer:
         for field in ("method", "params"):
             if not isinstance(msg, dict) or field not in msg:
                 raise ValueError(AnalysisErrors.A012.format(field=field))
-        norm = cls(msg["method"], n_components=msg.get("n_components"), eps=msg.get("eps", 0.1))
+        norm = cls(
+            msg["method"],
+            n_components=msg.get("n_components"),
+            eps=msg.get("eps", 0.1),
+            skip_below=msg.get("skip_below"),
+        )
+        norm.kept_raw = list(msg.get("kept_raw", []))
         norm.params = {
             key: {name: numpy.asarray(value, dtype="float32") for name, value in params.items()}
             for key, params in msg["params"].items()

@@ -94,6 +94,7 @@ def anisotropy_corpus(
     limit: Optional[int] = None,
     fit_limit: Optional[int] = None,
     n_components: Optional[int] = None,
+    skip_below: Optional[float] = None,
     n_pairs: int = 10000,
     min_count: int = 5,
     encoder_name: Optional[str] = None,
@@ -124,7 +125,8 @@ def anisotropy_corpus(
             if encoder.normalizer is not None:
                 normalizers[f"pipeline ({encoder.normalizer.method})"] = encoder.normalizer
         else:
-            normalizers[name] = Normalizer(name, n_components=n_components).fit(fit_features.as_dict())
+            norm = Normalizer(name, n_components=n_components, skip_below=skip_below)
+            normalizers[name] = norm.fit(fit_features.as_dict())
     info = token_info(docs)
     result = {
         "anisotropy": anisotropy_table(
@@ -137,6 +139,7 @@ def anisotropy_corpus(
             "n_docs": len(docs),
             "n_tokens": features.n_tokens,
             "n_components": n_components,
+            "skip_below": skip_below,
             "n_pairs": n_pairs,
             "min_count": min_count,
             "seed": seed,
@@ -166,6 +169,7 @@ def fit_normalizer_corpus(
     *,
     n_components: Optional[int] = None,
     eps: float = 0.1,
+    skip_below: Optional[float] = None,
     mix_only: bool = False,
     enable: bool = True,
     limit: Optional[int] = None,
@@ -175,7 +179,7 @@ def fit_normalizer_corpus(
     """Fit a Normalizer on the corpus (the mix and, unless mix_only, every
     layer) and attach it to the pipeline's ctx_encoder."""
     encoder = find_encoder(nlp, encoder_name)
-    norm = Normalizer(method, n_components=n_components, eps=eps)  # checks the method first
+    norm = Normalizer(method, n_components=n_components, eps=eps, skip_below=skip_below)  # checks the method first
     docs = read_docs(data_path, nlp, limit=limit)
     features = encode_docs(encoder, docs, progress=progress, desc="Encoding")
     norm.fit(features.as_dict(["mix"] if mix_only else None))

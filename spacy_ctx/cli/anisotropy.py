@@ -20,6 +20,7 @@ def anisotropy_cli(
     limit: Optional[int] = typer.Option(None, "--limit", help="Read at most this many DATA docs."),
     fit_limit: Optional[int] = typer.Option(None, "--fit-limit", help="Read at most this many --fit-data docs."),
     n_components: Optional[int] = typer.Option(None, "--n-components", "-D", help="Directions removed by abtt (default: width / 100)."),
+    skip_below: Optional[float] = typer.Option(None, "--skip-below", help="Corrections leave a layer as it is when its random-pair cosine on the fit data is <= this."),
     n_pairs: int = typer.Option(10000, "--n-pairs", help="Random token pairs for the baseline cosine."),
     min_count: int = typer.Option(5, "--min-count", help="Contexts a word type needs for self-similarity."),
     encoder_name: Optional[str] = typer.Option(None, "--encoder", help="Name of the ctx_encoder component (default: the first one)."),
@@ -41,7 +42,7 @@ def anisotropy_cli(
         result = anisotropy_corpus(
             nlp, data_path,
             corrections=names,
-            fit_path=fit_path, limit=limit, fit_limit=fit_limit, n_components=n_components,
+            fit_path=fit_path, limit=limit, fit_limit=fit_limit, n_components=n_components, skip_below=skip_below,
             n_pairs=n_pairs, min_count=min_count, encoder_name=encoder_name, seed=seed, progress=True,
         )
     paths = write_anisotropy_outputs(result, output_dir)

@@ -19,6 +19,7 @@ def fit_normalizer_cli(
     method: str = typer.Option("abtt", "--method", "-m", help="One of: " + ", ".join(METHODS) + "."),
     n_components: Optional[int] = typer.Option(None, "--n-components", "-D", help="Directions removed by abtt (default: width / 100)."),
     eps: float = typer.Option(0.1, "--eps", help="Shrinkage for whiten, relative to the largest eigenvalue."),
+    skip_below: Optional[float] = typer.Option(None, "--skip-below", help="Leave a layer as it is when its random-pair cosine is already <= this (e.g. 0.05)."),
     mix_only: bool = typer.Option(False, "--mix-only", help="Fit only the scalar mix (what token.vector uses), not every layer."),
     enable: bool = typer.Option(True, "--enable/--disable", help="Switch the corrected space on (components.<encoder>.normalize)."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Read at most this many docs."),
@@ -33,9 +34,10 @@ def fit_normalizer_cli(
     nlp = load_pipeline(pipeline)
     with user_errors():
         norm = fit_normalizer_corpus(
-            nlp, data_path, method, n_components=n_components, eps=eps, mix_only=mix_only,
+            nlp, data_path, method, n_components=n_components, eps=eps, skip_below=skip_below, mix_only=mix_only,
             enable=enable, limit=limit, encoder_name=encoder_name, progress=True,
         )
     nlp.to_disk(output_path)
     state = "enabled" if enable else "saved, disabled"
-    msg.good(f"Fitted '{method}' on {', '.join(norm.keys)} ({state}); saved the pipeline to {output_path}")
+    kept = f"; left as they are (already isotropic): {', '.join(norm.kept_raw)}" if norm.kept_raw else ""
+    msg.good(f"Fitted '{method}' on {', '.join(norm.keys)} ({state}){kept}; saved the pipeline to {output_path}")
