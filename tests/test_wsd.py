@@ -199,3 +199,30 @@ def test_gloss_weight_errors(wordnet, corpus):
     # Without the pipeline, the glosses cannot be encoded: a clear error.
     with pytest.raises(ValueError, match="E105"):
         wsd.initialize(lambda: train)
+
+
+def test_spacy_train_runs_the_wsd_config(root, wordnet, tmp_path):
+    """configs/wsd.cfg through spaCy's own training loop, then spacy.load."""
+    import srsly
+    from spacy.cli.train import train as spacy_train
+
+    overrides = {
+        "paths.train": str(root / "corpus" / "wsd-train.spacy"),
+        "paths.dev": str(root / "corpus" / "wsd-dev.spacy"),
+        "paths.wordnet": wordnet,
+        "training.max_steps": 10,
+        "training.max_epochs": 0,
+        "training.eval_frequency": 5,
+    }
+    spacy_train(root / "configs" / "wsd.cfg", tmp_path, overrides=overrides, use_gpu=-1)
+    meta = srsly.read_json(tmp_path / "model-last" / "meta.json")
+    assert {"wsd_p", "wsd_r", "wsd_f"} <= set(meta["performance"])
+    assert meta["performance"]["wsd_f"] > 0.3  # far above chance among the candidates
+    nlp = spacy.load(tmp_path / "model-last")
+    wsd = nlp.get_pipe("ctx_wsd")
+    assert wsd.cfg["gloss_weight"] == 1.0
+    doc = nlp.make_doc("She sat on the bank of the river .")
+    doc[4].lemma_, doc[4].pos_ = "bank", "NOUN"
+    doc.spans["wsd"] = [Span(doc, 4, 5, span_id="d0.s0.t0")]
+    doc = nlp(doc)
+    assert doc[4]._.sense in wsd.candidates("bank", "NOUN")
