@@ -362,9 +362,13 @@ def test_anisotropy_cli_rejects_unknown_correction(sample_dir, tmp_path):
 def test_fit_normalizer_cli_and_round_trip(sample_dir, tmp_path):
     out = tmp_path / "pipeline"
     args = ["fit-normalizer", "default", str(sample_dir / "sample.txt"), str(out), "--method", "abtt", "-D", "2"]
-    result = CliRunner().invoke(app, args)
+    # A threshold no layer is under: nothing is left raw; the saved pipeline
+    # keeps the setting.
+    result = CliRunner().invoke(app, args + ["--skip-below", "-1"])
     assert result.exit_code == 0, result.output
+    assert "left as they are" not in result.output
     nlp = spacy.load(out)
+    assert nlp.get_pipe("ctx_encoder").normalizer.skip_below == -1.0
     assert nlp.config["components"]["ctx_encoder"]["normalize"] is True
     encoder = nlp.get_pipe("ctx_encoder")
     norm = encoder.normalizer
