@@ -226,3 +226,38 @@ def test_spacy_train_runs_the_wsd_config(root, wordnet, tmp_path):
     doc.spans["wsd"] = [Span(doc, 4, 5, span_id="d0.s0.t0")]
     doc = nlp(doc)
     assert doc[4]._.sense in wsd.candidates("bank", "NOUN")
+
+
+def test_predict_wsd_cli_writes_framework_keys(trained, corpus, root, tmp_path):
+    from typer.testing import CliRunner
+
+    from spacy_ctx.cli import app
+    from spacy_ctx.senses.raganato import read_gold_keys
+    from spacy_ctx.senses.scoring import score_keys
+
+    nlp, _ = trained
+    nlp.to_disk(tmp_path / "wsd")
+    data = root / "corpus" / "wsd-dev.data.xml"
+    result = CliRunner().invoke(app, ["predict-wsd", str(tmp_path / "wsd"), str(data)])
+    assert result.exit_code == 0, result.output
+    lines = [line.split() for line in result.stdout.strip().splitlines()]
+    assert lines and all(len(parts) == 2 for parts in lines)
+    predicted = dict(lines)
+    gold = read_gold_keys(root / "corpus" / "wsd-dev.gold.key.txt")
+    assert set(predicted) <= set(gold)
+    # Each key is a candidate of its instance's lemma and POS.
+    wsd = nlp.get_pipe("ctx_wsd")
+    assert all(key in wsd.candidates(lemma, pos) for lemma, pos, key in _lemma_keys(data, predicted))
+    # The key file scores as the in-pipeline scorer does on the same data.
+    docs, examples = dev_docs(nlp, corpus)
+    in_pipeline = score_wsd([Example(d, eg.reference) for d, eg in zip(docs, examples)])
+    assert score_keys(gold, predicted)["f"] == pytest.approx(in_pipeline["wsd_f"], abs=1e-6)
+
+
+def _lemma_keys(data, predicted):
+    from spacy_ctx.senses.raganato import read_raganato
+
+    for sent in read_raganato(data):
+        for inst in sent.instances:
+            if inst.id in predicted:
+                yield inst.lemma, inst.pos, predicted[inst.id]
