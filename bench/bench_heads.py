@@ -128,6 +128,13 @@ def make_config(task: str, system: str, paths: Dict, args) -> Config:
     training["eval_frequency"] = args.eval_frequency
     if args.batch_words:
         training["batcher"]["size"] = args.batch_words
+    if args.learn_rate:
+        # spacy-transformers' schedule: fine-tuning wants a small rate, and
+        # spaCy's one optimizer applies it to the heads as well.
+        training["optimizer"]["learn_rate"] = {
+            "@schedules": "warmup_linear.v1", "warmup_steps": 250, "total_steps": 20000,
+            "initial_rate": args.learn_rate,
+        }
     training["before_update"] = {"@callbacks": "spacy_ctx_bench.epoch_timer.v1"}
     # Evaluation during training only logs progress: model-last is scored
     # on the full dev set afterwards, the same way for every system.
@@ -199,6 +206,7 @@ def main(argv=None) -> Dict:
     parser.add_argument("--batch-words", type=int, default=0, help="fixed batch size in words (0 = the config's schedule)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     parser.add_argument("--grad-factor", type=float, default=None, help="override the listeners' grad_factor")
+    parser.add_argument("--learn-rate", type=float, default=0.0, help="warm-up + linear decay from this rate (0 = the config's)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = parser.parse_args(argv)
@@ -220,6 +228,7 @@ def main(argv=None) -> Dict:
             "torch_threads": args.threads or "default",
             "max_epochs": args.max_epochs,
             "grad_factor": args.grad_factor,
+            "learn_rate": args.learn_rate or "config",
             "systems": {s: run_system(args.task, s, paths, work, args) for s in args.systems},
         }
     systems = report["systems"]

@@ -65,7 +65,7 @@ def test_configs_are_filled(tmp_path):
     """The configs are complete: `spacy init fill-config` adds nothing."""
     from spacy.cli.init_config import fill_config
 
-    for name in ("ner.cfg", "tagger.cfg"):
+    for name in ("ner.cfg", "tagger.cfg", "wsd.cfg"):
         filled, _ = fill_config(tmp_path / name, CONFIGS / name, silent=True)
         assert filled == Config().from_disk(CONFIGS / name, interpolate=False)
         assert filled["nlp"]["pipeline"][0] == "ctx_encoder"
