@@ -14,6 +14,7 @@ from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.util import registry
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
+from tqdm import tqdm
 
 from ..errors import WSDErrors
 from ..models.wsd import WSDBatch
@@ -452,6 +453,8 @@ class CtxWSD(TrainablePipe):
         G = numpy.zeros((len(self.cfg["senses"]), tok2vec.get_dim("nO")), dtype="f")
         # Sorted by length so that each encoder batch pads little.
         ordered = sorted(texts, key=len)
+        # Minutes for a SemCor-sized table: show progress on a terminal.
+        bar = tqdm(total=len(ordered), desc="Encoding WordNet glosses", unit="gloss", disable=None, leave=False)
         for start in range(0, len(ordered), batch_size):
             chunk = ordered[start : start + batch_size]
             docs = [nlp.make_doc(text) for text in chunk]
@@ -460,6 +463,8 @@ class CtxWSD(TrainablePipe):
             for text, vectors in zip(chunk, tok2vec.predict(docs)):
                 vec = self.model.ops.to_numpy(vectors).mean(axis=0)
                 G[texts[text]] = vec / (numpy.linalg.norm(vec) + 1e-8)
+            bar.update(len(chunk))
+        bar.close()
         return G
 
     def add_label(self, label: str) -> int:
