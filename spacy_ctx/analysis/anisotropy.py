@@ -10,7 +10,7 @@ For one representation X [n_tokens, width]:
 - the anisotropy-adjusted versions: each of the two minus the baseline.
 """
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import numpy
 from spacy.tokens import Doc
@@ -157,6 +157,22 @@ def measure(
     }
 
 
+def corrected_views(
+    normalizers: Mapping[str, Optional["Normalizer"]],
+    vectors: Mapping[str, numpy.ndarray],
+) -> Iterator[Tuple[str, str, numpy.ndarray]]:
+    """(correction name, key, vectors) for each correction and each key it
+    has parameters for: raw vectors for a None normalizer, else corrected.
+    A key the normalizer was not fitted on (e.g. a pipeline normalizer fitted
+    on "mix" only) is left out."""
+    for name, norm in normalizers.items():
+        for key, X in vectors.items():
+            if norm is None:
+                yield name, key, X
+            elif key in norm.keys:
+                yield name, key, norm.transform(X, key)
+
+
 def anisotropy_table(
     features: LayerFeatures,
     info: TokenInfo,
@@ -170,14 +186,8 @@ def anisotropy_table(
     """{correction: {key: measures}} for each representation of `features`,
     raw (normalizer None, e.g. under the name "none") and corrected. Keys a
     normalizer has no parameters for are left out of its rows."""
-    table: Dict[str, Dict[str, Dict[str, float]]] = {}
-    for name, norm in normalizers.items():
-        table[name] = {}
-        for key in keys or features.keys:
-            if norm is not None and key not in norm.keys:
-                continue  # e.g. a pipeline normalizer fitted on "mix" only
-            X = features.get(key)
-            if norm is not None:
-                X = norm.transform(X, key)
-            table[name][key] = measure(X, info, n_pairs=n_pairs, min_count=min_count, seed=seed)
+    table: Dict[str, Dict[str, Dict[str, float]]] = {name: {} for name in normalizers}
+    vectors = {key: features.get(key) for key in keys or features.keys}
+    for name, key, X in corrected_views(normalizers, vectors):
+        table[name][key] = measure(X, info, n_pairs=n_pairs, min_count=min_count, seed=seed)
     return table

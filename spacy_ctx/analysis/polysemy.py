@@ -14,7 +14,7 @@ import numpy
 from spacy.tokens import Doc
 from sklearn.metrics import roc_auc_score
 
-from .anisotropy import unit_rows
+from .anisotropy import corrected_views, unit_rows
 
 WSD_SPANS_KEY = "wsd"
 
@@ -255,19 +255,13 @@ def polysemy_table(
     row also gets auc_change(...) against it: the change and its bootstrap
     interval over `n_boot` resamples of the lemmas (0 = no bootstrap).
     """
-    table: Dict[str, Dict[str, Dict[str, float]]] = {}
+    table: Dict[str, Dict[str, Dict[str, float]]] = {name: {} for name in normalizers}
     pairs = sense_pairs(items, max_per_lemma=max_per_lemma, seed=seed)
     vectors = {key: span_vectors(features.get(key), items.starts, items.ends) for key in keys or features.keys}
     raw = {key: pair_cosines(V, pairs) for key, V in vectors.items()} if "none" in normalizers else {}
-    for name, norm in normalizers.items():
-        table[name] = {}
-        for key, V in vectors.items():
-            if norm is not None and key not in norm.keys:
-                continue
-            if norm is not None:
-                V = norm.transform(V, key)
-            table[name][key] = polysemy_auc(V, items, pairs=pairs)
-            if norm is not None and key in raw:
-                change = auc_change(raw[key], pair_cosines(V, pairs), pairs, n_boot=n_boot, seed=seed)
-                table[name][key].update(change)
+    for name, key, V in corrected_views(normalizers, vectors):
+        table[name][key] = polysemy_auc(V, items, pairs=pairs)
+        if normalizers[name] is not None and key in raw:
+            change = auc_change(raw[key], pair_cosines(V, pairs), pairs, n_boot=n_boot, seed=seed)
+            table[name][key].update(change)
     return table
