@@ -166,7 +166,6 @@ def main():
     fine_tune = args.grad_factor > 0
     optimizer = Adam(args.fine_tune_lr if fine_tune else args.lr)
     if fine_tune:  # the stored frozen features are not used from here on
-        nlp.get_pipe("ctx_encoder")._cache = {}
         for eg in train:
             eg.predicted._.ctx_layers = None
     history = []
