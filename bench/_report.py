@@ -1,7 +1,9 @@
 """Shared output of the bench scripts: one JSON object on stdout."""
 import json
+import sys
+import time
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Dict, List, Optional
 
 
 def emit(report: dict, out: Optional[Path] = None) -> dict:
@@ -12,3 +14,26 @@ def emit(report: dict, out: Optional[Path] = None) -> dict:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text + "\n")
     return report
+
+
+def interleave(runners: Dict[str, Callable[[List], None]], items: List, chunks: int, warmup: int = 50) -> Dict[str, float]:
+    """Seconds each runner spends on `items`, run chunk by chunk in turn.
+
+    The machine is shared and noisy: interleaving the runners chunk by chunk,
+    rotating which goes first, makes a slow spell hit all of them alike, so
+    their ratios hold even when the absolute times do not.
+    """
+    for run in runners.values():
+        run(items[:warmup])
+    names = list(runners)
+    seconds = {name: 0.0 for name in names}
+    size = -(-len(items) // chunks)
+    for k in range(chunks):
+        chunk = items[k * size : (k + 1) * size]
+        shift = k % len(names)
+        for name in names[shift:] + names[:shift]:
+            start = time.perf_counter()
+            runners[name](chunk)
+            seconds[name] += time.perf_counter() - start
+        print(f"chunk {k + 1}/{chunks}", {n: round(s, 1) for n, s in seconds.items()}, file=sys.stderr, flush=True)
+    return seconds

@@ -18,8 +18,9 @@ import os
 import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from _report import interleave  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parent.parent
 # Sentences per forward batch for the raw baseline. The spaCy components use
@@ -143,18 +144,8 @@ def main() -> None:
     os.environ.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     texts, words = read_sentences(args.data, args.sentences)
     runners = {name: make() for name, make in METHODS.items()}
-    for run, _ in runners.values():
-        run(texts[:50])  # warm up
-    seconds = {name: 0.0 for name in METHODS}
-    size = -(-len(texts) // args.chunks)
+    seconds = interleave({name: run for name, (run, _) in runners.items()}, texts, args.chunks)
     names = list(METHODS)
-    for k in range(args.chunks):
-        chunk = texts[k * size : (k + 1) * size]
-        for name in names[k % 3 :] + names[: k % 3]:
-            start = time.perf_counter()
-            runners[name][0](chunk)
-            seconds[name] += time.perf_counter() - start
-        print(f"chunk {k + 1}/{args.chunks}", {n: round(s, 1) for n, s in seconds.items()}, file=sys.stderr)
     n_words = sum(words)
     results = {
         name: {"seconds": seconds[name], "words_per_s": n_words / seconds[name], **runners[name][1]()}

@@ -143,12 +143,27 @@ def make_config(task: str, system: str, paths: Dict, args) -> Config:
         tok2vec = config["components"][head]["model"]["tok2vec"]
         if system == "cnn":
             config["components"][head]["model"]["tok2vec"] = json.loads(json.dumps(CNN_TOK2VEC))
-        elif args.grad_factor is not None:
-            tok2vec["ctx"]["grad_factor"] = args.grad_factor
+        else:
+            if args.grad_factor is not None:
+                tok2vec["ctx"]["grad_factor"] = args.grad_factor
+            if args.encode:
+                tok2vec["encode"] = encoder_block(args.encode, tok2vec["width"])
     if system == "cnn":
         config["nlp"]["pipeline"] = [p for p in config["nlp"]["pipeline"] if p != "ctx_encoder"]
         del config["components"]["ctx_encoder"]
     return config
+
+
+def encoder_block(spec: str, width) -> Dict:
+    """The ctx heads' `encode` block from "window:DEPTH" or "bilstm:DEPTH"."""
+    kind, depth = spec.split(":")
+    if kind == "window":
+        return {"@architectures": "spacy.MaxoutWindowEncoder.v2", "width": width,
+                "depth": int(depth), "window_size": 1, "maxout_pieces": 3}
+    if kind == "bilstm":
+        return {"@architectures": "spacy.TorchBiLSTMEncoder.v1", "width": width,
+                "depth": int(depth), "dropout": 0.1}
+    raise ValueError(f"--encode wants window:DEPTH or bilstm:DEPTH, not {spec!r}")
 
 
 def run_system(task: str, system: str, paths: Dict, work: Path, args) -> Dict:
@@ -208,6 +223,7 @@ def main(argv=None) -> Dict:
     parser.add_argument("--grad-factor", type=float, default=None, help="override the listeners' grad_factor")
     parser.add_argument("--learn-rate", type=float, default=0.0, help="warm-up + linear decay from this rate (0 = the config's)")
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--encode", default="", help="ctx heads' encoder: window:DEPTH or bilstm:DEPTH (default: the config's)")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = parser.parse_args(argv)
     if args.threads:
@@ -229,6 +245,7 @@ def main(argv=None) -> Dict:
             "max_epochs": args.max_epochs,
             "grad_factor": args.grad_factor,
             "learn_rate": args.learn_rate or "config",
+            "encode": args.encode or "config",
             "systems": {s: run_system(args.task, s, paths, work, args) for s in args.systems},
         }
     systems = report["systems"]
