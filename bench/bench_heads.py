@@ -94,7 +94,6 @@ def make_epoch_timer():
 
 def convert(task: str, data: Path, work: Path, train_limit: int, dev_limit: int) -> Dict[str, Path]:
     """Convert train and dev with spaCy's converters into `work`."""
-    nlp = spacy.blank("en")
     paths = {}
     for split in ("train", "dev"):
         text = (data / TASKS[task][split]).read_text(encoding="utf8")
