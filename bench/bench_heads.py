@@ -150,6 +150,14 @@ def make_config(task: str, system: str, paths: Dict, args) -> Config:
     if system == "cnn":
         config["nlp"]["pipeline"] = [p for p in config["nlp"]["pipeline"] if p != "ctx_encoder"]
         del config["components"]["ctx_encoder"]
+    else:
+        for override in args.set:
+            path, value = override.split("=", 1)
+            *parents, leaf = path.split(".")
+            section = config
+            for key in parents:
+                section = section[key]
+            section[leaf] = json.loads(value)
     return config
 
 
@@ -222,6 +230,8 @@ def main(argv=None) -> Dict:
     parser.add_argument("--grad-factor", type=float, default=None, help="override the listeners' grad_factor")
     parser.add_argument("--learn-rate", type=float, default=0.0, help="warm-up + linear decay from this rate (0 = the config's)")
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--set", action="append", default=[], metavar="PATH=JSON",
+                        help="override a ctx config value, e.g. components.ner.model.hidden_width=256")
     parser.add_argument("--encode", default="", help="ctx heads' encoder: window:DEPTH or bilstm:DEPTH (default: the config's)")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = parser.parse_args(argv)
@@ -245,6 +255,7 @@ def main(argv=None) -> Dict:
             "grad_factor": args.grad_factor,
             "learn_rate": args.learn_rate or "config",
             "encode": args.encode or "config",
+            "overrides": args.set,
             "systems": {s: run_system(args.task, s, paths, work, args) for s in args.systems},
         }
     systems = report["systems"]
