@@ -29,8 +29,8 @@ def build_ctx_hash_tok2vec_v1(
         concatenation [ctx width + embed width] to it.
     maxout_pieces, dropout: of that maxout layer.
     encode: an optional List[Floats2d] -> List[Floats2d] encoder of the
-        same width, run after the mix: spacy.TorchBiLSTMEncoder.v1 (the
-        shipped configs) or spacy.MaxoutWindowEncoder.v2.
+        same width, run after the mix: spacy.TorchBiLSTMEncoder.v1
+        (configs/ner.cfg) or spacy.MaxoutWindowEncoder.v2 (configs/tagger.cfg).
     """
     # Per doc: [n_tokens, ctx_width + embed_width] -> [n_tokens, width]
     combine = with_array(
