@@ -457,9 +457,9 @@ class CtxWSD(TrainablePipe):
         bar = tqdm(total=len(ordered), desc="Encoding WordNet glosses", unit="gloss", disable=None, leave=False)
         for start in range(0, len(ordered), batch_size):
             chunk = ordered[start : start + batch_size]
-            docs = [nlp.make_doc(text) for text in chunk]
-            # Not through the frozen cache: glosses are not training docs.
-            encoder.set_annotations(docs, encoder.predict(docs))
+            # The encoder's own pipe, not the frozen cache: glosses are not
+            # training docs.
+            docs = list(encoder.pipe((nlp.make_doc(text) for text in chunk), batch_size=len(chunk)))
             for text, vectors in zip(chunk, tok2vec.predict(docs)):
                 vec = self.model.ops.to_numpy(vectors).mean(axis=0)
                 G[texts[text]] = vec / (numpy.linalg.norm(vec) + 1e-8)
