@@ -1,160 +1,172 @@
-"""Every user-facing error message of spacy-ctx, in one place."""
+"""Every user-facing message of spacy-ctx, in one place, in spaCy's style.
+
+The code of a message is its attribute name: `Errors.E002` reads
+"[spacy-ctx E002] ...". Raise user errors as `SpacyCtxError`, which the CLI
+shows as a clean message.
+"""
 
 
-class Errors:
-    E001 = (
-        "[spacy-ctx E001] Encoder model path '{path}' does not exist or is not a "
-        "Hugging Face model directory (no config.json). Give a local directory "
-        "saved with `save_pretrained`, or '{default}' for the bundled MiniLM."
-    )
-    E002 = (
-        "[spacy-ctx E002] Layer index {index} in '{setting}' is out of range: the "
-        "encoder has {n_layers} layers (valid: 0..{last} or -{n_layers}..-1)."
-    )
-    E003 = (
-        "[spacy-ctx E003] A spacy_ctx.CtxListener.v1 layer found no "
-        "upstream 'ctx_encoder' in the pipeline. Add a ctx_encoder before it "
-        "(nlp.add_pipe('ctx_encoder', first=True)), or check that its "
-        "'upstream' setting ('{upstream}') names a ctx_encoder."
-    )
-    E004 = (
-        "[spacy-ctx E004] Unknown pooling '{pooling}'. Choose one of: {options}."
-    )
-    E005 = (
-        "[spacy-ctx E005] Unknown storage dtype '{dtype}'. Choose 'float32' or 'float16'."
-    )
-    E006 = (
-        "[spacy-ctx E006] The listener needs layer {layer}, but the upstream "
-        "ctx_encoder stores only layers {stored} on the Doc. Add it to the "
-        "encoder's 'store_layers' setting."
-    )
-    E007 = (
-        "[spacy-ctx E007] The window stride ({stride}) must be between 1 and the "
-        "window length ({window})."
-    )
-    E008 = (
-        "[spacy-ctx E008] Doc has no contextual layers: run the 'ctx_encoder' "
-        "component on it first, or check that the listener's upstream is right."
-    )
-    E009 = (
-        "[spacy-ctx E009] Scalar mix got {got} initial weights for {n} layers."
-    )
-    E010 = "[spacy-ctx E010] Unknown input format for '{path}': use .txt or .jsonl."
-    E011 = (
-        "[spacy-ctx E011] Unknown output format for '{path}': use .parquet, .npz "
-        "or .spacy."
-    )
-    E012 = "[spacy-ctx E012] Layer dropout must be in [0, 1), got {value}."
+class SpacyCtxError(ValueError):
+    """A user-facing error of spacy-ctx: bad input, settings or data."""
 
 
-class Warnings:
+class _WithCodes(type):
+    def __getattribute__(self, code: str) -> str:
+        msg = super().__getattribute__(code)
+        if code.startswith("_"):
+            return msg
+        return f"[spacy-ctx {code}] {msg}"
+
+class Warnings(metaclass=_WithCodes):
     W001 = (
-        "[spacy-ctx W001] Component '{name}' has normalize = true but no fitted "
+        "Component '{name}' has normalize = true but no fitted "
         "normalizer: vectors stay in the raw space. Fit one with "
         "`python -m spacy_ctx fit-normalizer`."
     )
 
 
-class AnalysisErrors:
-    """Messages of the analysis tools (probes, anisotropy, normalizers)."""
-
+class Errors(metaclass=_WithCodes):
+    # E0xx: encoders and components; A0xx: analysis tools;
+    # E1xx: the WSD head and sense data; E4xx: ELMo and its pretraining.
+    E001 = (
+        "Encoder model path '{path}' does not exist or is not a "
+        "Hugging Face model directory (no config.json). Give a local directory "
+        "saved with `save_pretrained`, or '{default}' for the bundled MiniLM."
+    )
+    E002 = (
+        "Layer index {index} in '{setting}' is out of range: the "
+        "encoder has {n_layers} layers (valid: 0..{last} or -{n_layers}..-1)."
+    )
+    E003 = (
+        "A spacy_ctx.CtxListener.v1 layer found no "
+        "upstream 'ctx_encoder' in the pipeline. Add a ctx_encoder before it "
+        "(nlp.add_pipe('ctx_encoder', first=True)), or check that its "
+        "'upstream' setting ('{upstream}') names a ctx_encoder."
+    )
+    E004 = (
+        "Unknown pooling '{pooling}'. Choose one of: {options}."
+    )
+    E005 = (
+        "Unknown storage dtype '{dtype}'. Choose 'float32' or 'float16'."
+    )
+    E006 = (
+        "The listener needs layer {layer}, but the upstream "
+        "ctx_encoder stores only layers {stored} on the Doc. Add it to the "
+        "encoder's 'store_layers' setting."
+    )
+    E007 = (
+        "The window stride ({stride}) must be between 1 and the "
+        "window length ({window})."
+    )
+    E008 = (
+        "Doc has no contextual layers: run the 'ctx_encoder' "
+        "component on it first, or check that the listener's upstream is right."
+    )
+    E009 = (
+        "Scalar mix got {got} initial weights for {n} layers."
+    )
+    E010 = "Unknown input format for '{path}': use .txt or .jsonl."
+    E011 = (
+        "Unknown output format for '{path}': use .parquet, .spacy "
+        "or a directory (DocBin shards)."
+    )
+    E012 = "Layer dropout must be in [0, 1), got {value}."
     A001 = (
-        "[spacy-ctx A001] Unknown normalizer method '{method}'. Choose one of: "
+        "Unknown normalizer method '{method}'. Choose one of: "
         "{options}."
     )
     A002 = (
-        "[spacy-ctx A002] The normalizer has no parameters for '{key}' (fitted "
+        "The normalizer has no parameters for '{key}' (fitted "
         "keys: {keys}). Fit it on that layer, or on 'mix' for the ctx_encoder."
     )
     A003 = (
-        "[spacy-ctx A003] Too few vectors to fit the '{method}' normalizer for "
+        "Too few vectors to fit the '{method}' normalizer for "
         "'{key}': got {n}, need at least {need}. Fit on more text."
     )
     A004 = (
-        "[spacy-ctx A004] Vectors for '{key}' have width {got}, but the "
+        "Vectors for '{key}' have width {got}, but the "
         "normalizer was fitted on width {expected}."
     )
     A005 = (
-        "[spacy-ctx A005] n_components for all-but-the-top must be between 1 "
+        "n_components for all-but-the-top must be between 1 "
         "and the width minus one ({max}), got {value}."
     )
     A006 = (
-        "[spacy-ctx A006] The pipeline has no ctx_encoder component{name}. "
+        "The pipeline has no ctx_encoder component{name}. "
         "Components: {components}."
     )
     A007 = (
-        "[spacy-ctx A007] Unknown data format for '{path}'. Use .spacy, "
+        "Unknown data format for '{path}'. Use .spacy, "
         ".conllu, CoNLL NER columns (.iob, .conll, .tsv), Raganato WSD XML "
         "(.xml, with its .gold.key.txt beside it) or plain text (.txt, one "
         "document per line). Other formats: run `spacy convert` first."
     )
-    A008 = "[spacy-ctx A008] No documents with tokens were read from '{path}'."
+    A008 = "No documents with tokens were read from '{path}'."
     A009 = (
-        "[spacy-ctx A009] Unknown probe propert{plural} {names}. Choose from: "
+        "Unknown probe propert{plural} {names}. Choose from: "
         "{options}."
     )
     A010 = (
-        "[spacy-ctx A010] None of the requested properties ({names}) has labels "
+        "None of the requested properties ({names}) has labels "
         "in both the training and the test data."
     )
     A011 = (
-        "[spacy-ctx A011] Unknown correction '{name}'. Choose from: {options}."
+        "Unknown correction '{name}'. Choose from: {options}."
     )
-    A012 = "[spacy-ctx A012] Not a serialized spacy-ctx Normalizer (missing '{field}')."
-
-
-class WSDErrors:
-    """Messages of the WSD head (ctx_wsd), the sense inventory and its data."""
-
+    A012 = "Not a serialized spacy-ctx Normalizer (missing '{field}')."
     E101 = (
-        "[spacy-ctx E101] '{path}' is not a WordNet 3.0 dict directory (missing: "
+        "'{path}' is not a WordNet 3.0 dict directory (missing: "
         "{missing}). Set the ctx_wsd 'wordnet_path' (config: "
         "[paths] wordnet) to a directory with index.sense, data.noun, lexnames, ..."
     )
     E102 = (
-        "[spacy-ctx E102] ctx_wsd found no sense-annotated instances in the "
+        "ctx_wsd found no sense-annotated instances in the "
         "training data: expected Span objects with sense-key labels in "
         "doc.spans['{key}'] (make them with `python -m spacy_ctx convert-wsd`)."
     )
     E103 = (
-        "[spacy-ctx E103] ctx_wsd has no sense inventory: call nlp.initialize() "
+        "ctx_wsd has no sense inventory: call nlp.initialize() "
         "or load a trained pipeline (its wordnet_path must exist: '{path}')."
     )
     E104 = (
-        "[spacy-ctx E104] The pipeline '{pipeline}' has no ctx_wsd component "
+        "The pipeline '{pipeline}' has no ctx_wsd component "
         "(its components: {names})."
     )
     E105 = (
-        "[spacy-ctx E105] ctx_wsd has gloss_weight = {weight} but no upstream "
+        "ctx_wsd has gloss_weight = {weight} but no upstream "
         "ctx_encoder to encode the WordNet glosses with: initialize it inside "
         "a pipeline (nlp.initialize(), or ctx_wsd.initialize(..., nlp=nlp)) "
         "whose ctx_encoder it listens to, or set gloss_weight = 0."
     )
-    E106 = "[spacy-ctx E106] ctx_wsd gloss_weight must be >= 0, got {weight}."
-
-
-class ELMoErrors:
-    """Messages of the ELMo encoder and its pretraining (issue 4)."""
-
+    E106 = "ctx_wsd gloss_weight must be >= 0, got {weight}."
     E401 = (
-        "[spacy-ctx E401] No ELMo weights at '{path}'. Give the `elmo.pt` file "
+        "No ELMo weights at '{path}'. Give the `elmo.pt` file "
         "(or the directory holding it) written by `python -m spacy_ctx "
         "pretrain-elmo`, or set `weights = null` for random initialisation."
     )
     E402 = (
-        "[spacy-ctx E402] The ELMo weights in '{path}' were pretrained with sizes "
+        "The ELMo weights in '{path}' were pretrained with sizes "
         "{saved}, but the architecture is configured with {configured}. Set the "
         "same sizes in the spacy_ctx.ELMoEncoder.v1 block."
     )
     E403 = (
-        "[spacy-ctx E403] Cannot read pretraining texts from '{path}': {reason}. "
+        "Cannot read pretraining texts from '{path}': {reason}. "
         "Give .txt (one text per line), .jsonl ({{\"text\": ...}}), .conllu, "
         "CoNLL column files or Raganato .xml, or a directory of them."
     )
     E404 = (
-        "[spacy-ctx E404] Not enough pretraining text: {n_train} training and "
+        "Not enough pretraining text: {n_train} training and "
         "{n_heldout} held-out sequences (need at least 1 of each)."
     )
     E405 = (
-        "[spacy-ctx E405] Cannot resume: no checkpoint in '{path}'."
+        "Cannot resume: no checkpoint in '{path}'."
     )
+    E013 = (
+        "The encoder needs a fast (Rust) Hugging Face tokenizer for character "
+        "offsets; '{name}' has only a slow one. Convert it with "
+        "`AutoTokenizer.from_pretrained(..., use_fast=True)` and save it."
+    )
+
+
+# The former per-area catalogues, kept as names for code that imports them.
+AnalysisErrors = WSDErrors = ELMoErrors = Errors

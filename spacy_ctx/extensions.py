@@ -12,7 +12,7 @@ first, and `restore_doc` (used by `spacy_ctx.io.read_docbin`) puts it back.
 import numpy
 from spacy.tokens import Doc, Span, Token
 
-from .errors import Errors
+from .errors import Errors, SpacyCtxError
 
 
 def _doc_vector(doc: Doc):
@@ -65,7 +65,7 @@ def register_extensions(force: bool = False) -> None:
 
 def _require_tensor(doc: Doc) -> None:
     if not doc.tensor.size and len(doc):
-        raise ValueError(Errors.E008)
+        raise SpacyCtxError(Errors.E008)
 
 
 def _vector_of(obj) -> numpy.ndarray:

@@ -10,7 +10,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 import numpy
 from spacy.tokens import Doc, DocBin
 
-from .errors import Errors
+from .errors import Errors, SpacyCtxError
 from .extensions import restore_doc
 
 Record = Tuple[str, str, Dict]
@@ -22,7 +22,7 @@ def read_texts(path: Path) -> Iterator[Record]:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".txt", ".text", ".jsonl"):
-        raise ValueError(Errors.E010.format(path=path))
+        raise SpacyCtxError(Errors.E010.format(path=path))
     with path.open(encoding="utf8") as file_:
         for n, line in enumerate(file_):
             if suffix == ".jsonl":
@@ -52,7 +52,7 @@ def doc_outputs(doc: Doc, layers: Optional[Sequence[int]], mix: bool) -> Dict[st
         ids = list(doc._.ctx_layer_ids)
         for layer in layers:
             if layer not in ids:
-                raise ValueError(Errors.E006.format(layer=layer, stored=ids))
+                raise SpacyCtxError(Errors.E006.format(layer=layer, stored=ids))
             outputs[f"layer_{layer}"] = doc._.ctx_layers[ids.index(layer)]
     return outputs
 
@@ -140,4 +140,4 @@ def make_writer(path: Path, dtype: str):
         return ParquetWriter(path, dtype=dtype)
     if path.suffix.lower() == ".spacy" or path.suffix == "":
         return DocBinWriter(path)
-    raise ValueError(Errors.E011.format(path=path))
+    raise SpacyCtxError(Errors.E011.format(path=path))

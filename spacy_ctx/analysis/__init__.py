@@ -9,6 +9,6 @@ tables) and `plots` (PNG). The CLI commands `probe`, `anisotropy` and
 Only the Normalizer is imported here: a saved pipeline loads it, and it
 should not pay for importing scikit-learn.
 """
-from .normalizers import METHODS, Normalizer
+from ..models.normalizer import METHODS, Normalizer
 
 __all__ = ["METHODS", "Normalizer"]

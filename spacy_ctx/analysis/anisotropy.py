@@ -15,6 +15,7 @@ from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 import numpy
 from spacy.tokens import Doc
 
+from ..models.normalizer import random_pair_cosine, unit_rows
 from .features import LayerFeatures
 
 MEASURES = (
@@ -54,33 +55,6 @@ def token_info(docs: Sequence[Doc]) -> TokenInfo:
         sentences.extend((offset + s.start, offset + s.end) for s in spans)
         offset += len(doc)
     return TokenInfo(numpy.asarray(keep, dtype=bool), numpy.asarray(types, dtype="int64"), sentences)
-
-
-def unit_rows(X: numpy.ndarray) -> numpy.ndarray:
-    """Rows scaled to unit length; all-zero rows stay zero."""
-    X = numpy.asarray(X, dtype="float64")
-    norms = numpy.linalg.norm(X, axis=-1, keepdims=True)
-    return numpy.divide(X, norms, out=numpy.zeros_like(X), where=norms > 0)
-
-
-def random_pair_cosine(
-    X: numpy.ndarray,
-    *,
-    n_pairs: int = 10000,
-    mask: Optional[numpy.ndarray] = None,
-    seed: int = 0,
-) -> float:
-    """Mean cosine of `n_pairs` random pairs of distinct rows (among `mask`)."""
-    rows = numpy.flatnonzero(mask) if mask is not None else numpy.arange(len(X))
-    rows = rows[numpy.linalg.norm(X[rows], axis=1) > 0]
-    if len(rows) < 2:
-        return float("nan")
-    rng = numpy.random.default_rng(seed)
-    a = rng.integers(0, len(rows), n_pairs)
-    # Add 1..n-1 modulo n: a uniform partner that is never the row itself.
-    b = (a + rng.integers(1, len(rows), n_pairs)) % len(rows)
-    U = unit_rows(X[rows])
-    return float(numpy.einsum("ij,ij->i", U[a], U[b]).mean())
 
 
 def self_similarity(

@@ -11,7 +11,7 @@ from spacy.tokens import Doc, DocBin
 from spacy.training.converters import conll_ner_to_docs, conllu_to_docs
 from spacy.util import minibatch
 
-from ..errors import AnalysisErrors
+from ..errors import Errors, SpacyCtxError
 from ..pipeline.encoder import CtxEncoder
 
 MIX_KEY = "mix"
@@ -36,8 +36,8 @@ def find_encoder(nlp: Language, name: Optional[str] = None) -> CtxEncoder:
     for pipe_name, pipe in nlp.pipeline:
         if isinstance(pipe, CtxEncoder) and (name is None or pipe_name == name):
             return pipe
-    raise ValueError(
-        AnalysisErrors.A006.format(
+    raise SpacyCtxError(
+        Errors.A006.format(
             name=f" called '{name}'" if name else "", components=nlp.pipe_names
         )
     )
@@ -69,10 +69,10 @@ def read_docs(
     if fmt == "auto":
         fmt = _guess_format(path)
     if fmt not in FORMATS:
-        raise ValueError(AnalysisErrors.A007.format(path=path))
+        raise SpacyCtxError(Errors.A007.format(path=path))
     docs = [doc for doc in islice(_iter_docs(path, nlp, n_sents, fmt), limit) if len(doc)]
     if not docs:
-        raise ValueError(AnalysisErrors.A008.format(path=path))
+        raise SpacyCtxError(Errors.A008.format(path=path))
     if any(doc.vocab is not nlp.vocab for doc in docs):
         # spaCy's converters build docs on a bare Vocab, whose lexemes lack
         # attributes such as LOWER and IS_PUNCT: move them to the pipeline's.
@@ -203,7 +203,7 @@ def fit_normalizers(
     keys: Optional[Sequence[str]] = None,
 ) -> Dict[str, "Normalizer"]:
     """Fit one Normalizer per method on every key of `features`."""
-    from .normalizers import Normalizer
+    from ..models.normalizer import Normalizer
 
     data = features.as_dict(keys)
     return {

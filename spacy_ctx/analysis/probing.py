@@ -24,7 +24,7 @@ from sklearn.preprocessing import StandardScaler
 from spacy.tokens import Doc
 from threadpoolctl import threadpool_limits
 
-from ..errors import AnalysisErrors
+from ..errors import Errors, SpacyCtxError
 from .features import LayerFeatures
 from .polysemy import WSD_SPANS_KEY, sense_items, span_vectors
 
@@ -74,8 +74,8 @@ def property_items(docs: Sequence[Doc], prop: str) -> Optional[ProbeItems]:
         labels = items.first_sense()
         return ProbeItems(items.starts, items.ends, labels, list(items.senses), list(items.lemmas))
     if prop not in _ANNOTATION:
-        raise ValueError(
-            AnalysisErrors.A009.format(plural="y", names=prop, options=", ".join(PROPERTIES))
+        raise SpacyCtxError(
+            Errors.A009.format(plural="y", names=prop, options=", ".join(PROPERTIES))
         )
     rows, labels = [], []
     offset = 0
@@ -226,8 +226,8 @@ def run_probes(
     properties = list(properties or PROPERTIES)
     unknown = [p for p in properties if p not in PROPERTIES]
     if unknown:
-        raise ValueError(
-            AnalysisErrors.A009.format(
+        raise SpacyCtxError(
+            Errors.A009.format(
                 plural="ies" if len(unknown) > 1 else "y",
                 names=", ".join(unknown),
                 options=", ".join(PROPERTIES),
@@ -245,7 +245,7 @@ def run_probes(
             train = train.subset(sorted(keep.tolist()))
         tasks.append((prop, train, test))
     if not tasks:
-        raise ValueError(AnalysisErrors.A010.format(names=", ".join(properties)))
+        raise SpacyCtxError(Errors.A010.format(names=", ".join(properties)))
     from tqdm import tqdm
 
     results: Dict[str, Dict] = {}

@@ -9,10 +9,10 @@ from typing import Dict, Optional, Sequence, Union
 import srsly
 from spacy.language import Language
 
-from ..errors import AnalysisErrors
+from ..errors import Errors, SpacyCtxError
 from .anisotropy import anisotropy_table, token_info
 from .features import encode_docs, find_encoder, read_docs
-from .normalizers import METHODS, Normalizer
+from ..models.normalizer import METHODS, Normalizer
 from .plots import anisotropy_plot, probe_plot
 from .polysemy import polysemy_table, sense_items
 from .probing import run_probes, split_docs
@@ -82,7 +82,7 @@ def check_corrections(corrections: Sequence[str]) -> None:
     """Raise a ValueError naming the first unknown correction."""
     for name in corrections:
         if name not in CORRECTIONS:
-            raise ValueError(AnalysisErrors.A011.format(name=name, options=", ".join(CORRECTIONS)))
+            raise SpacyCtxError(Errors.A011.format(name=name, options=", ".join(CORRECTIONS)))
 
 
 def anisotropy_corpus(

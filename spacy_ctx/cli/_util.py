@@ -6,6 +6,7 @@ import spacy
 from spacy.language import Language
 from wasabi import msg
 
+from ..errors import SpacyCtxError
 from ..util import normalize_layers
 
 
@@ -32,11 +33,10 @@ def parse_layers(layers: Optional[str], n_layers: int) -> List[int]:
 
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Show spacy-ctx's own ValueErrors (bad data, bad settings) as a clean
-    message and exit code 1; let any other error raise with its traceback."""
+    """Show spacy-ctx's own errors (SpacyCtxError: bad data, bad settings) as
+    a clean message and exit code 1; let any other error raise with its
+    traceback."""
     try:
         yield
-    except ValueError as err:
-        if not str(err).startswith("[spacy-ctx"):
-            raise
+    except SpacyCtxError as err:
         msg.fail(str(err), exits=1)

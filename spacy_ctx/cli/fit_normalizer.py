@@ -5,7 +5,7 @@ from typing import Optional
 import typer
 from wasabi import msg
 
-from ..analysis.normalizers import METHODS
+from ..models.normalizer import METHODS
 from ..analysis.workflows import fit_normalizer_corpus
 from ._app import app
 from ._util import load_pipeline, user_errors

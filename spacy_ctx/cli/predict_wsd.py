@@ -15,7 +15,7 @@ def predict_wsd_cli(
     batch_size: int = typer.Option(32, help="Docs per batch"),
 ):
     """Write `instance_id sense_key` lines (the framework's key format) to stdout."""
-    from ..errors import WSDErrors
+    from ..errors import Errors
     from ..pipeline.wsd import CtxWSD
     from ..senses.corpus import predict_keys
     from ..senses.raganato import write_keys
@@ -23,5 +23,5 @@ def predict_wsd_cli(
     nlp = spacy.load(pipeline)
     wsd = [pipe for _, pipe in nlp.pipeline if isinstance(pipe, CtxWSD)]
     if not wsd:
-        raise typer.BadParameter(WSDErrors.E104.format(pipeline=pipeline, names=nlp.pipe_names))
+        raise typer.BadParameter(Errors.E104.format(pipeline=pipeline, names=nlp.pipe_names))
     write_keys(predict_keys(nlp, data_path, wsd[0].cfg["spans_key"], batch_size), sys.stdout)

@@ -45,7 +45,7 @@ def pretrain_elmo_cli(
     """
     import torch
 
-    from ..elmo_pretraining import PretrainConfig, pretrain
+    from ..pretraining.elmo import PretrainConfig, pretrain
 
     if threads:
         torch.set_num_threads(threads)

@@ -4,10 +4,9 @@ from typing import Any, Callable, List, Optional, Tuple, Union
 
 import torch
 from spacy.tokens import Doc
-from spacy.util import registry
 from thinc.api import ArgsKwargs, Model, PyTorchWrapper_v2, torch2xp, xp2torch
 
-from ..errors import ELMoErrors
+from ..errors import Errors, SpacyCtxError
 from .pytorch.elmo import ELMoEncoderModule, batch_to_tensors, encode_sequences
 from .torch_io import docs_to_torch_kwargs
 from .types import DocLayers
@@ -15,7 +14,6 @@ from .types import DocLayers
 WEIGHTS_FILE = "elmo.pt"
 
 
-@registry.architectures("spacy_ctx.ELMoEncoder.v1")
 def build_elmo_encoder_v1(
     weights: Optional[str] = None,
     char_dim: int = 16,
@@ -77,12 +75,12 @@ def load_encoder_weights(module: ELMoEncoderModule, path: Union[str, Path]) -> N
     if path.is_dir():
         path = path / WEIGHTS_FILE
     if not path.is_file():
-        raise ValueError(ELMoErrors.E401.format(path=path))
+        raise SpacyCtxError(Errors.E401.format(path=path))
     saved = torch.load(path, map_location="cpu", weights_only=True)
     config = saved["config"]
     if config != module.config:
-        raise ValueError(
-            ELMoErrors.E402.format(path=path, saved=config, configured=module.config)
+        raise SpacyCtxError(
+            Errors.E402.format(path=path, saved=config, configured=module.config)
         )
     module.load_state_dict(saved["state_dict"])
 

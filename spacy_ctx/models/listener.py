@@ -2,18 +2,16 @@
 from typing import Callable, List, Optional
 
 from spacy.tokens import Doc
-from spacy.util import registry
 from thinc.api import Linear, Model
 
-from ..errors import Errors
+from ..errors import Errors, SpacyCtxError
 from .scalar_mix import build_scalar_mix_v1
 from .types import DocLayers, DocVectors
 
 
-@registry.architectures("spacy_ctx.CtxListener.v1")
 def build_ctx_listener_v1(
     upstream: str = "*",
-    grad_factor: float = 1.0,
+    grad_factor: float = 0.0,
     layers: Optional[List[int]] = None,
     initial_weights: Optional[List[float]] = None,
     gamma: float = 1.0,
@@ -109,7 +107,7 @@ class CtxListener(Model):
 
 def _tap_forward(model: CtxListener, docs: List[Doc], is_train: bool):
     if not model.is_connected:
-        raise ValueError(
+        raise SpacyCtxError(
             Errors.E003.format(upstream=model.upstream_name)
         )
     selected = model.attrs["selected"]
@@ -145,14 +143,14 @@ def _read_doc_layers(model: CtxListener, doc: Doc, selected: List[int]):
         # before any encoder output exists: give them zeros of the right shape.
         if len(doc) == 0 or model.attrs.get("initializing"):
             return model.ops.alloc3f(len(selected), len(doc), model.get_dim("nO"))
-        raise ValueError(Errors.E008)
+        raise SpacyCtxError(Errors.E008)
     model.attrs["initializing"] = False
     ids = list(doc._.ctx_layer_ids)
     try:
         rows = [ids.index(layer) for layer in selected]
     except ValueError:
         missing = next(layer for layer in selected if layer not in ids)
-        raise ValueError(Errors.E006.format(layer=missing, stored=ids)) from None
+        raise SpacyCtxError(Errors.E006.format(layer=missing, stored=ids)) from None
     return model.ops.asarray3f(stored[rows].astype("float32"))
 
 
@@ -196,7 +194,7 @@ def _init_listener(model: Model, X=None, Y=None) -> None:
     without running the encoder: at init time the docs carry no layers yet."""
     tap: CtxListener = model.get_ref("tap")
     if not tap.is_connected:
-        raise ValueError(Errors.E003.format(upstream=tap.upstream_name))
+        raise SpacyCtxError(Errors.E003.format(upstream=tap.upstream_name))
     width = tap.get_dim("nO")
     tap.attrs["initializing"] = True
     mix = model.get_ref("mix")

@@ -1,18 +1,16 @@
 """ELMo's scalar mix as a thinc layer: gamma * sum_j softmax(s)_j * h_j."""
 from typing import Callable, List, Optional, Tuple
 
-from spacy.util import registry
 from thinc.api import Model
 from thinc.types import Floats1d, Floats3d
 
-from ..errors import Errors
+from ..errors import Errors, SpacyCtxError
 from .types import DocLayers, DocVectors
 
 # The small constant AllenNLP adds to the variance in its layer norm.
 LAYER_NORM_EPS = 1e-12
 
 
-@registry.architectures("spacy_ctx.ScalarMix.v1")
 def build_scalar_mix_v1(
     layers: Optional[List[int]] = None,
     initial_weights: Optional[List[float]] = None,
@@ -37,7 +35,7 @@ def build_scalar_mix_v1(
     input layers; it is inferred from data when not set.
     """
     if not 0.0 <= dropout < 1.0:
-        raise ValueError(Errors.E012.format(value=dropout))
+        raise SpacyCtxError(Errors.E012.format(value=dropout))
     return Model(
         "scalar_mix",
         forward,
@@ -64,7 +62,7 @@ def init(model: Model, X: Optional[DocLayers] = None, Y=None) -> None:
     if initial is None:
         weights = model.ops.alloc1f(n_mixed)
     elif len(initial) != n_mixed:
-        raise ValueError(Errors.E009.format(got=len(initial), n=n_mixed))
+        raise SpacyCtxError(Errors.E009.format(got=len(initial), n=n_mixed))
     else:
         weights = model.ops.asarray1f(initial)
     model.set_param("weights", weights)

@@ -3,12 +3,10 @@ hash-embedding features."""
 from typing import List, Optional
 
 from spacy.tokens import Doc
-from spacy.util import registry
 from thinc.api import Maxout, Model, chain, concatenate, noop, with_array
 from thinc.types import Floats2d
 
 
-@registry.architectures("spacy_ctx.CtxHashTok2Vec.v1")
 def build_ctx_hash_tok2vec_v1(
     ctx: Model[List[Doc], List[Floats2d]],
     embed: Model[List[Doc], List[Floats2d]],

@@ -3,7 +3,6 @@ from typing import Any, Callable, List, Tuple
 
 import torch
 from spacy.tokens import Doc
-from spacy.util import registry
 from thinc.api import ArgsKwargs, Model, PyTorchWrapper_v2, torch2xp, xp2torch
 
 from ..util import DEFAULT_MODEL, resolve_model_path
@@ -13,7 +12,6 @@ from .types import DocLayers
 from .wordpieces import EncoderPlan, WordpiecePlanner
 
 
-@registry.architectures("spacy_ctx.TransformerEncoder.v1")
 def build_transformer_encoder_v1(
     name: str = DEFAULT_MODEL,
     pooling: str = "mean",

@@ -19,7 +19,7 @@ from typing import List, Sequence, Tuple
 import numpy
 from spacy.tokens import Doc
 
-from ..errors import Errors
+from ..errors import Errors, SpacyCtxError
 
 POOLINGS = ("mean", "first", "last", "max")
 _EMPTY = numpy.zeros(0, dtype="int64")
@@ -74,14 +74,11 @@ class WordpiecePlanner:
         pooling: str = "mean",
     ):
         if pooling not in POOLINGS:
-            raise ValueError(
+            raise SpacyCtxError(
                 Errors.E004.format(pooling=pooling, options=", ".join(POOLINGS))
             )
         if not getattr(tokenizer, "is_fast", False):
-            raise ValueError(
-                "[spacy-ctx] The encoder needs a fast (Rust) Hugging Face "
-                "tokenizer for character offsets."
-            )
+            raise SpacyCtxError(Errors.E013.format(name=getattr(tokenizer, "name_or_path", "")))
         self.tokenizer = tokenizer
         # Find how many special tokens the model adds before and after a text
         # (BERT: [CLS] x [SEP]; RoBERTa: <s> x </s>).
@@ -91,10 +88,10 @@ class WordpiecePlanner:
         self.max_window = max_length - self.n_special
         self.window = window or self.max_window
         if not 0 < self.window <= self.max_window:
-            raise ValueError(Errors.E007.format(stride=stride, window=self.max_window))
+            raise SpacyCtxError(Errors.E007.format(stride=stride, window=self.max_window))
         self.stride = stride or max(1, (self.window * 3) // 4)
         if not 0 < self.stride <= self.window:
-            raise ValueError(Errors.E007.format(stride=self.stride, window=self.window))
+            raise SpacyCtxError(Errors.E007.format(stride=self.stride, window=self.window))
         self.max_batch_items = max_batch_items
         self.pooling = pooling
         self.pad_id = tokenizer.pad_token_id or 0

@@ -15,7 +15,6 @@ from typing import List, Optional, Tuple
 
 import numpy
 from spacy.tokens import Doc
-from spacy.util import registry
 from thinc.api import Model
 from thinc.types import Floats1d, Ints1d
 
@@ -33,7 +32,6 @@ class WSDBatch:
     log_prior: Floats1d  # [n_candidates]
 
 
-@registry.architectures("spacy_ctx.WSDScorer.v1")
 def build_wsd_scorer_v1(
     tok2vec: Model[List[Doc], DocVectors],
     scale: float = 10.0,

@@ -2,14 +2,12 @@
 from typing import Callable
 
 from spacy.language import Language
-from spacy.util import registry
 from thinc.api import Model
 
-from ..errors import Errors
+from ..errors import Errors, SpacyCtxError
 from ..models.listener import CtxListener
 
 
-@registry.callbacks("spacy_ctx.check_listeners.v1")
 def create_check_listeners() -> Callable[[Language], Language]:
     """An `[nlp.after_pipeline_creation]` callback: fail as soon as the
     pipeline is built if a CtxListener found no upstream ctx_encoder.
@@ -28,7 +26,7 @@ def check_listeners(nlp: Language) -> Language:
             continue
         for node in model.walk():
             if isinstance(node, CtxListener) and not node.is_connected:
-                raise ValueError(
+                raise SpacyCtxError(
                     f"In component '{name}': " + Errors.E003.format(upstream=node.upstream_name)
                 )
     return nlp

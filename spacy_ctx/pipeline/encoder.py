@@ -14,7 +14,7 @@ from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
-from ..errors import Errors, Warnings
+from ..errors import Errors, SpacyCtxError, Warnings
 from ..extensions import register_extensions, set_vector_hooks
 from ..models.listener import CtxListener
 from ..models.types import DocLayers
@@ -121,7 +121,7 @@ class CtxEncoder(TrainablePipe):
         self.mix = mix
         self.name = name
         if store_dtype not in STORE_DTYPES:
-            raise ValueError(Errors.E005.format(dtype=store_dtype))
+            raise SpacyCtxError(Errors.E005.format(dtype=store_dtype))
         self.n_layers = int(model.attrs["n_layers"])
         self.width = int(model.get_dim("nO"))
         self.store_layers = normalize_layers(
@@ -163,7 +163,7 @@ class CtxEncoder(TrainablePipe):
         selected = normalize_layers(listener.attrs["layers"], self.n_layers, setting)
         for layer in selected:
             if layer not in self.store_layers:
-                raise ValueError(Errors.E006.format(layer=layer, stored=self.store_layers))
+                raise SpacyCtxError(Errors.E006.format(layer=layer, stored=self.store_layers))
         listener.connect(self.n_layers, self.width, selected)
         self.listener_map.setdefault(component_name, [])
         if listener not in self.listener_map[component_name]:
@@ -379,7 +379,7 @@ class CtxEncoder(TrainablePipe):
             self.cfg.setdefault(key, value)
 
     def _load_normalizer(self, data: bytes) -> None:
-        from ..analysis.normalizers import Normalizer
+        from ..models.normalizer import Normalizer
 
         self.normalizer = Normalizer.from_bytes(data) if data else None
 

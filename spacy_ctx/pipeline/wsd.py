@@ -11,12 +11,11 @@ from spacy.language import Language
 from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc, Span, Token
 from spacy.training import Example, validate_examples, validate_get_examples
-from spacy.util import registry
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
 from tqdm import tqdm
 
-from ..errors import WSDErrors
+from ..errors import Errors, SpacyCtxError
 from ..models.wsd import WSDBatch
 from ..senses.embeddings import propagate_sense_embeddings
 from ..senses.raganato import WSD_SPANS_KEY, doc_to_instances
@@ -53,7 +52,6 @@ if not Token.has_extension("sense_score"):
     Token.set_extension("sense_score", default=None)
 
 
-@registry.scorers("spacy_ctx.wsd_scorer.v1")
 def make_wsd_scorer(spans_key: str = WSD_SPANS_KEY) -> Callable:
     """WSD precision/recall/F1 (``{spans_key}_p/_r/_f``), framework definitions."""
 
@@ -139,7 +137,7 @@ class CtxWSD(TrainablePipe):
         scorer: Optional[Callable] = None,
     ):
         if gloss_weight < 0:
-            raise ValueError(WSDErrors.E106.format(weight=gloss_weight))
+            raise SpacyCtxError(Errors.E106.format(weight=gloss_weight))
         self.vocab = vocab
         self.model = model
         self.name = name
@@ -162,7 +160,7 @@ class CtxWSD(TrainablePipe):
         if self._inventory is None:
             path = self.cfg["wordnet_path"]
             if not path:
-                raise ValueError(WSDErrors.E103.format(path=path))
+                raise SpacyCtxError(Errors.E103.format(path=path))
             self._inventory = get_inventory(path)
         return self._inventory
 
@@ -389,7 +387,7 @@ class CtxWSD(TrainablePipe):
                     for key in self.candidates(*_span_lemma_pos(span)):
                         senses[key] = None
         if not n_instances:
-            raise ValueError(WSDErrors.E102.format(key=self.cfg["spans_key"]))
+            raise SpacyCtxError(Errors.E102.format(key=self.cfg["spans_key"]))
         self._set_senses(list(senses))
         self.model.set_dim("nS", len(self.cfg["senses"]), force=True)
         tok2vec = self.model.get_ref("tok2vec")
@@ -443,7 +441,7 @@ class CtxWSD(TrainablePipe):
         synset share a text, which is encoded once."""
         encoder = _upstream_encoder(nlp, self.name)
         if encoder is None:
-            raise ValueError(WSDErrors.E105.format(weight=self.cfg["gloss_weight"]))
+            raise SpacyCtxError(Errors.E105.format(weight=self.cfg["gloss_weight"]))
         tok2vec = self.model.get_ref("tok2vec")
         texts: Dict[str, List[int]] = defaultdict(list)
         for i, key in enumerate(self.cfg["senses"]):

@@ -12,12 +12,10 @@ from typing import Callable, Iterable, Iterator, Union
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.training import Corpus, Example
-from spacy.util import registry
 
 from .raganato import WSD_SPANS_KEY
 
 
-@registry.readers("spacy_ctx.WSDCorpus.v1")
 def create_wsd_corpus_reader(
     path: Union[str, Path],
     spans_key: str = WSD_SPANS_KEY,

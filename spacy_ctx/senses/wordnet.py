@@ -7,7 +7,7 @@ from typing import Dict, List, Optional, Tuple, Union
 import nltk
 from nltk.corpus.reader.wordnet import Lemma, Synset, WordNetCorpusReader
 
-from ..errors import WSDErrors
+from ..errors import Errors, SpacyCtxError
 
 # WordNet files the reader needs; checked up front for a clear error.
 REQUIRED_FILES = ("index.sense", "lexnames", "data.noun", "index.noun", "data.verb")
@@ -46,7 +46,7 @@ class WordNetInventory:
         self.path = Path(path).expanduser().resolve()
         missing = [f for f in REQUIRED_FILES if not (self.path / f).exists()]
         if not self.path.is_dir() or missing:
-            raise ValueError(WSDErrors.E101.format(path=path, missing=", ".join(missing)))
+            raise SpacyCtxError(Errors.E101.format(path=path, missing=", ".join(missing)))
         # nltk opens corpus files through nltk.data: the directory's parent
         # must be on its search path, or reads fail with a lookup error.
         parent = str(self.path.parent)

@@ -6,7 +6,7 @@ import torch
 from spacy.tokens import Doc
 from spacy.util import registry
 
-from spacy_ctx.elmo_pretraining import (
+from spacy_ctx.pretraining.elmo import (
     PretrainConfig,
     build_vocab,
     make_batches,

@@ -13,7 +13,7 @@ from spacy.training import Corpus
 from spacy.util import load_model_from_config, registry
 from thinc.api import Config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "corpus"
 CONFIGS = ROOT / "configs"
 

@@ -1,0 +1,1 @@
+"""Pretraining of spacy-ctx encoders (the ELMo biLM)."""

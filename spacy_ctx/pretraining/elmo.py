@@ -1,0 +1,457 @@
+"""Bidirectional language-model pretraining of the ELMo encoder.
+
+Library code behind `python -m spacy_ctx pretrain-elmo`: reading texts,
+building the word vocabulary, batching, the training loop with checkpoints
+and resume, and held-out perplexity of the forward and backward LMs.
+
+Output directory:
+    elmo.pt          encoder weights and sizes: `weights = "DIR"` in a config
+    checkpoint.pt    the full LM, optimizer and position, for --resume
+    vocab.json       the softmax vocabulary (most frequent first)
+    metrics.json     perplexities before and after, steps, tokens, time
+"""
+import math
+import random
+import time
+import xml.etree.ElementTree as ElementTree
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+import srsly
+import torch
+
+from ..errors import Errors, SpacyCtxError
+from ..models.elmo import WEIGHTS_FILE, save_encoder_weights
+from ..models.pytorch.elmo import (
+    BidirectionalLM,
+    ELMoEncoderModule,
+    batch_to_tensors,
+    encode_sequences,
+)
+
+UNK, BOS_WORD, EOS_WORD = "<unk>", "<S>", "</S>"
+CHECKPOINT_FILE = "checkpoint.pt"
+TEXT_SUFFIXES = (".txt", ".jsonl", ".conllu", ".conll", ".xml")
+
+
+@dataclass
+class PretrainConfig:
+    """Sizes and settings of a pretraining run (saved in the checkpoint)."""
+
+    # Encoder sizes: the arguments of spacy_ctx.ELMoEncoder.v1.
+    char_dim: int = 16
+    filters: List[List[int]] = field(
+        default_factory=lambda: [[1, 32], [2, 32], [3, 64], [4, 128], [5, 128]]
+    )
+    n_highway: int = 1
+    projection_dim: int = 128
+    hidden_size: int = 128
+    dropout: float = 0.1
+    # Softmax vocabulary and adaptive-softmax cluster boundaries.
+    vocab_size: int = 20000
+    min_count: int = 2
+    cutoffs: List[int] = field(default_factory=lambda: [1000, 5000])
+    # Optimisation.
+    batch_tokens: int = 2048
+    max_length: int = 64
+    learning_rate: float = 2e-3
+    grad_clip: float = 5.0
+    epochs: int = 1
+    heldout_fraction: float = 0.02
+    max_heldout: int = 1000
+    seed: int = 0
+
+    def encoder_kwargs(self) -> dict:
+        return {
+            "char_dim": self.char_dim,
+            "filters": [tuple(f) for f in self.filters],
+            "n_highway": self.n_highway,
+            "projection_dim": self.projection_dim,
+            "hidden_size": self.hidden_size,
+            "dropout": self.dropout,
+        }
+
+
+# Reading texts
+
+
+def read_sequences(path: Path, lang: str = "en") -> Iterator[List[str]]:
+    """Token sequences from a file or a directory of files.
+
+    .conllu (word forms; multiword ranges and empty nodes skipped), CoNLL
+    column files (.conll, or .txt starting with -DOCSTART-; first column),
+    Raganato .xml (the words of each sentence) are already tokenized. Plain
+    .txt (one text per line) and .jsonl ({"text": ...}) go through spaCy's
+    tokenizer for `lang`, so that pretraining sees the tokens a pipeline will.
+    """
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.suffix in TEXT_SUFFIXES)
+        if not files:
+            raise SpacyCtxError(Errors.E403.format(path=path, reason="no text files in it"))
+        for file in files:
+            yield from read_sequences(file, lang)
+        return
+    if not path.is_file():
+        raise SpacyCtxError(Errors.E403.format(path=path, reason="no such file"))
+    kind = _sniff(path)
+    if kind == "conllu":
+        yield from _read_columns(path, column=0, conllu=True)
+    elif kind == "conll":
+        yield from _read_columns(path, column=0, conllu=False)
+    elif kind == "xml":
+        yield from _read_raganato(path)
+    else:
+        tokenizer = _tokenizer(lang)
+        for text in _read_texts(path, kind):
+            tokens = [t.text for t in tokenizer(text) if not t.is_space]
+            if tokens:
+                yield tokens
+
+
+def _sniff(path: Path) -> str:
+    if path.suffix in (".conllu", ".conll", ".xml", ".jsonl"):
+        return path.suffix[1:]
+    if path.suffix != ".txt":
+        raise SpacyCtxError(Errors.E403.format(path=path, reason="unknown suffix"))
+    with path.open(encoding="utf8") as f:
+        first = next((line for line in f if line.strip()), "")
+    return "conll" if first.startswith("-DOCSTART-") else "txt"
+
+
+def _read_columns(path: Path, column: int, conllu: bool) -> Iterator[List[str]]:
+    tokens: List[str] = []
+    with path.open(encoding="utf8") as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if not line.strip():
+                if tokens:
+                    yield tokens
+                tokens = []
+                continue
+            if conllu:
+                if line.startswith("#"):
+                    continue
+                fields = line.split("\t")
+                if "-" in fields[0] or "." in fields[0]:
+                    continue  # multiword range or empty node
+                tokens.append(fields[1])
+            elif not line.startswith("-DOCSTART-"):
+                # Tab-separated files (WNUT-17) may have spaces inside tokens.
+                sep = "\t" if "\t" in line else " "
+                tokens.append(line.split(sep)[column])
+    if tokens:
+        yield tokens
+
+
+def _read_raganato(path: Path) -> Iterator[List[str]]:
+    for _, element in ElementTree.iterparse(str(path)):
+        if element.tag == "sentence":
+            tokens = [child.text for child in element if child.text]
+            if tokens:
+                yield tokens
+            element.clear()
+
+
+def _read_texts(path: Path, kind: str) -> Iterator[str]:
+    if kind == "jsonl":
+        for record in srsly.read_jsonl(path):
+            if record.get("text"):
+                yield record["text"]
+    else:
+        with path.open(encoding="utf8") as f:
+            for line in f:
+                if line.strip():
+                    yield line.rstrip("\n")
+
+
+def _tokenizer(lang: str):
+    import spacy
+
+    return spacy.blank(lang).tokenizer
+
+
+# Vocabulary and batches
+
+
+def build_vocab(sequences: Iterable[Sequence[str]], max_size: int, min_count: int) -> List[str]:
+    """The softmax vocabulary, most frequent first (as the adaptive softmax
+    needs): <unk>, <S>, </S> and the words seen at least min_count times."""
+    counts: Counter = Counter()
+    n_seqs = 0
+    for seq in sequences:
+        counts.update(seq)
+        n_seqs += 1
+    specials = (UNK, BOS_WORD, EOS_WORD)
+    words = [w for w, c in counts.most_common() if c >= min_count and w not in specials]
+    words = words[: max(0, max_size - len(specials))]
+    n_unknown = sum(counts.values()) - sum(counts[w] for w in words)
+    entries = [(counts[w], w) for w in words]
+    entries += [(n_seqs, BOS_WORD), (n_seqs, EOS_WORD), (n_unknown, UNK)]
+    entries.sort(key=lambda entry: -entry[0])  # stable: ties keep their order
+    return [w for _, w in entries]
+
+
+def split_long(sequences: Iterable[Sequence[str]], max_length: int) -> List[List[str]]:
+    """Cut sequences into pieces of at most max_length words (for the LM
+    objective only: the encoder itself never cuts a doc)."""
+    out = []
+    for seq in sequences:
+        for start in range(0, len(seq), max_length):
+            out.append(list(seq[start : start + max_length]))
+    return out
+
+
+def make_batches(
+    sequences: Sequence[Sequence[str]], batch_tokens: int, seed: Optional[int]
+) -> List[List[int]]:
+    """Group sequence indices into batches of about batch_tokens padded
+    words, similar lengths together; shuffled when a seed is given."""
+    order = list(range(len(sequences)))
+    rng = random.Random(seed)
+    if seed is not None:
+        rng.shuffle(order)
+    # Sort within large pools only, so batches still differ between epochs.
+    pool = 5000
+    batches: List[List[int]] = []
+    for start in range(0, len(order), pool):
+        batch: List[int] = []
+        longest = 0
+        for i in sorted(order[start : start + pool], key=lambda i: len(sequences[i])):
+            length = len(sequences[i]) + 2  # with <S> and </S>
+            if batch and max(longest, length) * (len(batch) + 1) > batch_tokens:
+                batches.append(batch)
+                batch, longest = [], 0
+            batch.append(i)
+            longest = max(longest, length)
+        if batch:
+            batches.append(batch)
+    if seed is not None:
+        rng.shuffle(batches)
+    return batches
+
+
+class Batcher:
+    """Turns batches of word sequences into LM inputs and targets."""
+
+    def __init__(self, vocab: List[str], min_length: int):
+        self.ids: Dict[str, int] = {w: i for i, w in enumerate(vocab)}
+        self.unk = self.ids[UNK]
+        self.bos = self.ids[BOS_WORD]
+        self.eos = self.ids[EOS_WORD]
+        self.min_length = min_length
+
+    def __call__(self, sequences: Sequence[Sequence[str]]) -> Tuple[dict, torch.Tensor]:
+        batch = encode_sequences(sequences, self.min_length)
+        targets = torch.full(batch.word_index.shape, self.eos, dtype=torch.long)
+        for i, seq in enumerate(sequences):
+            row = [self.bos, *(self.ids.get(w, self.unk) for w in seq), self.eos]
+            targets[i, : len(row)] = torch.as_tensor(row)
+        return batch_to_tensors(batch), targets
+
+
+# Training
+
+
+@dataclass
+class Perplexity:
+    forward: float
+    backward: float
+    n_predictions: int
+
+
+def evaluate(
+    lm: BidirectionalLM, batcher: Batcher, sequences: Sequence[Sequence[str]], batch_tokens: int
+) -> Perplexity:
+    """Held-out perplexity of the forward and the backward LM (each word, and
+    </S> / <S>, predicted from one side; out-of-vocabulary words as <unk>)."""
+    lm.eval()
+    total_f = total_b = 0.0
+    n = 0
+    with torch.no_grad():
+        for batch in make_batches(sequences, batch_tokens, seed=None):
+            inputs, targets = batcher([sequences[i] for i in batch])
+            nll_f, nll_b, count = lm(**inputs, targets=targets)
+            total_f += float(nll_f)
+            total_b += float(nll_b)
+            n += count
+    lm.train()
+    return Perplexity(math.exp(total_f / max(n, 1)), math.exp(total_b / max(n, 1)), n)
+
+
+def split_heldout(
+    sequences: List[List[str]], fraction: float, max_heldout: int, seed: int
+) -> Tuple[List[List[str]], List[List[str]]]:
+    """A deterministic (train, held-out) split of whole sequences."""
+    order = list(range(len(sequences)))
+    random.Random(seed).shuffle(order)
+    n_heldout = min(max_heldout, max(1, int(len(sequences) * fraction)))
+    if len(sequences) < 2:
+        raise SpacyCtxError(Errors.E404.format(n_train=len(sequences), n_heldout=0))
+    heldout = {i for i in order[:n_heldout]}
+    train = [s for i, s in enumerate(sequences) if i not in heldout]
+    held = [sequences[i] for i in sorted(heldout)]
+    return train, held
+
+
+def pretrain(
+    texts: Sequence[Path],
+    output_dir: Path,
+    config: Optional[PretrainConfig] = None,
+    *,
+    resume: bool = False,
+    max_steps: int = 0,
+    max_minutes: float = 0.0,
+    checkpoint_every: int = 500,
+    lang: str = "en",
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Pretrain the encoder as a forward + backward LM and save it.
+
+    max_steps / max_minutes: stop after this many updates in all / minutes of
+    training in this call (0 = no limit); the run always ends with a held-out evaluation,
+    a checkpoint and the encoder weights. resume: continue from the
+    checkpoint in output_dir (its config and vocabulary win).
+    Returns the metrics written to metrics.json.
+    """
+    from tqdm import tqdm
+
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint = None
+    if resume:
+        path = output_dir / CHECKPOINT_FILE
+        if not path.is_file():
+            raise SpacyCtxError(Errors.E405.format(path=output_dir))
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+        config = PretrainConfig(**checkpoint["config"])
+    config = config or PretrainConfig()
+    torch.manual_seed(config.seed)
+
+    read_start = time.time()
+    sequences = [seq for path in texts for seq in read_sequences(Path(path), lang)]
+    train, heldout = split_heldout(
+        sequences, config.heldout_fraction, config.max_heldout, config.seed
+    )
+    train = split_long(train, config.max_length)
+    heldout = split_long(heldout, config.max_length)
+    if not train or not heldout:
+        raise SpacyCtxError(Errors.E404.format(n_train=len(train), n_heldout=len(heldout)))
+    vocab = checkpoint["vocab"] if checkpoint else build_vocab(train, config.vocab_size, config.min_count)
+    n_train_tokens = sum(len(s) for s in train)
+    log(
+        f"Read {len(sequences)} sequences in {time.time() - read_start:.0f}s: "
+        f"{n_train_tokens} training tokens, {sum(len(s) for s in heldout)} held-out; "
+        f"vocabulary {len(vocab)}"
+    )
+
+    encoder = ELMoEncoderModule(**config.encoder_kwargs())
+    lm = BidirectionalLM(encoder, len(vocab), config.cutoffs)
+    optimizer = torch.optim.Adam(lm.parameters(), lr=config.learning_rate)
+    batcher = Batcher(vocab, encoder.min_length)
+    state = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "tokens": 0, "train_seconds": 0.0}
+    if checkpoint:
+        lm.load_state_dict(checkpoint["lm"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        state = checkpoint["state"]
+        before = Perplexity(**checkpoint["before"])
+        log(f"Resumed at step {state['step']} (epoch {state['epoch']})")
+    else:
+        before = evaluate(lm, batcher, heldout, config.batch_tokens)
+        log(f"Held-out perplexity before: forward {before.forward:.1f}, backward {before.backward:.1f}")
+
+    def save_checkpoint() -> None:
+        data = {
+            "config": asdict(config),
+            "vocab": vocab,
+            "lm": lm.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "state": state,
+            "before": asdict(before),
+        }
+        tmp = output_dir / (CHECKPOINT_FILE + ".tmp")
+        torch.save(data, str(tmp))
+        tmp.replace(output_dir / CHECKPOINT_FILE)  # never leave a half-written checkpoint
+        save_encoder_weights(encoder, output_dir / WEIGHTS_FILE)
+
+    budget_seconds = max_minutes * 60 if max_minutes else math.inf
+    batches_per_epoch = len(make_batches(train, config.batch_tokens, config.seed))
+    total = config.epochs * batches_per_epoch
+    if max_steps:
+        total = min(total, max_steps)
+    bar = tqdm(total=total, initial=min(state["step"], total), disable=not progress, unit="batch")
+    stopped: Optional[str] = None
+    session_seconds = 0.0  # the time budget is per call, also when resuming
+    lm.train()
+    try:
+        while state["epoch"] < config.epochs and stopped is None:
+            batches = make_batches(train, config.batch_tokens, config.seed + state["epoch"])
+            for batch in batches[state["batch_in_epoch"] :]:
+                if max_steps and state["step"] >= max_steps:
+                    stopped = "max_steps"
+                elif session_seconds >= budget_seconds:
+                    stopped = "max_minutes"
+                if stopped:
+                    break
+                start = time.time()
+                inputs, targets = batcher([train[i] for i in batch])
+                nll_f, nll_b, n = lm(**inputs, targets=targets)
+                loss = (nll_f + nll_b) / (2 * n)
+                optimizer.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(lm.parameters(), config.grad_clip)
+                optimizer.step()
+                state["step"] += 1
+                state["batch_in_epoch"] += 1
+                state["tokens"] += sum(len(train[i]) for i in batch)  # words, no markers
+                state["train_seconds"] += time.time() - start
+                session_seconds += time.time() - start
+                bar.update(1)
+                loss_value = float(loss.detach())
+                bar.set_postfix(loss=f"{loss_value:.3f}", ppl=f"{math.exp(loss_value):.0f}")
+                if checkpoint_every and state["step"] % checkpoint_every == 0:
+                    save_checkpoint()
+            if stopped is None:
+                state["epoch"] += 1
+                state["batch_in_epoch"] = 0
+    finally:
+        bar.close()
+        save_checkpoint()
+    stopped = stopped or "epochs"
+
+    after = evaluate(lm, batcher, heldout, config.batch_tokens)
+    log(f"Held-out perplexity after: forward {after.forward:.1f}, backward {after.backward:.1f}")
+    metrics = {
+        "perplexity_before": asdict(before),
+        "perplexity_after": asdict(after),
+        "steps": state["step"],
+        "epochs_completed": state["epoch"],
+        "tokens_trained": state["tokens"],
+        "train_seconds": round(state["train_seconds"], 1),
+        "stopped_by": stopped,
+        "train_tokens_per_epoch": n_train_tokens,
+        "heldout_sequences": len(heldout),
+        "vocab_size": len(vocab),
+        "config": asdict(config),
+        "texts": [str(p) for p in texts],
+    }
+    srsly.write_json(output_dir / "metrics.json", metrics)
+    srsly.write_json(output_dir / "vocab.json", vocab)
+    srsly.write_json(output_dir / "config.json", _encoder_config(config, output_dir))
+    return metrics
+
+
+def _encoder_config(config: PretrainConfig, output_dir: Path) -> dict:
+    """The spacy_ctx.ELMoEncoder.v1 block that loads these weights."""
+    return {
+        "@architectures": "spacy_ctx.ELMoEncoder.v1",
+        "weights": str(output_dir.resolve()),
+        "char_dim": config.char_dim,
+        "filters": config.filters,
+        "n_highway": config.n_highway,
+        "projection_dim": config.projection_dim,
+        "hidden_size": config.hidden_size,
+    }
