@@ -241,7 +241,7 @@ class CtxEncoder(TrainablePipe):
         batch_id = CtxListener.get_batch_id(docs)
         if all(listener.grad_factor == 0 for listener in self.listeners):
             # Frozen features: nothing flows back, so outputs can be reused.
-            outputs = self._frozen_outputs(docs)
+            outputs = self.cached_predict(docs)
             for listener in self.listeners:
                 listener.receive(batch_id, outputs, _no_backprop)
             return losses
@@ -274,8 +274,10 @@ class CtxEncoder(TrainablePipe):
         self.listeners[-1].receive(batch_id, outputs, backprop)
         return losses
 
-    def _frozen_outputs(self, docs: List[Doc]) -> DocLayers:
-        """Encoder outputs for frozen listeners, cached across epochs.
+    def cached_predict(self, docs: List[Doc]) -> DocLayers:
+        """Like `predict`, but outputs for frozen listeners are cached across
+        epochs (when `frozen_cache` is on). What `update` sends to frozen
+        listeners, and what a head's initialisation should read.
 
         The cache keeps only the layers some listener mixes, in `store_dtype`:
         a head on the top 4 layers costs 4/7 of the full output per token, and

@@ -416,7 +416,7 @@ class CtxWSD(TrainablePipe):
             docs = [eg.predicted for eg in chunk]
             if encoder is not None and any(doc._.ctx_layers is None for doc in docs):
                 # The frozen cache (when on) then serves the first epoch too.
-                outputs = encoder._frozen_outputs(docs) if hasattr(encoder, "_frozen_outputs") else encoder.predict(docs)
+                outputs = encoder.cached_predict(docs)
                 encoder.set_annotations(docs, outputs)
             vectors = [self.model.ops.to_numpy(h) for h in tok2vec.predict(docs)]
             for eg, doc_vectors in zip(chunk, vectors):
