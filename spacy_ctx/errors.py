@@ -166,6 +166,10 @@ class Errors(metaclass=_WithCodes):
         "offsets; '{name}' has only a slow one. Convert it with "
         "`AutoTokenizer.from_pretrained(..., use_fast=True)` and save it."
     )
+    E070 = (
+        "{feature} needs the optional package '{module}' ({err}). Install it "
+        "with: pip install 'spacy-ctx[{extra}]'"
+    )
 
 
 # The former per-area catalogues, kept as names for code that imports them.
