@@ -1,4 +1,5 @@
 """The ELMo encoder architecture: char-CNN + highway + 2-layer biLSTM, 3 layers out."""
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, List, Optional, Tuple, Union
 
@@ -28,8 +29,10 @@ def build_elmo_encoder_v1(
 
     weights: pretrained weights written by `python -m spacy_ctx pretrain-elmo`
         (the `elmo.pt` file or the output directory holding it); None = random
-        initialisation. The sizes below must match the pretrained ones.
-        Weights saved with a pipeline (nlp.to_disk) replace these on load.
+        initialisation. The sizes below must match the pretrained ones. They
+        are read by `initialize` (nlp.initialize(), spacy train), never when
+        the model is built, and saved with the pipeline: a pipeline saved with
+        nlp.to_disk loads without this file.
     char_dim: byte embedding width.
     filters: [width, n_filters] of each char convolution.
     n_highway: highway layers after the convolutions.
@@ -53,8 +56,6 @@ def build_elmo_encoder_v1(
         hidden_size=hidden_size,
         dropout=dropout,
     )
-    if weights:
-        load_encoder_weights(module, weights)
     wrapper = PyTorchWrapper_v2(
         module,
         convert_inputs=docs_to_torch_kwargs(_make_build_kwargs(module.min_length, max_chunk_chars)),
@@ -63,10 +64,17 @@ def build_elmo_encoder_v1(
     return Model(
         "ctx_elmo",
         _forward,
+        init=partial(_init, module=module),
         layers=[wrapper],
         dims={"nO": module.width},
         attrs={"n_layers": module.n_layers, "weights": str(weights) if weights else None},
     )
+
+
+def _init(model: Model, X=None, Y=None, *, module: ELMoEncoderModule) -> None:
+    weights = model.attrs["weights"]
+    if weights:
+        load_encoder_weights(module, weights)
 
 
 def load_encoder_weights(module: ELMoEncoderModule, path: Union[str, Path]) -> None:

@@ -1,8 +1,9 @@
 """The listener: a tok2vec layer fed by an upstream ctx_encoder."""
+from functools import partial
 from typing import Callable, List, Optional
 
 from spacy.tokens import Doc
-from thinc.api import Linear, Model
+from thinc.api import Linear, Model, chain, with_array
 
 from ..errors import Errors, SpacyCtxError
 from .scalar_mix import build_scalar_mix_v1
@@ -40,16 +41,11 @@ def build_ctx_listener_v1(
         layer_norm=layer_norm,
         dropout=mix_dropout,
     )
-    sublayers = [tap, mix]
-    if projection:
-        sublayers.append(Linear(nO=projection))
-    model = Model(
-        "ctx_listener",
-        _chain_forward,
-        init=_init_listener,
-        layers=sublayers,
-        dims={"nO": projection},
-    )
+    # [n_selected, n_tokens, width] per doc -> [n_tokens, width] per doc
+    # (-> [n_tokens, projection] per doc: with_array runs Linear over them all).
+    model = chain(tap, mix, with_array(Linear(nO=projection))) if projection else chain(tap, mix)
+    model.name = "ctx_listener"
+    model.init = partial(_init_listener, chain_init=model.init)
     model.set_ref("tap", tap)
     model.set_ref("mix", mix)
     return model
@@ -73,6 +69,7 @@ class CtxListener(Model):
             attrs={"grad_factor": grad_factor, "layers": layers, "n_layers": None},
         )
         self.upstream_name = upstream_name
+        self.upstream_attached: Optional[str] = None
         self._batch_id: Optional[int] = None
         self._outputs: Optional[DocLayers] = None
         self._backprop: Optional[Callable] = None
@@ -84,6 +81,11 @@ class CtxListener(Model):
     @property
     def is_connected(self) -> bool:
         return self.attrs["n_layers"] is not None
+
+    def attach(self, encoder_name: str) -> None:
+        """Called by the upstream encoder when it finds this listener; it is
+        connected once the encoder's model is loaded."""
+        self.upstream_attached = encoder_name
 
     def connect(self, n_layers: int, width: int, selected: List[int]) -> None:
         """Called by the upstream encoder when it finds this listener."""
@@ -158,52 +160,18 @@ def _no_backprop(d_outputs):
     return []
 
 
-def _chain_forward(model: Model, docs: List[Doc], is_train: bool):
-    X, backprops = docs, []
-    for layer in model.layers:
-        if layer.name == "linear":
-            # Linear works on one 2d array: run it over the concatenated docs.
-            X, bp = _linear_over_docs(layer, X, is_train)
-        else:
-            X, bp = layer(X, is_train)
-        backprops.append(bp)
-
-    def backprop(dY):
-        for bp in reversed(backprops):
-            dY = bp(dY)
-        return dY
-
-    return X, backprop
-
-
-def _linear_over_docs(layer: Model, Xs: DocVectors, is_train: bool):
-    xp = layer.ops.xp
-    lengths = [len(x) for x in Xs]
-    splits = xp.cumsum(xp.asarray(lengths))[:-1].tolist()
-    Y, bp = layer(layer.ops.flatten(Xs, pad=0) if Xs else layer.ops.alloc2f(0, layer.get_dim("nI")), is_train)
-
-    def backprop(dYs: DocVectors) -> DocVectors:
-        dX = bp(xp.concatenate(dYs, axis=0))
-        return list(xp.split(dX, splits, axis=0))
-
-    return list(xp.split(Y, splits, axis=0)), backprop
-
-
-def _init_listener(model: Model, X=None, Y=None) -> None:
-    """Initialise the mix and projection from the upstream encoder's shape,
-    without running the encoder: at init time the docs carry no layers yet."""
+def _init_listener(model: Model, X=None, Y=None, *, chain_init: Callable) -> None:
+    """Give the mix and projection their input sizes from the upstream
+    encoder, then initialise the chain. At init time the docs carry no
+    layers yet, so the tap hands the chain zeros of the right shape."""
     tap: CtxListener = model.get_ref("tap")
     if not tap.is_connected:
         raise SpacyCtxError(Errors.E003.format(upstream=tap.upstream_name))
-    width = tap.get_dim("nO")
     tap.attrs["initializing"] = True
-    mix = model.get_ref("mix")
-    mix.set_dim("nL", len(tap.attrs["selected"]), force=True)
-    mix.initialize()
+    model.get_ref("mix").set_dim("nL", len(tap.attrs["selected"]), force=True)
+    width = tap.get_dim("nO")
     if len(model.layers) > 2:
-        projection = model.layers[2]
-        projection.set_dim("nI", width)
-        projection.initialize()
-        model.set_dim("nO", projection.get_dim("nO"), force=True)
-    else:
-        model.set_dim("nO", width, force=True)
+        model.layers[2].layers[0].set_dim("nI", width, force=True)
+    chain_init(model, X, Y)
+    out = model.layers[-1]
+    model.set_dim("nO", out.get_dim("nO") if out.has_dim("nO") else width, force=True)

@@ -25,7 +25,7 @@ def check_listeners(nlp: Language) -> Language:
         if not isinstance(model, Model):
             continue
         for node in model.walk():
-            if isinstance(node, CtxListener) and not node.is_connected:
+            if isinstance(node, CtxListener) and node.upstream_attached is None:
                 raise SpacyCtxError(
                     f"In component '{name}': " + Errors.E003.format(upstream=node.upstream_name)
                 )

@@ -122,30 +122,77 @@ class CtxEncoder(TrainablePipe):
         self.name = name
         if store_dtype not in STORE_DTYPES:
             raise SpacyCtxError(Errors.E005.format(dtype=store_dtype))
-        self.n_layers = int(model.attrs["n_layers"])
-        self.width = int(model.get_dim("nO"))
-        self.store_layers = normalize_layers(
-            store_layers, self.n_layers, f"components.{name}.store_layers"
-        )
-        mix.attrs["layers"] = normalize_layers(
-            mix.attrs["layers"], self.n_layers, f"components.{name}.mix.layers"
-        )
-        mix.set_dim("nL", self.n_layers, force=True)
-        # The inference mix needs no data: make the component usable straight
-        # after nlp.add_pipe, with no nlp.initialize().
-        mix.initialize()
         self.cfg = {
-            "store_layers": self.store_layers,
+            "store_layers": store_layers,
             "store_dtype": store_dtype,
             "vector_hooks": vector_hooks,
             "frozen_cache": frozen_cache,
             "normalize": normalize,
         }
-        # A fitted spacy_ctx.analysis.normalizers.Normalizer, or None.
+        # A fitted spacy_ctx.models.normalizer.Normalizer, or None.
         self.normalizer = None
         self._warned = False
         self.listener_map: Dict[str, List[Model]] = {}
         self._cache: Dict[tuple, numpy.ndarray] = {}
+        # The encoder's depth and width are known once its model is loaded:
+        # by the builder (ELMo), by initialize() (a transformer's files), or
+        # by from_disk() (a saved pipeline, which needs no original files).
+        self._bound = False
+        # Whether the model has been initialised or loaded from disk; a
+        # component used before either initialises it on first use.
+        self._model_ready = False
+        if _is_loaded(model):
+            self._bind()
+
+    @property
+    def n_layers(self) -> int:
+        """Layers the encoder outputs (a transformer: hidden layers + 1)."""
+        self._require_model()
+        return int(self.model.attrs["n_layers"])
+
+    @property
+    def width(self) -> int:
+        """Width of each layer's token vectors."""
+        self._require_model()
+        return int(self.model.get_dim("nO"))
+
+    @property
+    def store_layers(self) -> List[int]:
+        """The layers kept in doc._.ctx_layers, as positive indices."""
+        self._require_model()
+        return list(self.cfg["store_layers"])
+
+    def _require_model(self) -> None:
+        """Load the encoder model now if nothing has loaded it yet, so that a
+        component added with nlp.add_pipe works without nlp.initialize()."""
+        if not self._model_ready:
+            self.model.initialize()
+            self._model_ready = True
+        if not self._bound:
+            self._bind()
+
+    def _bind(self) -> None:
+        """Check the settings against the loaded encoder's depth, set up the
+        inference mix, and connect the listeners found so far."""
+        n_layers = int(self.model.attrs["n_layers"])
+        self.cfg["store_layers"] = normalize_layers(
+            self.cfg["store_layers"], n_layers, f"components.{self.name}.store_layers"
+        )
+        self.mix.attrs["layers"] = normalize_layers(
+            self.mix.attrs["layers"], n_layers, f"components.{self.name}.mix.layers"
+        )
+        if (
+            self.mix.has_dim("nL") is not True
+            or self.mix.get_dim("nL") != n_layers
+            or not self.mix.has_param("weights")
+        ):
+            self.mix.set_dim("nL", n_layers, force=True)
+            # The inference mix needs no data: a plain mean until trained or loaded.
+            self.mix.initialize()
+        self._bound = True
+        for component_name, listeners in self.listener_map.items():
+            for listener in listeners:
+                self._connect(listener, component_name)
 
     # Listener bookkeeping (spacy.ty.ListenedToComponent)
 
@@ -158,16 +205,22 @@ class CtxEncoder(TrainablePipe):
         return list(self.listener_map.keys())
 
     def add_listener(self, listener: CtxListener, component_name: str) -> None:
-        """Connect a listener, checking its layers against this encoder."""
+        """Register a listener. It is connected (its layers checked against
+        this encoder) as soon as the encoder model is loaded."""
+        listener.attach(self.name)
+        self.listener_map.setdefault(component_name, [])
+        if listener not in self.listener_map[component_name]:
+            self.listener_map[component_name].append(listener)
+        if self._bound:
+            self._connect(listener, component_name)
+
+    def _connect(self, listener: CtxListener, component_name: str) -> None:
         setting = f"components.{component_name} listener layers"
         selected = normalize_layers(listener.attrs["layers"], self.n_layers, setting)
         for layer in selected:
             if layer not in self.store_layers:
                 raise SpacyCtxError(Errors.E006.format(layer=layer, stored=self.store_layers))
         listener.connect(self.n_layers, self.width, selected)
-        self.listener_map.setdefault(component_name, [])
-        if listener not in self.listener_map[component_name]:
-            self.listener_map[component_name].append(listener)
 
     def remove_listener(self, listener: Model, component_name: str) -> bool:
         """Disconnect a listener. Returns whether it was connected."""
@@ -192,12 +245,14 @@ class CtxEncoder(TrainablePipe):
     def predict(self, docs: Iterable[Doc]) -> DocLayers:
         """Encode a batch of docs: one [n_layers, n_tokens, width] array each."""
         docs = list(docs)
+        self._require_model()
         if not any(len(doc) for doc in docs):
             return [self.model.ops.alloc3f(self.n_layers, 0, self.width) for _ in docs]
         return self.model.predict(docs)
 
     def set_annotations(self, docs: Sequence[Doc], layers: DocLayers) -> None:
         """Store the kept layers in doc._.ctx_layers and the mix in doc.tensor."""
+        self._require_model()
         mixed = self.mix.predict(layers)
         ops = self.model.ops
         dtype = self.cfg["store_dtype"]
@@ -319,14 +374,17 @@ class CtxEncoder(TrainablePipe):
         *,
         nlp: Optional[Language] = None,
     ) -> None:
-        """Initialise the encoder model on a sample and reset the frozen-feature
-        cache. A transformer's weights come from its model directory, so
-        nothing is learned here."""
+        """Load the encoder model (a transformer's files, ELMo's pretrained
+        weights), connect the listeners and reset the frozen-feature cache.
+        Nothing is learned here. After this, the pipeline saved with
+        nlp.to_disk carries everything the encoder needs."""
         validate_get_examples(get_examples, "CtxEncoder.initialize")
         sample = [eg.x for eg in islice(get_examples(), 4)]
         self._cache = {}
+        self.model.initialize(X=sample or None)
+        self._model_ready = True
+        self._bind()
         if sample:
-            self.model.initialize(X=sample)
             self.predict(sample)
 
     def add_label(self, label: str) -> int:
@@ -335,6 +393,7 @@ class CtxEncoder(TrainablePipe):
     # Serialisation: the encoder model and the inference mix are saved.
 
     def to_bytes(self, *, exclude=tuple()) -> bytes:
+        self._require_model()
         serialize = {
             "cfg": lambda: srsly.json_dumps(self.cfg),
             "model": lambda: self.model.to_bytes(),
@@ -346,7 +405,7 @@ class CtxEncoder(TrainablePipe):
     def from_bytes(self, bytes_data: bytes, *, exclude=tuple()) -> "CtxEncoder":
         deserialize = {
             "cfg": lambda b: self._merge_cfg(srsly.json_loads(b)),
-            "model": lambda b: self.model.from_bytes(b),
+            "model": self._load_model_bytes,
             "mix": lambda b: self.mix.from_bytes(b),
             "normalizer": self._load_normalizer,
         }
@@ -354,6 +413,7 @@ class CtxEncoder(TrainablePipe):
         return self
 
     def to_disk(self, path: Union[str, Path], *, exclude=tuple()) -> None:
+        self._require_model()
         serialize = {
             "cfg": lambda p: srsly.write_json(p, self.cfg),
             "model": lambda p: self.model.to_disk(p),
@@ -366,13 +426,18 @@ class CtxEncoder(TrainablePipe):
     def from_disk(self, path: Union[str, Path], *, exclude=tuple()) -> "CtxEncoder":
         deserialize = {
             "cfg": lambda p: self._merge_cfg(srsly.read_json(p)),
-            "model": lambda p: self.model.from_disk(p),
+            "model": lambda p: self._load_model_bytes(p.read_bytes()),
             "mix": lambda p: self.mix.from_disk(p),
             "normalizer": lambda p: p.exists() and self._load_normalizer(p.read_bytes()),
         }
         util.from_disk(path, deserialize, exclude)
         self._cache = {}
         return self
+
+    def _load_model_bytes(self, data: bytes) -> None:
+        self.model.from_bytes(data)
+        self._model_ready = True
+        self._bind()
 
     def _merge_cfg(self, saved: dict) -> None:
         # The pipeline's config.cfg built this component and stays the source
@@ -384,6 +449,11 @@ class CtxEncoder(TrainablePipe):
         from ..models.normalizer import Normalizer
 
         self.normalizer = Normalizer.from_bytes(data) if data else None
+
+
+def _is_loaded(model: Model) -> bool:
+    """Whether the encoder model knows its depth and width yet."""
+    return model.attrs.get("n_layers") is not None and model.has_dim("nO") is True
 
 
 def _no_backprop(d_outputs) -> list:

@@ -6,6 +6,8 @@ import torch
 from spacy.tokens import Doc
 from spacy.util import registry
 
+from spacy_ctx.errors import SpacyCtxError
+from spacy_ctx.models.pytorch.elmo import encode_sequences, reverse_within_lengths
 from spacy_ctx.pretraining.elmo import (
     PretrainConfig,
     build_vocab,
@@ -13,7 +15,6 @@ from spacy_ctx.pretraining.elmo import (
     pretrain,
     read_sequences,
 )
-from spacy_ctx.models.pytorch.elmo import encode_sequences, reverse_within_lengths
 
 # Small sizes so that the tests run in seconds on a busy CPU.
 TINY = {
@@ -182,10 +183,12 @@ def test_pretrained_weights_load_through_config(pretrained):
 
 def test_weights_errors(pretrained, tmp_path):
     _, output, _ = pretrained
-    with pytest.raises(ValueError, match="E401"):
-        make_encoder(weights=str(tmp_path / "missing"))
-    with pytest.raises(ValueError, match="E402"):
-        make_encoder(weights=str(output), hidden_size=32)
+    # Weights are read when the model is initialised, not when it is built.
+    missing = make_encoder(weights=str(tmp_path / "missing"))
+    with pytest.raises(SpacyCtxError, match="E401"):
+        missing.initialize()
+    with pytest.raises(SpacyCtxError, match="E402"):
+        make_encoder(weights=str(output), hidden_size=32).initialize()
 
 
 def test_save_and_load_give_identical_vectors(pretrained, tmp_path):
