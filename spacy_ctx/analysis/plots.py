@@ -2,6 +2,8 @@
 from pathlib import Path
 from typing import Dict, Mapping, Optional, Sequence, Union
 
+from ..compat import require
+
 Series = Mapping[str, float]  # key ("layer0".."layerN", "mix") -> value
 
 
@@ -18,8 +20,8 @@ def plot_panels(
     series}}), with the layers on the x axis and the scalar mix as a separate
     point at the right, and save it as a PNG."""
     # The object API with an Agg canvas: no pyplot state, no display.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    FigureCanvasAgg = require("matplotlib.backends.backend_agg", "analysis", "Plots").FigureCanvasAgg
+    Figure = require("matplotlib.figure", "analysis", "Plots").Figure
 
     layer_keys = [k for k in keys if k != "mix"]
     has_mix = "mix" in keys
@@ -52,7 +54,7 @@ def plot_panels(
 
 
 def _colors():
-    from matplotlib import colormaps
+    colormaps = require("matplotlib", "analysis", "Plots").colormaps
 
     cmap = colormaps["tab10"]
     return [cmap(i % 10) for i in range(50)]

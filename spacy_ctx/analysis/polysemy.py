@@ -12,8 +12,8 @@ from typing import Dict, FrozenSet, List, Optional, Sequence
 
 import numpy
 from spacy.tokens import Doc
-from sklearn.metrics import roc_auc_score
 
+from ..compat import require
 from .anisotropy import corrected_views, unit_rows
 
 WSD_SPANS_KEY = "wsd"
@@ -265,3 +265,8 @@ def polysemy_table(
             change = auc_change(raw[key], pair_cosines(V, pairs), pairs, n_boot=n_boot, seed=seed)
             table[name][key].update(change)
     return table
+
+
+def roc_auc_score(*args, **kwargs) -> float:
+    """scikit-learn's ROC AUC (the [analysis] extra), imported on use."""
+    return require("sklearn.metrics", "analysis", "The polysemy AUC").roc_auc_score(*args, **kwargs)

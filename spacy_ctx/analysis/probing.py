@@ -18,12 +18,9 @@ from dataclasses import dataclass
 from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 import numpy
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
 from spacy.tokens import Doc
-from threadpoolctl import threadpool_limits
 
+from ..compat import require
 from ..errors import Errors, SpacyCtxError
 from .features import LayerFeatures
 from .polysemy import WSD_SPANS_KEY, sense_items, span_vectors
@@ -120,14 +117,19 @@ def split_docs(docs: Sequence[Doc], test_fraction: float, seed: int = 0) -> Tupl
     return [docs[i] for i in train], [docs[i] for i in test]
 
 
-def _classifier(C: float, max_iter: int, seed: int) -> LogisticRegression:
-    return LogisticRegression(C=C, max_iter=max_iter, random_state=seed)
+def _sklearn(name: str):
+    # scikit-learn is the [analysis] extra: imported when a probe runs.
+    return require(f"sklearn.{name}", "analysis", "Probing")
+
+
+def _classifier(C: float, max_iter: int, seed: int):
+    return _sklearn("linear_model").LogisticRegression(C=C, max_iter=max_iter, random_state=seed)
 
 
 def _fit_predict(clf, X_train, y_train, X_test):
     with warnings.catch_warnings():
         # A probe stopped at max_iter is still a fair (slightly weaker) probe.
-        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", _sklearn("exceptions").ConvergenceWarning)
         clf.fit(X_train, y_train)
     return clf.predict(X_test)
 
@@ -151,7 +153,7 @@ def probe_property(
     """Train a linear probe on item vectors train_X [n_train, width] and
     return its accuracy on test_X [n_test, width]. Features are standardized
     with the training statistics first."""
-    scaler = StandardScaler().fit(train_X)
+    scaler = _sklearn("preprocessing").StandardScaler().fit(train_X)
     train_X, test_X = scaler.transform(train_X), scaler.transform(test_X)
     if train.groups is None:
         if len(set(train.labels)) < 2:
@@ -252,7 +254,8 @@ def run_probes(
     bar = tqdm(total=len(tasks) * len(keys), desc="Probing", disable=not progress, leave=False)
     # Single-threaded BLAS: these small problems gain nothing from threads,
     # and on a busy machine spinning BLAS threads made them 40x slower.
-    with threadpool_limits(limits=1, user_api="blas"):
+    # threadpoolctl comes with scikit-learn (the [analysis] extra).
+    with require("threadpoolctl", "analysis", "Probing").threadpool_limits(limits=1, user_api="blas"):
         for prop, train, test in tasks:
             results[prop] = _probe_all_keys(
                 prop, train, test, train_features, test_features, keys, bar, C, max_iter, seed
