@@ -170,6 +170,26 @@ class Errors(metaclass=_WithCodes):
         "{feature} needs the optional package '{module}' ({err}). Install it "
         "with: pip install 'spacy-ctx[{extra}]'"
     )
+    # E200-E219: corpus reading and embedding at scale.
+    E200 = "Cannot read record {id} of '{path}': {reason}."
+    E201 = (
+        "'{path}' holds the output of another job ({what}: {old} there, {new} "
+        "now). Resume with the same input, model, block size, layers and "
+        "dtype, or write to a new directory."
+    )
+    E202 = "No input file matches '{pattern}'."
+    E203 = (
+        "An embedding job on Ray writes a directory of Parquet files, but "
+        "'{path}' is a file. Give a new directory, or the one of an earlier "
+        "run to resume it."
+    )
+    E204 = (
+        "Cannot embed '{path}' on Ray: its format is '{fmt}'. Give .txt, "
+        ".jsonl or .parquet files."
+    )
+    E205 = "{setting} must be at least {min}, got {value}."
+    E206 = "'{path}' has no 'text' column (its columns: {columns})."
+    E207 = "Nothing to write: choose some layers or keep the scalar mix."
 
 
 # The former per-area catalogues, kept as names for code that imports them.

@@ -1,46 +1,22 @@
-"""Streaming readers and writers for the `embed` command.
+"""Writers for the `embed` command, and the schema of its Parquet output.
 
-Readers yield (doc_id, text, meta) one record at a time, and writers take one
-batch of docs at a time, so a corpus larger than memory streams through.
+Writers take one batch of docs at a time (the readers, in `corpora`, yield one
+record at a time), so a corpus larger than memory streams through. The
+single-process writer and the Ray job (`scale`) write the same table:
+`token_schema` / `token_table`.
 """
-import json
+import os
+import uuid
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence
 
 import numpy
 from spacy.tokens import Doc, DocBin
 
+from .compat import require
+from .corpora import Record, count_records, read_texts  # noqa: F401 (moved to corpora)
 from .errors import Errors, SpacyCtxError
 from .extensions import restore_doc
-
-Record = Tuple[str, str, Dict]
-
-
-def read_texts(path: Path) -> Iterator[Record]:
-    """Plain text (one document per non-empty line) or JSONL (one object per
-    line with a "text" field and an optional "id"; other fields are kept)."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".txt", ".text", ".jsonl"):
-        raise SpacyCtxError(Errors.E010.format(path=path))
-    with path.open(encoding="utf8") as file_:
-        for n, line in enumerate(file_):
-            if suffix == ".jsonl":
-                if not line.strip():
-                    continue
-                record = json.loads(line)
-                text = record.pop("text")
-                yield str(record.pop("id", n)), text, record
-            else:
-                line = line.rstrip("\n")
-                if line.strip():
-                    yield str(n), line, {}
-
-
-def count_records(path: Path) -> int:
-    """Count input records, for the progress bar (one cheap pass)."""
-    with Path(path).open(encoding="utf8") as file_:
-        return sum(1 for line in file_ if line.strip())
 
 
 def doc_outputs(doc: Doc, layers: Optional[Sequence[int]], mix: bool) -> Dict[str, numpy.ndarray]:
@@ -57,35 +33,78 @@ def doc_outputs(doc: Doc, layers: Optional[Sequence[int]], mix: bool) -> Dict[st
     return outputs
 
 
+TOKEN_COLUMNS = ("doc", "i", "text", "idx")
+
+
+def token_schema(widths: Dict[str, int], dtype: str = "float32"):
+    """The Arrow schema of an embedding table: one row per token with its doc
+    id, index, text and character offset, then one fixed-size list column of
+    `dtype` per output ("mix", "layer_<i>", in the order of `widths`)."""
+    pa = require("pyarrow", "embed", "Parquet output")
+    fields = [
+        pa.field("doc", pa.string()),
+        pa.field("i", pa.int32()),
+        pa.field("text", pa.string()),
+        pa.field("idx", pa.int32()),
+    ]
+    value_type = pa.from_numpy_dtype(numpy.dtype(dtype))
+    fields += [pa.field(name, pa.list_(value_type, width)) for name, width in widths.items()]
+    return pa.schema(fields)
+
+
+def token_table(doc_ids: Sequence[str], docs: Sequence[Doc], outputs: Sequence[Dict], schema):
+    """The embedding table (`token_schema`) of docs: outputs[k] holds doc k's
+    arrays by column name, each [n_tokens, width]."""
+    pa = require("pyarrow", "embed", "Parquet output")
+    columns = [
+        pa.array([doc_id for doc_id, doc in zip(doc_ids, docs) for _ in doc], pa.string()),
+        pa.array([t.i for d in docs for t in d], pa.int32()),
+        pa.array([t.text for d in docs for t in d], pa.string()),
+        pa.array([t.idx for d in docs for t in d], pa.int32()),
+    ]
+    for field in list(schema)[len(TOKEN_COLUMNS):]:
+        dtype = field.type.value_type.to_pandas_dtype()
+        width = field.type.list_size
+        flat = [numpy.asarray(o[field.name], dtype=dtype).reshape(-1) for o in outputs]
+        values = numpy.concatenate(flat) if flat else numpy.zeros(0, dtype)
+        columns.append(pa.FixedSizeListArray.from_arrays(pa.array(values), width))
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def write_table_atomic(table, path: Path) -> None:
+    """Write a Parquet file under a temporary name beside `path`, then rename
+    it: a reader (or a resumed job) sees the whole file or none. The temporary
+    name starts with "." so that a dataset read of the directory skips it."""
+    pq = require("pyarrow.parquet", "embed", "Parquet output")
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
 class ParquetWriter:
-    """One row per token: doc, i, text, idx, then one fixed-size list column per
-    output ("mix", "layer_<i>"). Each batch of docs is one row group."""
+    """One row per token (`token_schema`): doc, i, text, idx, then one
+    fixed-size list column per output ("mix", "layer_<i>"). Each batch of
+    docs is one row group."""
 
     def __init__(self, path: Path, dtype: str = "float32"):
         self.path = Path(path)
         self.dtype = dtype
         self._writer = None
+        self._schema = None
 
     def write(self, records: Sequence[Record], docs: Sequence[Doc], outputs: List[Dict]) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        columns = {
-            "doc": pa.array([r[0] for r, d in zip(records, docs) for _ in d], pa.string()),
-            "i": pa.array([t.i for d in docs for t in d], pa.int32()),
-            "text": pa.array([t.text for d in docs for t in d], pa.string()),
-            "idx": pa.array([t.idx for d in docs for t in d], pa.int32()),
-        }
-        for name in outputs[0] if outputs else []:
-            values = [o[name] for o in outputs]
-            width = values[0].shape[-1]
-            flat = numpy.concatenate(values).astype(self.dtype).reshape(-1)
-            columns[name] = pa.FixedSizeListArray.from_arrays(pa.array(flat), width)
-        table = pa.table(columns)
+        pq = require("pyarrow.parquet", "embed", "Parquet output")
         if self._writer is None:
+            widths = {name: array.shape[-1] for name, array in outputs[0].items()} if outputs else {}
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = pq.ParquetWriter(self.path, table.schema)
-        self._writer.write_table(table)
+            self._schema = token_schema(widths, self.dtype)
+            self._writer = pq.ParquetWriter(self.path, self._schema)
+        self._writer.write_table(token_table([r[0] for r in records], docs, outputs, self._schema))
 
     def close(self) -> None:
         if self._writer is not None:

@@ -1,29 +1,17 @@
 """Corpora in, per-layer token vectors out: the input side of the analysis tools."""
-import re
 from dataclasses import dataclass
-from itertools import islice
-from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Union
+from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy
 from spacy.language import Language
-from spacy.tokens import Doc, DocBin
-from spacy.training.converters import conll_ner_to_docs, conllu_to_docs
+from spacy.tokens import Doc
 from spacy.util import minibatch
 
+from ..corpora import read_docs  # noqa: F401 (the readers moved to spacy_ctx.corpora)
 from ..errors import Errors, SpacyCtxError
 from ..pipeline.encoder import CtxEncoder
 
 MIX_KEY = "mix"
-SUFFIXES = {
-    "spacy": (".spacy",),
-    "conllu": (".conllu",),
-    "ner": (".iob", ".iob2", ".conll", ".tsv"),
-    "wsd": (".xml",),
-    "text": (".txt", ".text"),
-}
-FORMATS = tuple(SUFFIXES)
-_DOCSTART = re.compile(r"^-DOCSTART-.*$", re.MULTILINE)
 
 
 def layer_key(layer: int) -> str:
@@ -41,82 +29,6 @@ def find_encoder(nlp: Language, name: Optional[str] = None) -> CtxEncoder:
             name=f" called '{name}'" if name else "", components=nlp.pipe_names
         )
     )
-
-
-def read_docs(
-    path: Union[str, Path],
-    nlp: Language,
-    *,
-    limit: Optional[int] = None,
-    n_sents: int = 1,
-    fmt: str = "auto",
-) -> List[Doc]:
-    """Read annotated (or plain) docs, whatever the format.
-
-    .spacy: a DocBin, as written by `spacy convert`. .conllu: UD treebanks
-    (UPOS, XPOS, dependencies). .iob/.iob2/.conll/.tsv: CoNLL-style NER columns
-    (token first, BIO tag last; "-DOCSTART-" lines are dropped). .xml: a
-    Raganato WSD file, with gold senses in doc.spans["wsd"] when the
-    `<stem>.gold.key.txt` key file lies beside it. .txt: one doc per line,
-    unless it starts with a "-DOCSTART-" line (CoNLL-2003 NER columns).
-
-    limit: keep the first `limit` docs (None = all).
-    n_sents: sentences per doc for .conllu and NER columns (1 = one doc per
-        sentence, the usual probing setting).
-    fmt: "auto" (from the file name, as above), or one of FORMATS.
-    """
-    path = Path(path)
-    if fmt == "auto":
-        fmt = _guess_format(path)
-    if fmt not in FORMATS:
-        raise SpacyCtxError(Errors.A007.format(path=path))
-    docs = [doc for doc in islice(_iter_docs(path, nlp, n_sents, fmt), limit) if len(doc)]
-    if not docs:
-        raise SpacyCtxError(Errors.A008.format(path=path))
-    if any(doc.vocab is not nlp.vocab for doc in docs):
-        # spaCy's converters build docs on a bare Vocab, whose lexemes lack
-        # attributes such as LOWER and IS_PUNCT: move them to the pipeline's.
-        docs = list(DocBin(docs=docs, store_user_data=True).get_docs(nlp.vocab))
-    return docs
-
-
-def _guess_format(path: Path) -> str:
-    name = path.name.lower()
-    for fmt, suffixes in SUFFIXES.items():
-        if name.endswith(suffixes):
-            if fmt == "text" and _starts_with_docstart(path):
-                return "ner"
-            return fmt
-    return "unknown"
-
-
-def _starts_with_docstart(path: Path) -> bool:
-    with path.open(encoding="utf8") as file_:
-        for line in file_:
-            if line.strip():
-                return line.startswith("-DOCSTART-")
-    return False
-
-
-def _iter_docs(path: Path, nlp: Language, n_sents: int, fmt: str) -> Iterator[Doc]:
-    if fmt == "spacy":
-        yield from DocBin().from_disk(path).get_docs(nlp.vocab)
-    elif fmt == "conllu":
-        yield from conllu_to_docs(path.read_text(encoding="utf8"), n_sents=n_sents, no_print=True)
-    elif fmt == "ner":
-        text = _DOCSTART.sub("", path.read_text(encoding="utf8"))
-        yield from conll_ner_to_docs(text, n_sents=n_sents, no_print=True)
-    elif fmt == "wsd":
-        from ..senses.raganato import read_raganato, sentence_to_doc
-
-        gold = path.with_name(re.sub(r"(\.data)?\.xml$", "", path.name) + ".gold.key.txt")
-        for sentence in read_raganato(path, gold if gold.exists() else None):
-            yield sentence_to_doc(nlp.vocab, sentence)
-    else:
-        with path.open(encoding="utf8") as file_:
-            for line in file_:
-                if line.strip():
-                    yield nlp.make_doc(line.strip())
 
 
 @dataclass

@@ -13,15 +13,15 @@ Output directory:
 import math
 import random
 import time
-import xml.etree.ElementTree as ElementTree
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import srsly
 import torch
 
+from ..corpora import read_sequences  # noqa: F401 (the readers moved to spacy_ctx.corpora)
 from ..errors import Errors, SpacyCtxError
 from ..models.elmo import WEIGHTS_FILE, save_encoder_weights
 from ..models.pytorch.elmo import (
@@ -33,7 +33,6 @@ from ..models.pytorch.elmo import (
 
 UNK, BOS_WORD, EOS_WORD = "<unk>", "<S>", "</S>"
 CHECKPOINT_FILE = "checkpoint.pt"
-TEXT_SUFFIXES = (".txt", ".jsonl", ".conllu", ".conll", ".xml")
 
 
 @dataclass
@@ -72,105 +71,6 @@ class PretrainConfig:
             "hidden_size": self.hidden_size,
             "dropout": self.dropout,
         }
-
-
-# Reading texts
-
-
-def read_sequences(path: Path, lang: str = "en") -> Iterator[List[str]]:
-    """Token sequences from a file or a directory of files.
-
-    .conllu (word forms; multiword ranges and empty nodes skipped), CoNLL
-    column files (.conll, or .txt starting with -DOCSTART-; first column),
-    Raganato .xml (the words of each sentence) are already tokenized. Plain
-    .txt (one text per line) and .jsonl ({"text": ...}) go through spaCy's
-    tokenizer for `lang`, so that pretraining sees the tokens a pipeline will.
-    """
-    path = Path(path)
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.suffix in TEXT_SUFFIXES)
-        if not files:
-            raise SpacyCtxError(Errors.E403.format(path=path, reason="no text files in it"))
-        for file in files:
-            yield from read_sequences(file, lang)
-        return
-    if not path.is_file():
-        raise SpacyCtxError(Errors.E403.format(path=path, reason="no such file"))
-    kind = _sniff(path)
-    if kind == "conllu":
-        yield from _read_columns(path, column=0, conllu=True)
-    elif kind == "conll":
-        yield from _read_columns(path, column=0, conllu=False)
-    elif kind == "xml":
-        yield from _read_raganato(path)
-    else:
-        tokenizer = _tokenizer(lang)
-        for text in _read_texts(path, kind):
-            tokens = [t.text for t in tokenizer(text) if not t.is_space]
-            if tokens:
-                yield tokens
-
-
-def _sniff(path: Path) -> str:
-    if path.suffix in (".conllu", ".conll", ".xml", ".jsonl"):
-        return path.suffix[1:]
-    if path.suffix != ".txt":
-        raise SpacyCtxError(Errors.E403.format(path=path, reason="unknown suffix"))
-    with path.open(encoding="utf8") as f:
-        first = next((line for line in f if line.strip()), "")
-    return "conll" if first.startswith("-DOCSTART-") else "txt"
-
-
-def _read_columns(path: Path, column: int, conllu: bool) -> Iterator[List[str]]:
-    tokens: List[str] = []
-    with path.open(encoding="utf8") as f:
-        for line in f:
-            line = line.rstrip("\n")
-            if not line.strip():
-                if tokens:
-                    yield tokens
-                tokens = []
-                continue
-            if conllu:
-                if line.startswith("#"):
-                    continue
-                fields = line.split("\t")
-                if "-" in fields[0] or "." in fields[0]:
-                    continue  # multiword range or empty node
-                tokens.append(fields[1])
-            elif not line.startswith("-DOCSTART-"):
-                # Tab-separated files (WNUT-17) may have spaces inside tokens.
-                sep = "\t" if "\t" in line else " "
-                tokens.append(line.split(sep)[column])
-    if tokens:
-        yield tokens
-
-
-def _read_raganato(path: Path) -> Iterator[List[str]]:
-    for _, element in ElementTree.iterparse(str(path)):
-        if element.tag == "sentence":
-            tokens = [child.text for child in element if child.text]
-            if tokens:
-                yield tokens
-            element.clear()
-
-
-def _read_texts(path: Path, kind: str) -> Iterator[str]:
-    if kind == "jsonl":
-        for record in srsly.read_jsonl(path):
-            if record.get("text"):
-                yield record["text"]
-    else:
-        with path.open(encoding="utf8") as f:
-            for line in f:
-                if line.strip():
-                    yield line.rstrip("\n")
-
-
-def _tokenizer(lang: str):
-    import spacy
-
-    return spacy.blank(lang).tokenizer
 
 
 # Vocabulary and batches
