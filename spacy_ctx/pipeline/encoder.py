@@ -358,6 +358,22 @@ class CtxEncoder(TrainablePipe):
             outputs.append(full)
         return outputs
 
+    def cache_info(self) -> Dict[str, object]:
+        """What the frozen-feature cache holds: {"docs": n, "nbytes": n,
+        "layers": [...], "dtype": "float32" | "float16"}."""
+        arrays = list(self._cache.values())
+        layers = sorted({k[2] for k in self._cache})
+        return {
+            "docs": len(arrays),
+            "nbytes": int(sum(a.nbytes for a in arrays)),
+            "layers": list(layers[0]) if len(layers) == 1 else [list(x) for x in layers],
+            "dtype": self.cfg["store_dtype"],
+        }
+
+    def clear_cache(self) -> None:
+        """Drop the frozen-feature cache (e.g. after training, to free memory)."""
+        self._cache = {}
+
     def set_normalizer(self, normalizer, enable: bool = True) -> None:
         """Attach a fitted normalizer (saved with the component) and, by
         default, switch the corrected space on."""

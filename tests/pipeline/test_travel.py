@@ -149,6 +149,7 @@ def _fresh_venv(path: Path) -> Path:
 
 
 def _package(pipeline_dir: Path, out: Path, name: str) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [sys.executable, "-m", "spacy", "package", str(pipeline_dir), str(out),
          "--name", name, "--version", "0.0.1", "--build", "wheel", "--force"],
