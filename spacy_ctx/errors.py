@@ -191,6 +191,31 @@ class Errors(metaclass=_WithCodes):
     E206 = "'{path}' has no 'text' column (its columns: {columns})."
     E207 = "Nothing to write: choose some layers or keep the scalar mix."
 
+    # E020-E039: finding, loading and saving Hugging Face encoders.
+    E020 = (
+        "The encoder '{name}' (revision '{revision}') is neither a local "
+        "directory nor in the Hugging Face cache '{cache}', and HF_HUB_OFFLINE "
+        "forbids downloading it. Download it once while online (unset "
+        "HF_HUB_OFFLINE), point HF_HUB_CACHE or HF_HOME at a cache that holds "
+        "it, or give a local directory saved with `save_pretrained`."
+    )
+    E021 = (
+        "The encoder '{name}' (revision '{revision}') is neither a local "
+        "directory nor in the Hugging Face cache '{cache}', and downloading it "
+        "failed: {err}. Check the id, revision and network (and HF_TOKEN for "
+        "a gated model), or give a local directory saved with `save_pretrained`."
+    )
+    E022 = (
+        "Cannot load the Hugging Face encoder '{name}' from '{path}': {err}"
+    )
+    E023 = (
+        "The encoder '{name}' is an encoder-decoder ('{model_type}') without "
+        "an encoder-only class in transformers: give an encoder model."
+    )
+    E024 = (
+        "The transformer encoder '{name}' is not loaded yet: call "
+        "nlp.initialize() (or model.initialize()), or load a saved pipeline."
+    )
 
 # The former per-area catalogues, kept as names for code that imports them.
 AnalysisErrors = WSDErrors = ELMoErrors = Errors

