@@ -63,7 +63,7 @@ class Record(NamedTuple):
 
 class BadRecord(NamedTuple):
     """An input record that could not be read: its id (the line or row number
-    where the record has none) and why."""
+    where it has none, or is unreadable) and why."""
 
     id: str
     reason: str

@@ -71,44 +71,76 @@ def token_table(doc_ids: Sequence[str], docs: Sequence[Doc], outputs: Sequence[D
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-def write_table_atomic(table, path: Path) -> None:
-    """Write a Parquet file under a temporary name beside `path`, then rename
-    it: a reader (or a resumed job) sees the whole file or none. The temporary
-    name starts with "." so that a dataset read of the directory skips it."""
-    pq = require("pyarrow.parquet", "embed", "Parquet output")
+def temp_path(path: Path) -> Path:
+    """A unique temporary name beside `path`, for writing it whole or not at
+    all. It starts with "." and ends with ".tmp", so that a dataset read of
+    the directory skips it and a resumed job can find it to clear it."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    return path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+
+
+def write_table_atomic(table, path: Path) -> None:
+    """Write a Parquet file under a temporary name, then rename it to `path`:
+    a reader (or a resumed job) sees the whole file or none."""
+    pq = require("pyarrow.parquet", "embed", "Parquet output")
+    tmp = temp_path(path)
     try:
         pq.write_table(table, tmp)
         os.replace(tmp, path)
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        tmp.unlink(missing_ok=True)
 
 
 class ParquetWriter:
     """One row per token (`token_schema`): doc, i, text, idx, then one
     fixed-size list column per output ("mix", "layer_<i>"). Each batch of
-    docs is one row group."""
+    docs is one row group.
 
-    def __init__(self, path: Path, dtype: str = "float32"):
+    The file is written under a temporary name and renamed to `path` by
+    close(), so that `path` holds a whole file or none; discard() drops an
+    unfinished one. schema: the table's schema, when known before the first
+    batch (then a writer closed without docs leaves an empty table); by
+    default it comes from the first batch's arrays.
+    """
+
+    def __init__(self, path: Path, dtype: str = "float32", schema=None):
         self.path = Path(path)
         self.dtype = dtype
+        self._schema = schema
+        self._tmp = temp_path(self.path)
         self._writer = None
-        self._schema = None
+        self._closed = False
 
     def write(self, records: Sequence[Record], docs: Sequence[Doc], outputs: List[Dict]) -> None:
-        pq = require("pyarrow.parquet", "embed", "Parquet output")
-        if self._writer is None:
+        if self._schema is None:
             widths = {name: array.shape[-1] for name, array in outputs[0].items()} if outputs else {}
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             self._schema = token_schema(widths, self.dtype)
-            self._writer = pq.ParquetWriter(self.path, self._schema)
-        self._writer.write_table(token_table([r[0] for r in records], docs, outputs, self._schema))
+        self._open().write_table(token_table([r[0] for r in records], docs, outputs, self._schema))
+
+    def _open(self):
+        if self._writer is None:
+            pq = require("pyarrow.parquet", "embed", "Parquet output")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = pq.ParquetWriter(self._tmp, self._schema)
+        return self._writer
 
     def close(self) -> None:
+        """Finish the file and move it to `path`."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._writer is None and self._schema is not None:
+            self._open()
         if self._writer is not None:
             self._writer.close()
+            os.replace(self._tmp, self.path)
+
+    def discard(self) -> None:
+        """Drop the file if close() has not moved it into place."""
+        if not self._closed and self._writer is not None:
+            self._writer.close()
+        self._closed = True
+        self._tmp.unlink(missing_ok=True)
 
 
 class DocBinWriter:
@@ -139,6 +171,10 @@ class DocBinWriter:
 
     def close(self) -> None:
         self._flush()
+
+    def discard(self) -> None:
+        """Drop the docs not yet in a shard (the shards written stay)."""
+        self._bin = DocBin(store_user_data=True)
 
 
 def read_docbin(path: Path, vocab) -> Iterator[Doc]:
