@@ -6,8 +6,12 @@ or UD EWT), so the configs in configs/ train out of the box:
     python corpus/make_corpus.py
 
 writes ner-train.spacy, ner-dev.spacy, tagger-train.spacy and tagger-dev.spacy
-next to this script. Real data is converted with `spacy convert` (see the
-README) and passed with --paths.train / --paths.dev.
+next to this script, and the same sentences as raw files in the formats of
+the real corpora: ner-{train,dev}.conll (CoNLL-2003 columns, "-DOCSTART-"
+lines included) and tagger-{train,dev}.conllu (CoNLL-U with UPOS and XPOS,
+no dependencies). The spaCy project (project.yml) converts those raw files
+with `spacy convert`, as it converts the real corpora. Real data is passed to
+the configs with --paths.train / --paths.dev (see docs/heads.md).
 
 Formats used here:
 - NER: tokens separated by spaces; an entity is written [tokens of it](LABEL).
@@ -22,6 +26,8 @@ import spacy
 from spacy.tokens import Doc, DocBin, Span
 
 HERE = Path(__file__).resolve().parent
+# The document separator of the CoNLL-2003 copy the configs were tuned on.
+DOCSTART = "-DOCSTART- -X- -X- O"
 
 NER_TRAIN = """
 [Angela Merkel](PER) met [Microsoft](ORG) executives in [Berlin](LOC) on Tuesday .
@@ -204,6 +210,28 @@ def _lines(text: str) -> List[str]:
     return [line.strip() for line in text.strip().splitlines() if line.strip()]
 
 
+def conll_text(docs: List[Doc], sents_per_doc: int = 10) -> str:
+    """CoNLL-2003 columns (token, POS, chunk, BIO tag) with a "-DOCSTART-"
+    line before every `sents_per_doc` sentences, as in the real corpus (which
+    has no POS or chunk here: "-X-")."""
+    lines = []
+    for i, doc in enumerate(docs):
+        if i % sents_per_doc == 0:
+            lines += [DOCSTART, ""]
+        tags = [f"{t.ent_iob_}-{t.ent_type_}" if t.ent_type_ else "O" for t in doc]
+        lines += [f"{t.text} -X- -X- {tag}" for t, tag in zip(doc, tags)] + [""]
+    return "\n".join(lines) + "\n"
+
+
+def conllu_text(docs: List[Doc]) -> str:
+    """CoNLL-U with FORM, UPOS and XPOS (no lemma, features or dependencies)."""
+    lines = []
+    for doc in docs:
+        lines.append(f"# text = {doc.text}")
+        lines += [f"{t.i + 1}\t{t.text}\t_\t{t.pos_}\t{t.tag_}\t_\t_\t_\t_\t_" for t in doc] + [""]
+    return "\n".join(lines) + "\n"
+
+
 def main(out_dir: Path = HERE) -> None:
     nlp = spacy.blank("en")
     parts = {
@@ -216,6 +244,10 @@ def main(out_dir: Path = HERE) -> None:
         path = Path(out_dir) / f"{name}.spacy"
         DocBin(docs=docs, store_user_data=False).to_disk(path)
         print(f"{path}: {len(docs)} sentences, {sum(len(d) for d in docs)} tokens")
+        raw = conll_text(docs) if name.startswith("ner") else conllu_text(docs)
+        raw_path = path.with_suffix(".conll" if name.startswith("ner") else ".conllu")
+        raw_path.write_text(raw, encoding="utf8")
+        print(f"{raw_path}: the same sentences as raw text")
 
 
 if __name__ == "__main__":
