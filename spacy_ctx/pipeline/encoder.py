@@ -1,4 +1,5 @@
 """The ctx_encoder component: every layer's token vectors and a scalar mix."""
+import os
 import warnings
 from itertools import islice
 from pathlib import Path
@@ -43,6 +44,27 @@ dropout = 0.0
 STORE_DTYPES = ("float32", "float16")
 
 register_extensions()
+
+
+def _quiet_tokenizers_before_fork() -> None:
+    # nlp.pipe(n_process=N) forks workers. A Hugging Face fast tokenizer that
+    # has used its thread pool then warns in every child and turns threads
+    # off there. Setting TOKENIZERS_PARALLELISM for the fork alone silences
+    # the warning in the children (which run one process per core anyway)
+    # and leaves this process's own setting as the user had it.
+    if "TOKENIZERS_PARALLELISM" not in os.environ:
+        os.environ["TOKENIZERS_PARALLELISM"] = "false"
+        _SET_FOR_FORK.append(True)
+
+
+def _restore_after_fork() -> None:
+    if _SET_FOR_FORK:
+        _SET_FOR_FORK.clear()
+        os.environ.pop("TOKENIZERS_PARALLELISM", None)
+
+
+_SET_FOR_FORK: List[bool] = []
+os.register_at_fork(before=_quiet_tokenizers_before_fork, after_in_parent=_restore_after_fork)
 
 
 @Language.factory(
