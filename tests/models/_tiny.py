@@ -8,6 +8,7 @@ session (the `tiny_model` fixture); bench/bench_families.py builds them the
 same way. `reference_layers` is the independent computation the encoder is
 checked against.
 """
+import contextlib
 import functools
 import random
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy
 import pytest
+import torch
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers
 from tokenizers import pre_tokenizers, processors, trainers
 
@@ -357,3 +359,19 @@ def reference_layers(tokenizer, model, doc, pooling: str = "mean") -> numpy.ndar
         else:
             result[:, token.i] = rows[:, -1]
     return result
+
+
+needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@contextlib.contextmanager
+def gpu_ops():
+    """Thinc's GPU ops (and with them torch's default device) inside the block."""
+    from thinc.api import get_current_ops, require_gpu, set_current_ops
+
+    before = get_current_ops()
+    require_gpu()
+    try:
+        yield
+    finally:
+        set_current_ops(before)

@@ -14,7 +14,7 @@ from spacy_ctx.errors import SpacyCtxError
 from spacy_ctx.models.hf_loading import usable_length
 from spacy_ctx.models.wordpieces import special_tokens
 
-from ._tiny import FAMILY, FAMILY_NAMES, load_reference, reference_layers, sentences
+from ._tiny import FAMILY, FAMILY_NAMES, gpu_ops, load_reference, needs_gpu, reference_layers, sentences
 from ._tiny import tiny_model  # noqa: F401 (fixture)
 
 TEXTS = [
@@ -188,6 +188,25 @@ def test_batch_equals_single(tiny_model, nlp):
     batched = model.predict(docs)
     for doc, layers in zip(docs, batched):
         assert_allclose(layers, model.predict([doc])[0], atol=1e-5, rtol=0)
+
+
+@needs_gpu
+@pytest.mark.parametrize("family", FAMILY_NAMES)
+def test_gpu_matches_cpu(tiny_model, nlp, family):
+    """The same encoder on the GPU: inputs and pooling follow the module's
+    device, outputs are the ops' (cupy) arrays."""
+    directory = tiny_model(family)
+    docs = [nlp(text) for text in TEXTS + ODD_TEXTS + [" ".join(sentences(30, seed=1))]]
+    expected = make_encoder(directory).predict(docs)
+    with gpu_ops():
+        build = spacy.registry.architectures.get("spacy_ctx.TransformerEncoder.v1")
+        model = build(name=str(directory))
+        model.initialize()
+        assert model.layers[0].shims[0].device.type == "cuda"
+        outputs = model.predict(docs)
+        for layers, cpu in zip(outputs, expected):
+            assert isinstance(layers, model.ops.xp.ndarray)
+            assert_allclose(model.ops.to_numpy(layers), cpu, atol=1e-4, rtol=0)
 
 
 def test_slow_only_tokenizer_fails_at_initialize(tmp_path):

@@ -209,11 +209,19 @@ def test_missing_model_dir_fails_at_initialize():
         nlp.initialize()
 
 
+@pytest.mark.parametrize("config", [{"store_layers": [7]}, {"mix": {"layers": [0, -8]}}])
+def test_bad_layer_fails_when_the_encoder_loads(config):
+    """The encoder's depth is known once its model is loaded (initialize,
+    from_disk or first use), and layer settings are checked then."""
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ctx_encoder", config=config)
+    with pytest.raises(SpacyCtxError, match="E002"):
+        nlp.initialize()
+
+
 @pytest.mark.parametrize(
     "config,match",
     [
-        ({"store_layers": [7]}, "E002"),
-        ({"mix": {"layers": [0, -8]}}, "E002"),
         ({"store_dtype": "int8"}, "E005"),
         ({"model": {"pooling": "median"}}, "E004"),
     ],
