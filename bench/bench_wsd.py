@@ -28,6 +28,7 @@ from spacy_ctx.senses.corpus import with_gold_input
 from spacy_ctx.senses.embeddings import SensePropagator
 from spacy_ctx.senses.raganato import doc_to_instances
 from spacy_ctx.senses.scoring import score_keys, score_wsd
+from spacy_ctx.senses.wordnet import get_inventory
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
@@ -73,7 +74,7 @@ def last4(doc, start, end):
     return vec / (numpy.linalg.norm(vec) + 1e-8)
 
 
-def lmms(wsd, train, dev):
+def lmms(wsd, wordnet, train, dev):
     sums, counts = {}, {}
     for eg in train:
         for iid, keys, span in doc_to_instances(eg.reference):
@@ -81,7 +82,7 @@ def lmms(wsd, train, dev):
             for key in keys:
                 sums[key] = sums.get(key, 0) + vec
                 counts[key] = counts.get(key, 0) + 1
-    propagator = SensePropagator(wsd.inventory, {k: sums[k] / counts[k] for k in sums})
+    propagator = SensePropagator(wordnet, {k: sums[k] / counts[k] for k in sums})
     answers = {}
     for eg in dev:
         for iid, _, span in doc_to_instances(eg.reference):
@@ -155,7 +156,8 @@ def main():
     gold = gold_of(dev)
     result["dev_instances"] = len(gold)
     result["mfs_wordnet_f1"] = round(100 * score_keys(gold, mfs(wsd, dev))["f"], 1)
-    result["lmms_f1"] = round(100 * score_keys(gold, lmms(wsd, train, dev))["f"], 1)
+    wordnet = get_inventory(args.data / "wordnet30" / "dict")
+    result["lmms_f1"] = round(100 * score_keys(gold, lmms(wsd, wordnet, train, dev))["f"], 1)
     print(json.dumps(result), file=sys.stderr, flush=True)
 
     t1 = time.time()

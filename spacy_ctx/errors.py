@@ -216,6 +216,13 @@ class Errors(metaclass=_WithCodes):
         "The transformer encoder '{name}' is not loaded yet: call "
         "nlp.initialize() (or model.initialize()), or load a saved pipeline."
     )
+    E107 = (
+        "ctx_wsd needs WordNet 3.0 to initialize (trained pipelines carry "
+        "what they need of it), and found none: its 'wordnet_path' is not set "
+        "and nltk has no 'wordnet' corpus (searched: {searched}). Get it with "
+        "`python -m nltk.downloader wordnet`, or set wordnet_path (config: "
+        "[paths] wordnet, e.g. --paths.wordnet /path/to/WordNet-3.0/dict)."
+    )
 
 # The former per-area catalogues, kept as names for code that imports them.
 AnalysisErrors = WSDErrors = ELMoErrors = Errors

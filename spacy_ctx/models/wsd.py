@@ -5,17 +5,18 @@ from the tok2vec, L2-normalised) and a candidate sense s:
 
     score(s) = <W h, E[s]> + b[s] + lam * log_prior(s)
 
-E is a table of sense embeddings (initialised from training-data means of h,
-LMMS-style), b a per-sense bias, and log_prior a fixed sense-frequency prior,
-so that the untrained model already ranks like the most frequent sense. The
-softmax is taken over each target's candidates only (done by the component).
+E is a table of sense embeddings (set after initialize by the component,
+from training-data means of h, LMMS-style, and gloss embeddings), b a
+per-sense bias, and log_prior a fixed sense-frequency prior, so that the
+untrained model already ranks like the most frequent sense. The softmax is
+taken over each target's candidates only (``segment_softmax``).
 """
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
 import numpy
 from spacy.tokens import Doc
-from thinc.api import Model
+from thinc.api import Model, Ops
 from thinc.types import Floats1d, Ints1d
 
 from .types import DocVectors
@@ -35,8 +36,8 @@ class WSDBatch:
 def build_wsd_scorer_v1(
     tok2vec: Model[List[Doc], DocVectors],
     scale: float = 10.0,
-    prior_weight: float = 1.0,
-    train_senses: bool = True,
+    prior_weight: float = 0.5,
+    train_senses: bool = False,
 ) -> Model[WSDBatch, Floats1d]:
     """Score the candidate senses of target spans (see the module doc).
 
@@ -47,8 +48,9 @@ def build_wsd_scorer_v1(
     train_senses: update the sense table E (else only W, b, the prior weight
         and the tok2vec's mix learn).
 
-    The number of senses (dim "nS") and the initial E must be given before
-    initialize: `model.set_dim("nS", n)`, `model.attrs["init_senses"] = E`.
+    Set the number of senses before initialize, `model.set_dim("nS", n)`;
+    initialize makes E zeros: give it its rows after, with
+    `model.set_param("E", E)` ([nS, width]).
     Output: one score per candidate, concatenated in input order.
     """
     model = Model(
@@ -58,12 +60,7 @@ def build_wsd_scorer_v1(
         layers=[tok2vec],
         dims={"nI": None, "nO": None, "nS": None},
         params={"W": None, "E": None, "b": None, "lam": None},
-        attrs={
-            "scale": scale,
-            "prior_weight": prior_weight,
-            "train_senses": train_senses,
-            "init_senses": None,
-        },
+        attrs={"scale": scale, "prior_weight": prior_weight, "train_senses": train_senses},
     )
     model.set_ref("tok2vec", tok2vec)
     return model
@@ -78,13 +75,7 @@ def init(model: Model, X: Optional[WSDBatch] = None, Y=None) -> None:
     n_senses = model.get_dim("nS")
     ops = model.ops
     model.set_param("W", ops.asarray2f(numpy.eye(width, dtype="f") * model.attrs["scale"]))
-    init_senses = model.attrs.pop("init_senses", None)
-    model.attrs["init_senses"] = None  # not kept: E holds it from now on
-    if init_senses is None:
-        E = ops.alloc2f(n_senses, width)
-    else:
-        E = ops.asarray2f(numpy.asarray(init_senses, dtype="f"))
-    model.set_param("E", E)
+    model.set_param("E", ops.alloc2f(n_senses, width))
     model.set_param("b", ops.alloc1f(n_senses))
     model.set_param("lam", ops.asarray1f([model.attrs["prior_weight"]]))
 
@@ -137,3 +128,13 @@ def forward(model: Model, batch: WSDBatch, is_train: bool) -> Tuple[Floats1d, ca
         return bp_tok2vec(dH)
 
     return scores, backprop
+
+
+def segment_softmax(ops: Ops, scores: Floats1d, lengths: Ints1d) -> Floats1d:
+    """Softmax within each consecutive segment of ``lengths`` scores (each
+    target's candidates). Segments must not be empty."""
+    lengths = ops.asarray1i(lengths)
+    maxes = ops.reduce_max(ops.reshape2f(scores, -1, 1), lengths)[0]  # [n_segments, 1]
+    exp = ops.xp.exp(scores - ops.xp.repeat(maxes[:, 0], lengths))  # [n_scores]
+    sums = ops.reduce_sum(ops.reshape2f(exp, -1, 1), lengths)  # [n_segments, 1]
+    return exp / ops.xp.repeat(sums[:, 0], lengths)

@@ -1,6 +1,4 @@
 """The ctx_wsd component: WordNet word-sense disambiguation on contextual layers."""
-from collections import defaultdict
-from itertools import islice
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Tuple, Union
 
@@ -13,14 +11,18 @@ from spacy.tokens import Doc, Span, Token
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
-from tqdm import tqdm
+from thinc.types import Floats1d
 
 from ..errors import Errors, SpacyCtxError
-from ..models.wsd import WSDBatch
-from ..senses.embeddings import propagate_sense_embeddings
+from ..models.wsd import WSDBatch, segment_softmax
+from ..senses.embeddings import gloss_table, mean_sense_table
+from ..senses.inventory import SenseInventory
 from ..senses.raganato import WSD_SPANS_KEY, doc_to_instances
-from ..senses.scoring import score_wsd
-from ..senses.wordnet import POS_TO_WN, WordNetInventory, get_inventory
+from ..senses.scoring import make_wsd_scorer
+from ..senses.targets import Answer, Scored, Target, find_targets, gold_targets, plan_batch, span_lemma_pos
+from ..senses.wordnet import get_inventory
+
+__all__ = ["CtxWSD", "Target", "make_ctx_wsd", "make_wsd_scorer"]
 
 DEFAULT_WSD_MODEL = """
 [model]
@@ -43,22 +45,10 @@ layers = [-4,-3,-2,-1]
 # i.e. 0.05 per unit of cosine) gave about +3 F1 before any training; any
 # choice of layers from 3-6 and weights 0.5-1.5 was within 0.5 F1.
 
-# A target is (start token, end token, instance id, lemma, coarse POS or None).
-Target = Tuple[int, int, str, str, Optional[str]]
-
 if not Token.has_extension("sense"):
     Token.set_extension("sense", default=None)
 if not Token.has_extension("sense_score"):
     Token.set_extension("sense_score", default=None)
-
-
-def make_wsd_scorer(spans_key: str = WSD_SPANS_KEY) -> Callable:
-    """WSD precision/recall/F1 (``{spans_key}_p/_r/_f``), framework definitions."""
-
-    def scorer(examples: Iterable[Example], **kwargs) -> Dict[str, float]:
-        return score_wsd(examples, spans_key=spans_key)
-
-    return scorer
 
 
 @Language.factory(
@@ -67,7 +57,7 @@ def make_wsd_scorer(spans_key: str = WSD_SPANS_KEY) -> Callable:
     requires=["doc._.ctx_layers"],
     default_config={
         "model": Config().from_str(DEFAULT_WSD_MODEL)["model"],
-        "wordnet_path": "",
+        "wordnet_path": None,
         "spans_key": WSD_SPANS_KEY,
         "init_from_data": True,
         "gloss_weight": 1.0,
@@ -79,7 +69,7 @@ def make_ctx_wsd(
     nlp: Language,
     name: str,
     model: Model[WSDBatch, numpy.ndarray],
-    wordnet_path: str,
+    wordnet_path: Optional[str],
     spans_key: str,
     init_from_data: bool,
     gloss_weight: float,
@@ -88,8 +78,11 @@ def make_ctx_wsd(
     """Create a ctx_wsd component: one WordNet sense key per target word.
 
     model: the scorer (spacy_ctx.WSDScorer.v1) with a CtxListener tok2vec.
-    wordnet_path: a WordNet 3.0 dict directory (the sense inventory). It is
-        read at initialize/load time; the saved pipeline refers to it.
+    wordnet_path: a WordNet 3.0 dict directory, read at initialize only;
+        None or "": nltk's `wordnet` corpus (`python -m nltk.downloader
+        wordnet`). The component saves what prediction needs of WordNet (its
+        candidates, counts and morphology, see senses/inventory.py) with the
+        pipeline, which then loads and predicts with no WordNet and no nltk.
     spans_key: the span group with gold senses (training) and predictions.
         If a doc already has this group at prediction time (even empty), its spans are the
         targets (e.g. the instances of a Raganato file); else every
@@ -119,9 +112,8 @@ def make_ctx_wsd(
 class CtxWSD(TrainablePipe):
     """Predicts WordNet senses among the candidates of each target's lemma and POS.
 
-    Senses of lemmas seen in training are scored by the model; a target
-    whose candidates are not all in the model's sense table (a lemma unseen
-    in training) falls back to its most frequent sense (WordNet's first).
+    Senses of lemmas seen in training are scored by the model; the other
+    targets get a fallback answer (see spacy_ctx.senses.targets).
     """
 
     def __init__(
@@ -130,7 +122,7 @@ class CtxWSD(TrainablePipe):
         model: Model,
         name: str = "ctx_wsd",
         *,
-        wordnet_path: str = "",
+        wordnet_path: Optional[str] = None,
         spans_key: str = WSD_SPANS_KEY,
         init_from_data: bool = True,
         gloss_weight: float = 1.0,
@@ -143,25 +135,24 @@ class CtxWSD(TrainablePipe):
         self.name = name
         self.scorer = scorer
         self.cfg = {
-            "wordnet_path": str(wordnet_path),
+            "wordnet_path": str(wordnet_path or ""),
             "spans_key": spans_key,
             "init_from_data": init_from_data,
             "gloss_weight": float(gloss_weight),
             "senses": [],
         }
-        self._inventory: Optional[WordNetInventory] = None
+        self._inventory: Optional[SenseInventory] = None
         self._rows: Dict[str, int] = {}
-        self._priors: Dict[Tuple[str, ...], numpy.ndarray] = {}
 
     # The sense inventory and table
 
     @property
-    def inventory(self) -> WordNetInventory:
+    def inventory(self) -> SenseInventory:
+        """What the component knows of WordNet: candidates, counts, morphology.
+        Saved with the pipeline; before initialize (or in a pipeline saved
+        without it), read from the WordNet of `wordnet_path`."""
         if self._inventory is None:
-            path = self.cfg["wordnet_path"]
-            if not path:
-                raise SpacyCtxError(Errors.E103.format(path=path))
-            self._inventory = get_inventory(path)
+            self._inventory = get_inventory(self.cfg["wordnet_path"] or None).senses
         return self._inventory
 
     @property
@@ -184,130 +175,53 @@ class CtxWSD(TrainablePipe):
     def log_prior(self, keys: Tuple[str, ...]) -> numpy.ndarray:
         """Sense-frequency log prior over a candidate list (add-one counts;
         WordNet order breaks ties, so the argmax is WordNet's first sense)."""
-        if keys not in self._priors:
-            self._priors[keys] = self._log_prior(keys)
-        return self._priors[keys]
-
-    def _log_prior(self, keys: Tuple[str, ...]) -> numpy.ndarray:
-        counts = numpy.asarray([self.inventory.count(k) for k in keys], dtype="f") + 1.0
-        prior = numpy.log(counts / counts.sum())
-        return (prior - 1e-3 * numpy.arange(len(keys), dtype="f")).astype("f")
-
-    # Targets
-
-    def _targets(self, doc: Doc) -> List[Target]:
-        """Targets of a doc at prediction time (see the factory doc)."""
-        key = self.cfg["spans_key"]
-        targets: List[Target] = []
-        if key in doc.spans:
-            seen = set()
-            for span in doc.spans[key]:
-                ident = (span.start, span.end, span.id_)
-                if ident in seen:
-                    continue
-                seen.add(ident)
-                lemma, pos = _span_lemma_pos(span)
-                targets.append((span.start, span.end, span.id_, lemma, pos))
-            return targets
-        for token in doc:
-            pos = token.pos_ or None
-            if pos is None:
-                if not token.is_alpha or token.is_stop:
-                    continue
-            elif pos not in POS_TO_WN:
-                continue
-            lemma = token.lemma_ or token.lower_
-            if self.candidates(lemma, pos):
-                targets.append((token.i, token.i + 1, "", lemma, pos))
-        return targets
-
-    def _make_batch(
-        self, docs: List[Doc], targets: List[List[Target]]
-    ) -> Tuple[WSDBatch, List[Tuple[int, int, Tuple[str, ...]]], List]:
-        """Split targets into model-scored ones and fallbacks.
-
-        Returns the batch, the (doc, target, candidates) of each scored target
-        and the decided answers [(doc, target, key, score)] of the others.
-        """
-        scored, decided = [], []
-        spans, rows, lengths, priors = [], [], [], []
-        for d, doc_targets in enumerate(targets):
-            for t, (start, end, _, lemma, pos) in enumerate(doc_targets):
-                keys = self.candidates(lemma, pos)
-                if not keys:
-                    continue
-                if len(keys) == 1:
-                    decided.append((d, t, keys[0], 1.0))
-                elif all(k in self._rows for k in keys):
-                    scored.append((d, t, keys))
-                    spans.append((d, start, end))
-                    rows.extend(self._rows[k] for k in keys)
-                    lengths.append(len(keys))
-                    priors.append(self.log_prior(keys))
-                else:  # a lemma unseen in training: most frequent sense
-                    prob = float(numpy.exp(self.log_prior(keys)[0]))
-                    decided.append((d, t, keys[0], prob))
-        batch = WSDBatch(
-            docs=docs,
-            targets=spans,
-            rows=numpy.asarray(rows, dtype="i"),
-            lengths=numpy.asarray(lengths, dtype="i"),
-            log_prior=numpy.concatenate(priors) if priors else numpy.zeros((0,), "f"),
-        )
-        return batch, scored, decided
+        return self.inventory.log_prior(keys)
 
     # Prediction
 
-    def predict(self, docs: Iterable[Doc]):
-        """Score the candidates of every target. Returns, per doc, a list of
-        (target, sense key, probability) answers."""
+    def predict(self, docs: Iterable[Doc]) -> List[List[Answer]]:
+        """Score the candidates of every target. Returns, per doc, its answers
+        (target, sense key, probability) in token order."""
         docs = list(docs)
-        targets = [self._targets(doc) if len(doc) else [] for doc in docs]
-        answers: List[list] = [[] for _ in docs]
-        batch, scored, decided = self._make_batch(docs, targets)
-        for d, t, key, prob in decided:
-            answers[d].append((targets[d][t], key, prob))
+        targets = [find_targets(doc, self.cfg["spans_key"], self.inventory) if len(doc) else [] for doc in docs]
+        batch, scored, decided = plan_batch(docs, targets, self.inventory, self._rows)
+        answers: List[List[Answer]] = [[] for _ in docs]
+        for d, answer in decided:
+            answers[d].append(answer)
         if scored:
-            scores = self.model.ops.to_numpy(self.model.predict(batch))
-            probs = _segment_softmax(scores, batch.lengths)
+            ops = self.model.ops
+            probs = ops.to_numpy(segment_softmax(ops, self.model.predict(batch), batch.lengths))
             offset = 0
             for (d, t, keys), n in zip(scored, batch.lengths):
                 best = int(probs[offset : offset + n].argmax())
-                answers[d].append((targets[d][t], keys[best], float(probs[offset + best])))
+                answers[d].append(Answer(targets[d][t], keys[best], float(probs[offset + best])))
                 offset += n
         for doc_answers in answers:
-            doc_answers.sort(key=lambda a: (a[0][0], a[0][1]))
+            doc_answers.sort(key=lambda a: (a.target.start, a.target.end))
         return answers
 
-    def set_annotations(self, docs: Iterable[Doc], answers) -> None:
+    def set_annotations(self, docs: Iterable[Doc], answers: List[List[Answer]]) -> None:
         """Write token._.sense/_.sense_score and the span group (label = key,
         id = instance id). Targets without candidates get no span."""
         key = self.cfg["spans_key"]
         for doc, doc_answers in zip(docs, answers):
             spans = []
-            for (start, end, iid, _, _), sense, prob in doc_answers:
-                spans.append(Span(doc, start, end, label=sense, span_id=iid))
-                for token in doc[start:end]:
+            for target, sense, prob in doc_answers:
+                spans.append(Span(doc, target.start, target.end, label=sense, span_id=target.id))
+                for token in doc[target.start : target.end]:
                     token._.sense = sense
                     token._.sense_score = prob
             doc.spans[key] = spans
 
     # Training
 
-    def _gold_targets(self, eg: Example) -> Tuple[List[Target], List[List[str]]]:
-        """Gold instances of an example, on the predicted doc's tokens, with
-        lemma/POS from the reference (gold annotation)."""
-        targets, golds = [], []
-        for iid, keys, span in doc_to_instances(eg.reference, self.cfg["spans_key"]):
-            if not keys:
-                continue
-            pred = eg.predicted.char_span(span.start_char, span.end_char, alignment_mode="expand")
-            if pred is None or len(pred) == 0:
-                continue
-            lemma, pos = _span_lemma_pos(span)
-            targets.append((pred.start, pred.end, iid, lemma, pos))
-            golds.append(keys)
-        return targets, golds
+    def _gold_batch(self, examples: List[Example]) -> Tuple[WSDBatch, List[Scored], List[List[str]]]:
+        """The model's input for the gold instances of examples, the scored
+        targets and the gold keys of each."""
+        gold = [gold_targets(eg, self.cfg["spans_key"]) for eg in examples]
+        docs = [eg.predicted for eg in examples]
+        batch, scored, _ = plan_batch(docs, [targets for targets, _ in gold], self.inventory, self._rows)
+        return batch, scored, [gold[d][1][t] for d, t, _ in scored]
 
     def update(
         self,
@@ -323,43 +237,47 @@ class CtxWSD(TrainablePipe):
         losses.setdefault(self.name, 0.0)
         examples = list(examples)
         validate_examples(examples, "CtxWSD.update")
-        docs = [eg.predicted for eg in examples]
-        gold_targets = [self._gold_targets(eg) for eg in examples]
-        batch, scored, _ = self._make_batch(docs, [t for t, _ in gold_targets])
+        batch, scored, _ = self._gold_batch(examples)
         # Every doc must go through the listener so that it consumes the
         # batch the encoder sent, even when no target of the batch is scored.
         set_dropout_rate(self.model, drop)
         scores, backprop = self.model.begin_update(batch)
         if not scored:
             return losses
-        golds = [gold_targets[d][1][t] for d, t, _ in scored]
-        loss, d_scores = self.get_loss(examples, (self.model.ops.to_numpy(scores), batch, scored, golds))
+        loss, d_scores = self.get_loss(examples, scores)
         backprop(d_scores)
         if sgd is not None:
             self.finish_update(sgd)
         losses[self.name] += loss
         return losses
 
-    def get_loss(self, examples, scores_and_batch) -> Tuple[float, numpy.ndarray]:
-        """Cross-entropy against the gold keys among each target's candidates
-        (mass shared when there are several gold keys); targets whose gold
-        keys are not candidates add nothing."""
-        scores, batch, scored, golds = scores_and_batch
-        probs = _segment_softmax(scores, batch.lengths)
-        truth = numpy.zeros_like(probs)
-        mask = numpy.zeros_like(probs)
-        loss = 0.0
+    def get_loss(self, examples: Iterable[Example], scores: Floats1d) -> Tuple[float, Floats1d]:
+        """Cross-entropy of the model's scores for the gold instances of
+        examples (in the order update gives them) against their gold keys
+        among each target's candidates (mass shared when there are several
+        gold keys); targets whose gold keys are not candidates add nothing.
+        Averaged over the scored targets."""
+        _, scored, golds = self._gold_batch(list(examples))
+        ops = self.model.ops
+        if not scored:
+            return 0.0, ops.alloc1f(0)
+        lengths = numpy.asarray([len(keys) for _, _, keys in scored], dtype="i")
+        truth = numpy.zeros((int(lengths.sum()),), dtype="f")  # [n_candidates]
         offset = 0
-        for (_, _, keys), gold, n in zip(scored, golds, batch.lengths):
-            hits = [i for i, k in enumerate(keys) if k in gold]
-            if hits:
-                truth[offset + numpy.asarray(hits)] = 1.0 / len(hits)
-                mask[offset : offset + n] = 1.0
-                loss -= float(numpy.log(probs[offset + numpy.asarray(hits)].sum() + 1e-12))
-            offset += n
+        for (_, _, keys), gold in zip(scored, golds):
+            hits = numpy.asarray([key in gold for key in keys], dtype="f")
+            truth[offset : offset + len(keys)] = hits / max(1.0, hits.sum())
+            offset += len(keys)
+        truth = ops.asarray1f(truth)
+        probs = segment_softmax(ops, scores, lengths)
+        # Targets with a gold candidate: those whose truth segment sums to 1.
+        hit_mass = ops.reduce_sum(ops.reshape2f(probs * (truth > 0), -1, 1), ops.asarray1i(lengths))[:, 0]
+        counted = ops.reduce_sum(ops.reshape2f(truth, -1, 1), ops.asarray1i(lengths))[:, 0] > 0.5
         n_targets = max(1, len(scored))
+        mask = ops.xp.repeat(counted, ops.asarray1i(lengths))
         d_scores = (probs - truth) * mask / n_targets
-        return loss / n_targets, self.model.ops.asarray1f(d_scores)
+        loss = -float(ops.xp.log(hit_mass[counted] + 1e-12).sum()) / n_targets
+        return loss, ops.asarray1f(d_scores)
 
     def initialize(
         self,
@@ -368,121 +286,62 @@ class CtxWSD(TrainablePipe):
         nlp: Optional[Language] = None,
         wordnet_path: Optional[str] = None,
     ) -> None:
-        """Load the inventory, build the sense table from the candidates of
-        every training lemma/POS, and (init_from_data) initialise it from the
-        training data's mean vectors, LMMS-style."""
+        """Read WordNet (wordnet_path, else the component's, else nltk's
+        corpus), keep what prediction needs of it, make the sense table from
+        the candidates of every training lemma/POS, and start it LMMS-style
+        (init_from_data: training means; gloss_weight: gloss embeddings)."""
         validate_get_examples(get_examples, "CtxWSD.initialize")
         if wordnet_path is not None:
             self.cfg["wordnet_path"] = str(wordnet_path)
-            self._inventory = None
-        inventory = self.inventory  # clear error now for a bad path
-        # Saved absolute, so the trained pipeline loads from anywhere.
-        self.cfg["wordnet_path"] = str(inventory.path)
+        wordnet = get_inventory(self.cfg["wordnet_path"] or None)  # a clear error now
+        self._inventory = wordnet.senses
         senses: Dict[str, None] = {}
         n_instances = 0
         for eg in get_examples():
             for _, keys, span in doc_to_instances(eg.reference, self.cfg["spans_key"]):
                 if keys:
                     n_instances += 1
-                    for key in self.candidates(*_span_lemma_pos(span)):
-                        senses[key] = None
+                    senses.update(dict.fromkeys(self.inventory.candidates(*span_lemma_pos(span))))
         if not n_instances:
             raise SpacyCtxError(Errors.E102.format(key=self.cfg["spans_key"]))
         self._set_senses(list(senses))
-        self.model.set_dim("nS", len(self.cfg["senses"]), force=True)
-        tok2vec = self.model.get_ref("tok2vec")
-        tok2vec.initialize()
-        weight = self.cfg.get("gloss_weight", 0.0)
-        if self.cfg["init_from_data"] or weight:
-            E = numpy.zeros((len(self.cfg["senses"]), tok2vec.get_dim("nO")), dtype="f")
-            if weight:  # first: it fails fast without an upstream encoder
-                E += weight * self._gloss_table(nlp, inventory)
-            if self.cfg["init_from_data"]:
-                E += self._mean_sense_table(get_examples, nlp, inventory)
-            self.model.attrs["init_senses"] = E
+        self.model.set_dim("nS", len(senses), force=True)
         self.model.initialize()
-
-    def _mean_sense_table(self, get_examples, nlp, inventory) -> numpy.ndarray:
         tok2vec = self.model.get_ref("tok2vec")
-        width = tok2vec.get_dim("nO")
-        sums: Dict[str, numpy.ndarray] = defaultdict(lambda: numpy.zeros((width,), "f"))
-        counts: Dict[str, int] = defaultdict(int)
         encoder = _upstream_encoder(nlp, self.name)
-        examples = iter(get_examples())
-        while True:
-            chunk = list(islice(examples, 64))
-            if not chunk:
-                break
-            docs = [eg.predicted for eg in chunk]
-            if encoder is not None and any(doc._.ctx_layers is None for doc in docs):
-                # The frozen cache (when on) then serves the first epoch too.
-                outputs = encoder.cached_predict(docs)
-                encoder.set_annotations(docs, outputs)
-            vectors = [self.model.ops.to_numpy(h) for h in tok2vec.predict(docs)]
-            for eg, doc_vectors in zip(chunk, vectors):
-                for (start, end, _, _, _), keys in zip(*self._gold_targets(eg)):
-                    vec = doc_vectors[start:end].mean(axis=0)
-                    vec = vec / (numpy.linalg.norm(vec) + 1e-8)
-                    for key in keys:
-                        sums[key] += vec
-                        counts[key] += 1
-        seen = {key: sums[key] / counts[key] for key in counts}
-        table = propagate_sense_embeddings(inventory, seen, self.cfg["senses"])
-        E = numpy.zeros((len(self.cfg["senses"]), width), dtype="f")
-        for i, key in enumerate(self.cfg["senses"]):
-            vec = table.get(key)
-            if vec is not None:
-                E[i] = vec / (numpy.linalg.norm(vec) + 1e-8)
-        return E
-
-    def _gloss_table(self, nlp: Optional[Language], inventory, batch_size: int = 256) -> numpy.ndarray:
-        """Unit-norm gloss embeddings, one row per sense of the table: the
-        tok2vec's vectors averaged over the sense's gloss_text. Senses of one
-        synset share a text, which is encoded once."""
-        encoder = _upstream_encoder(nlp, self.name)
-        if encoder is None:
-            raise SpacyCtxError(Errors.E105.format(weight=self.cfg["gloss_weight"]))
-        tok2vec = self.model.get_ref("tok2vec")
-        texts: Dict[str, List[int]] = defaultdict(list)
-        for i, key in enumerate(self.cfg["senses"]):
-            text = inventory.gloss_text(key)
-            if text:
-                texts[text].append(i)
-        G = numpy.zeros((len(self.cfg["senses"]), tok2vec.get_dim("nO")), dtype="f")
-        # Sorted by length so that each encoder batch pads little.
-        ordered = sorted(texts, key=len)
-        # Minutes for a SemCor-sized table: show progress on a terminal.
-        bar = tqdm(total=len(ordered), desc="Encoding WordNet glosses", unit="gloss", disable=None, leave=False)
-        for start in range(0, len(ordered), batch_size):
-            chunk = ordered[start : start + batch_size]
-            # The encoder's own pipe, not the frozen cache: glosses are not
-            # training docs.
-            docs = list(encoder.pipe((nlp.make_doc(text) for text in chunk), batch_size=len(chunk)))
-            for text, vectors in zip(chunk, tok2vec.predict(docs)):
-                vec = self.model.ops.to_numpy(vectors).mean(axis=0)
-                G[texts[text]] = vec / (numpy.linalg.norm(vec) + 1e-8)
-            bar.update(len(chunk))
-        bar.close()
-        return G
+        weight = self.cfg["gloss_weight"]
+        if self.cfg["init_from_data"] or weight:
+            E = numpy.zeros((len(senses), tok2vec.get_dim("nO")), dtype="f")  # [nS, width]
+            if weight:  # first: it fails fast without an upstream encoder
+                if encoder is None:
+                    raise SpacyCtxError(Errors.E105.format(weight=weight))
+                E += weight * gloss_table(tok2vec, encoder, nlp.make_doc, self.senses, wordnet)
+            if self.cfg["init_from_data"]:
+                E += mean_sense_table(
+                    tok2vec, get_examples(), self.senses, wordnet, spans_key=self.cfg["spans_key"], encoder=encoder
+                )
+            self.model.set_param("E", self.model.ops.asarray2f(E))
 
     def add_label(self, label: str) -> int:
         raise NotImplementedError("ctx_wsd takes its labels (sense keys) from WordNet.")
 
-    # Serialisation: cfg (with the sense table's keys) and model weights.
+    # Serialisation: cfg (with the sense table's keys), the sense inventory
+    # and the model weights.
 
     def to_bytes(self, *, exclude=tuple()) -> bytes:
         serialize = {
             "cfg": lambda: srsly.json_dumps(self.cfg),
+            "inventory": lambda: self._inventory.to_bytes() if self._inventory is not None else b"",
             "model": lambda: self.model.to_bytes(),
         }
         return util.to_bytes(serialize, exclude)
 
     def from_bytes(self, bytes_data: bytes, *, exclude=tuple()) -> "CtxWSD":
-        def load_model(b):
-            self.model.set_dim("nS", len(self.cfg["senses"]), force=True)
-            self.model.from_bytes(b)
-
-        deserialize = {"cfg": self._load_cfg, "model": load_model}
+        deserialize = {
+            "cfg": self._load_cfg,
+            "inventory": self._load_inventory,
+            "model": self._load_model(self.model.from_bytes),
+        }
         util.from_bytes(bytes_data, deserialize, exclude)
         return self
 
@@ -491,16 +350,16 @@ class CtxWSD(TrainablePipe):
             "cfg": lambda p: srsly.write_json(p, self.cfg),
             "model": lambda p: self.model.to_disk(p),
         }
+        if self._inventory is not None:
+            serialize["inventory"] = lambda p: p.write_bytes(self._inventory.to_bytes())
         util.to_disk(path, serialize, exclude)
 
     def from_disk(self, path: Union[str, Path], *, exclude=tuple()) -> "CtxWSD":
-        def load_model(p):
-            self.model.set_dim("nS", len(self.cfg["senses"]), force=True)
-            self.model.from_disk(p)
-
         deserialize = {
             "cfg": lambda p: self._load_cfg(srsly.read_json(p)),
-            "model": load_model,
+            # Pipelines saved before the inventory travelled have none.
+            "inventory": lambda p: self._load_inventory(p.read_bytes() if p.exists() else b""),
+            "model": self._load_model(self.model.from_disk),
         }
         util.from_disk(path, deserialize, exclude)
         return self
@@ -510,15 +369,16 @@ class CtxWSD(TrainablePipe):
             cfg = srsly.json_loads(cfg)
         self.cfg.update(cfg)
         self._set_senses(self.cfg["senses"])
-        self._inventory = None
 
+    def _load_inventory(self, data: bytes) -> None:
+        self._inventory = SenseInventory.from_bytes(data) if data else None
 
-def _span_lemma_pos(span: Span) -> Tuple[str, Optional[str]]:
-    """Lemma and coarse POS of a target: those of its first token, or its
-    lower-cased text (and any POS) when the tokens carry none."""
-    first = span[0]
-    lemma = first.lemma_ or "_".join(t.lower_ for t in span)
-    return lemma, (first.pos_ or None)
+    def _load_model(self, load: Callable) -> Callable:
+        def load_model(data):
+            self.model.set_dim("nS", len(self.cfg["senses"]), force=True)
+            load(data)
+
+        return load_model
 
 
 def _upstream_encoder(nlp: Optional[Language], name: str):
@@ -528,15 +388,3 @@ def _upstream_encoder(nlp: Optional[Language], name: str):
         if name in getattr(component, "listening_components", []):
             return component
     return None
-
-
-def _segment_softmax(scores: numpy.ndarray, lengths: numpy.ndarray) -> numpy.ndarray:
-    """Softmax within each consecutive segment of ``lengths`` scores."""
-    out = numpy.empty_like(scores)
-    offset = 0
-    for n in lengths:
-        seg = scores[offset : offset + n]
-        e = numpy.exp(seg - seg.max())
-        out[offset : offset + n] = e / e.sum()
-        offset += n
-    return out

@@ -1,16 +1,108 @@
-"""LMMS-style sense embeddings: corpus means, propagated through WordNet.
+"""LMMS-style sense embeddings: corpus means, propagated through WordNet,
+and gloss embeddings. ctx_wsd starts its sense table from them.
 
 Loureiro & Jorge (2019): a sense seen in annotated data gets the mean of its
 contextual vectors; an unseen sense takes, in this order, the mean of its
 synset's seen senses, of the synsets around its hypernyms (the hypernyms and
-their other hyponyms), or of its lexicographer file (supersense).
+their other hyponyms), or of its lexicographer file (supersense). A sense's
+gloss embedding is the mean vector of its synset's text (lemma names,
+definition and examples).
 """
 from collections import defaultdict
-from typing import Dict, Iterable, Optional
+from itertools import islice
+from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 import numpy
+from spacy.tokens import Doc
+from spacy.training import Example
+from thinc.api import Model
+from tqdm import tqdm
 
+from .targets import gold_targets
 from .wordnet import WordNetInventory
+
+
+def _unit(vec: numpy.ndarray) -> numpy.ndarray:
+    return vec / (numpy.linalg.norm(vec) + 1e-8)
+
+
+def mean_sense_table(
+    tok2vec: Model,
+    examples: Iterable[Example],
+    senses: Sequence[str],
+    wordnet: WordNetInventory,
+    *,
+    spans_key: str,
+    encoder=None,
+    batch_size: int = 64,
+) -> numpy.ndarray:
+    """The LMMS table: one unit row per sense key, [len(senses), width].
+
+    tok2vec: the model whose vectors are averaged (ctx_wsd's listener).
+    examples: sense-annotated, gold senses in reference.spans[spans_key].
+    encoder: the ctx_encoder the listener reads from, run on docs that have no
+        layers yet (through its frozen cache, which then serves the first
+        epoch of training too).
+    A sense with no vector seen or propagated has a zero row.
+    """
+    width = tok2vec.get_dim("nO")
+    sums: Dict[str, numpy.ndarray] = defaultdict(lambda: numpy.zeros((width,), "f"))
+    counts: Dict[str, int] = defaultdict(int)
+    examples = iter(examples)
+    while True:
+        chunk = list(islice(examples, batch_size))
+        if not chunk:
+            break
+        docs = [eg.predicted for eg in chunk]
+        if encoder is not None and any(doc._.ctx_layers is None for doc in docs):
+            encoder.set_annotations(docs, encoder.cached_predict(docs))
+        vectors = [tok2vec.ops.to_numpy(h) for h in tok2vec.predict(docs)]  # [n_tokens, width] per doc
+        for eg, doc_vectors in zip(chunk, vectors):
+            for target, keys in zip(*gold_targets(eg, spans_key)):
+                vec = _unit(doc_vectors[target.start : target.end].mean(axis=0))
+                for key in keys:
+                    sums[key] += vec
+                    counts[key] += 1
+    seen = {key: sums[key] / counts[key] for key in counts}
+    table = propagate_sense_embeddings(wordnet, seen, senses)
+    E = numpy.zeros((len(senses), width), dtype="f")
+    for i, key in enumerate(senses):
+        if table[key] is not None:
+            E[i] = _unit(table[key])
+    return E
+
+
+def gloss_table(
+    tok2vec: Model,
+    encoder,
+    make_doc: Callable[[str], Doc],
+    senses: Sequence[str],
+    wordnet: WordNetInventory,
+    batch_size: int = 256,
+) -> numpy.ndarray:
+    """Unit gloss embeddings, [len(senses), width]: tok2vec's vectors of each
+    sense's ``gloss_text``, averaged over its tokens, after the encoder's own
+    pipe (not its frozen cache: glosses are not training docs). Senses of
+    one synset share a text, which is encoded once; a sense without a gloss
+    has a zero row."""
+    texts: Dict[str, List[int]] = defaultdict(list)
+    for i, key in enumerate(senses):
+        text = wordnet.gloss_text(key)
+        if text:
+            texts[text].append(i)
+    G = numpy.zeros((len(senses), tok2vec.get_dim("nO")), dtype="f")
+    # Sorted by length so that each encoder batch pads little.
+    ordered = sorted(texts, key=len)
+    # Minutes for a SemCor-sized table: show progress on a terminal.
+    bar = tqdm(total=len(ordered), desc="Encoding WordNet glosses", unit="gloss", disable=None, leave=False)
+    for start in range(0, len(ordered), batch_size):
+        chunk = ordered[start : start + batch_size]
+        docs = list(encoder.pipe((make_doc(text) for text in chunk), batch_size=len(chunk)))
+        for text, vectors in zip(chunk, tok2vec.predict(docs)):
+            G[texts[text]] = _unit(tok2vec.ops.to_numpy(vectors).mean(axis=0))
+        bar.update(len(chunk))
+    bar.close()
+    return G
 
 
 def propagate_sense_embeddings(

@@ -4,7 +4,7 @@ P = correct / answered gold instances, R = correct / all gold instances,
 F1 = 2PR / (P + R). An answer is correct if it is one of the gold keys.
 Answers for tokens that are not gold instances are ignored.
 """
-from typing import Dict, Iterable, List, Tuple
+from typing import Callable, Dict, Iterable, List, Tuple
 
 from spacy.training import Example
 
@@ -59,3 +59,13 @@ def score_wsd(examples: Iterable[Example], spans_key: str = WSD_SPANS_KEY) -> Di
     # --spans-key wsd` prints (as SPAN P/R/F).
     out.update({f"spans_{spans_key}_{name}": value for name, value in scores.items()})
     return out
+
+
+def make_wsd_scorer(spans_key: str = WSD_SPANS_KEY) -> Callable:
+    """The scorer of ctx_wsd (registered as spacy_ctx.wsd_scorer.v1):
+    ``score_wsd`` on the span group ``spans_key``."""
+
+    def scorer(examples: Iterable[Example], **kwargs) -> Dict[str, float]:
+        return score_wsd(examples, spans_key=spans_key)
+
+    return scorer

@@ -1,23 +1,26 @@
 """The spacy_ctx.WSDScorer.v1 thinc model: exact forward values and gradients."""
+import inspect
+
 import numpy
 import pytest
 import spacy
 from spacy.tokens import Doc
+from thinc.api import Adam, Config, NumpyOps
 
 from spacy_ctx.models.listener import build_ctx_listener_v1
-from spacy_ctx.models.wsd import WSDBatch, build_wsd_scorer_v1
+from spacy_ctx.models.wsd import WSDBatch, build_wsd_scorer_v1, segment_softmax
 
 N_LAYERS, WIDTH = 2, 4
 
 
-def make_model(n_senses=5):
+def make_model(n_senses=5, train_senses=True):
     tok2vec = build_ctx_listener_v1(grad_factor=0.0)
     tok2vec.get_ref("tap").connect(N_LAYERS, WIDTH, list(range(N_LAYERS)))
-    model = build_wsd_scorer_v1(tok2vec, scale=2.0, prior_weight=0.5)
+    model = build_wsd_scorer_v1(tok2vec, scale=2.0, prior_weight=0.5, train_senses=train_senses)
     model.set_dim("nS", n_senses)
-    rng = numpy.random.default_rng(0)
-    model.attrs["init_senses"] = rng.normal(size=(n_senses, WIDTH)).astype("f")
     model.initialize()
+    rng = numpy.random.default_rng(0)
+    model.set_param("E", rng.normal(size=(n_senses, WIDTH)).astype("f"))
     return model
 
 
@@ -69,6 +72,40 @@ def test_gradients_match_finite_differences(param):
                 down = float(model.predict(batch) @ weights)
             value[index] -= sign * eps
         assert grad[index] == pytest.approx((up - down) / (2 * eps), rel=1e-2, abs=1e-3)
+
+
+def test_a_fixed_sense_table_gets_no_gradient():
+    model, batch = make_model(train_senses=False), make_batch()
+    E = model.get_param("E").copy()
+    scores, backprop = model.begin_update(batch)
+    backprop(numpy.ones_like(scores))
+    assert not model.has_grad("E") and model.has_grad("W")
+    model.finish_update(Adam(0.1))
+    numpy.testing.assert_array_equal(model.get_param("E"), E)
+
+
+def test_python_defaults_are_the_shipped_config_defaults(root):
+    """build_wsd_scorer_v1's defaults equal ctx_wsd's default model and
+    configs/wsd.cfg, so a config that leaves a value out means the same."""
+    from spacy_ctx.pipeline.wsd import DEFAULT_WSD_MODEL
+
+    defaults = {
+        name: param.default
+        for name, param in inspect.signature(build_wsd_scorer_v1).parameters.items()
+        if param.default is not inspect.Parameter.empty
+    }
+    assert defaults == {"scale": 10.0, "prior_weight": 0.5, "train_senses": False}
+    shipped = Config().from_disk(root / "configs" / "wsd.cfg")["components"]["ctx_wsd"]["model"]
+    for block in (Config().from_str(DEFAULT_WSD_MODEL)["model"], shipped):
+        assert {name: block[name] for name in defaults} == defaults
+
+
+def test_segment_softmax_per_target():
+    ops = NumpyOps()
+    scores = numpy.asarray([1.0, 2.0, 3.0, 1000.0, 1000.0], dtype="f")
+    probs = segment_softmax(ops, scores, numpy.asarray([3, 2], dtype="i"))
+    e = numpy.exp([1.0, 2.0, 3.0])
+    numpy.testing.assert_allclose(probs, [*(e / e.sum()), 0.5, 0.5], rtol=1e-6)
 
 
 def test_no_targets_gives_no_scores():

@@ -1,12 +1,19 @@
 """The ctx_wsd component, trained on the small samples in corpus/ (needs WordNet)."""
+import shutil
+import sys
+
 import numpy
 import pytest
 import spacy
 from spacy.tokens import Doc, Span
 from spacy.training import Example
 
+from spacy_ctx.errors import SpacyCtxError
 from spacy_ctx.senses.corpus import create_wsd_corpus_reader, with_gold_input
+from spacy_ctx.senses.embeddings import gloss_table
 from spacy_ctx.senses.scoring import score_wsd
+from spacy_ctx.senses.targets import gold_targets, plan_batch
+from spacy_ctx.senses.wordnet import get_inventory
 
 pytestmark = pytest.mark.data
 
@@ -137,19 +144,101 @@ def test_unseen_lemma_falls_back_to_the_most_frequent_sense(trained):
     assert nlp(doc)[1]._.sense == wsd.inventory.candidates("dog", "NOUN")[0] == "dog%1:05:00::"
 
 
-def test_initialize_errors(trained, corpus, tmp_path):
+def test_initialize_errors(trained, corpus, wordnet, tmp_path):
     nlp, _ = trained
-    bad = nlp.add_pipe("ctx_wsd", name="bad_wsd", config={"wordnet_path": str(tmp_path)})
+    bad = nlp.add_pipe("ctx_wsd", name="bad_wsd", config={"gloss_weight": 0.0})
     try:
         train = list(corpus["train"](nlp))
-        with pytest.raises(ValueError, match="E101"):
-            bad.initialize(lambda: train, nlp=nlp)
+        with pytest.raises(SpacyCtxError, match="E101"):
+            bad.initialize(lambda: train, nlp=nlp, wordnet_path=str(tmp_path))
         plain = [Example(Doc(nlp.vocab, words=["no", "senses"]), Doc(nlp.vocab, words=["no", "senses"]))]
-        bad._inventory = nlp.get_pipe("ctx_wsd").inventory  # a good one, loaded once
-        with pytest.raises(ValueError, match="E102"):
-            bad.initialize(lambda: plain, nlp=nlp)
+        with pytest.raises(SpacyCtxError, match="E102"):
+            bad.initialize(lambda: plain, nlp=nlp, wordnet_path=wordnet)
     finally:
         nlp.remove_pipe("bad_wsd")
+
+
+def test_no_wordnet_anywhere_says_how_to_get_it(corpus, tmp_path, monkeypatch):
+    import nltk
+
+    monkeypatch.setattr(nltk.data, "path", [str(tmp_path)])  # an nltk without WordNet
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ctx_encoder")
+    nlp.add_pipe("ctx_wsd", config={"gloss_weight": 0.0})
+    train = list(corpus["train"](nlp))
+    with pytest.raises(SpacyCtxError, match="E107") as err:
+        nlp.initialize(lambda: train)
+    assert "python -m nltk.downloader wordnet" in str(err.value)
+    assert str(tmp_path) in str(err.value)
+
+
+def test_trained_pipeline_travels_without_wordnet_or_nltk(shared_data, corpus, tmp_path, monkeypatch):
+    """Trained on nltk's WordNet, saved, moved; then with that WordNet gone
+    and nltk unimportable (WordNet is read through nltk only), the loaded
+    pipeline predicts the same senses with the same scores."""
+    import nltk
+
+    nltk_data = tmp_path / "nltk_data"
+    (nltk_data / "corpora").mkdir(parents=True)
+    (nltk_data / "corpora" / "wordnet").symlink_to(shared_data / "wordnet30" / "dict")
+    monkeypatch.setattr(nltk.data, "path", [str(nltk_data)])
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ctx_encoder")
+    nlp.add_pipe("ctx_wsd", config={"gloss_weight": 0.0})  # wordnet_path: none, nltk's
+    train = list(corpus["train"](nlp))
+    optimizer = nlp.initialize(lambda: train)
+    for _ in range(3):
+        nlp.update(train, sgd=optimizer)
+    # Gold targets (seen and unseen lemmas), and plain text: inflected words
+    # go through WordNet's morphology, with any POS.
+    text = "The rivers flooded the old plants ."
+
+    def predict(pipeline):
+        docs = dev_docs(pipeline, corpus)[0] + [pipeline(text)]
+        return [[(s.start, s.end, s.id_, s.label_, s[0]._.sense_score) for s in d.spans["wsd"]] for d in docs]
+
+    before = predict(nlp)
+    assert [(label.partition("%")[0], start) for start, _, _, label, _ in before[-1]] == [
+        ("river", 1), ("flood", 2), ("old", 4), ("plant", 5)
+    ]
+    nlp.to_disk(tmp_path / "saved")
+    shutil.move(tmp_path / "saved", tmp_path / "moved")
+    shutil.rmtree(nltk_data)
+    monkeypatch.setitem(sys.modules, "nltk", None)  # `import nltk` now fails
+    loaded = spacy.load(tmp_path / "moved")
+    assert predict(loaded) == before
+    # Bytes carry the inventory too.
+    wsd = loaded.get_pipe("ctx_wsd")
+    copy = spacy.blank("en").add_pipe("ctx_wsd").from_bytes(wsd.to_bytes())
+    assert copy.senses == wsd.senses
+    assert copy.candidates("geese", "NOUN") == wsd.candidates("goose", "NOUN") != ()
+    assert copy.log_prior(wsd.candidates("bank", "NOUN")).tolist() == wsd.log_prior(wsd.candidates("bank", "NOUN")).tolist()
+
+
+def test_get_loss_is_the_candidate_cross_entropy(trained, corpus):
+    """get_loss(examples, scores) against softmax cross-entropy computed
+    here over the gold instances' candidate segments."""
+    from scipy.special import softmax
+
+    nlp, _ = trained
+    wsd = nlp.get_pipe("ctx_wsd")
+    examples = list(corpus["train"](nlp))[:6]
+    docs = list(nlp.get_pipe("ctx_encoder").pipe([eg.predicted for eg in examples]))
+    rows = {key: i for i, key in enumerate(wsd.senses)}
+    gold = [gold_targets(eg, "wsd") for eg in examples]
+    batch, scored, _ = plan_batch(docs, [t for t, _ in gold], wsd.inventory, rows)
+    scores = wsd.model.predict(batch)
+    loss, d_scores = wsd.get_loss(examples, scores)
+    expected, grads, offset = [], [], 0
+    for (d, t, keys), n in zip(scored, batch.lengths):
+        probs = softmax(scores[offset : offset + n].astype("d"))
+        hits = numpy.asarray([key in gold[d][1][t] for key in keys], dtype="d")
+        expected.append(-numpy.log(probs[hits > 0].sum()))
+        grads.append((probs - hits / hits.sum()) / len(scored))
+        offset += n
+    assert len(scored) > 10
+    assert loss == pytest.approx(numpy.mean(expected), rel=1e-5)
+    numpy.testing.assert_allclose(d_scores, numpy.concatenate(grads), atol=1e-6)
 
 
 def test_corpus_reader_gives_gold_input_without_senses(trained, corpus):
@@ -164,8 +253,9 @@ def test_corpus_reader_gives_gold_input_without_senses(trained, corpus):
 def test_gloss_embeddings_enter_the_sense_table(trained, corpus, wordnet):
     nlp, _ = trained
     wsd = nlp.get_pipe("ctx_wsd")
-    inventory = wsd.inventory
-    G = wsd._gloss_table(nlp, inventory)
+    inventory = get_inventory(wordnet)
+    tok2vec = wsd.model.get_ref("tok2vec")
+    G = gloss_table(tok2vec, nlp.get_pipe("ctx_encoder"), nlp.make_doc, wsd.senses, inventory)
     keys = wsd.senses
     assert G.shape == (len(keys), 384)
     # Unit rows; a key nltk cannot resolve has no gloss and a zero row.
@@ -179,7 +269,7 @@ def test_gloss_embeddings_enter_the_sense_table(trained, corpus, wordnet):
     assert text.startswith(inventory.synset(key).lemmas()[0].name().replace("_", " "))
     assert inventory.synset(key).definition() in text
     layers = nlp.get_pipe("ctx_encoder")(nlp.make_doc(text))._.ctx_layers
-    mix = wsd.model.get_ref("tok2vec").get_ref("mix")
+    mix = tok2vec.get_ref("mix")
     weights = numpy.exp(mix.get_param("weights")) / numpy.exp(mix.get_param("weights")).sum()
     expected = (layers[-4:] * weights[:, None, None]).sum(axis=0).mean(axis=0) * mix.get_param("gamma")[0]
     numpy.testing.assert_allclose(G[0], expected / numpy.linalg.norm(expected), atol=1e-4)
@@ -190,14 +280,14 @@ def test_gloss_embeddings_enter_the_sense_table(trained, corpus, wordnet):
 
 def test_gloss_weight_errors(wordnet, corpus):
     nlp = spacy.blank("en")
-    with pytest.raises(ValueError, match="E106"):
+    with pytest.raises(SpacyCtxError, match="E106"):
         nlp.add_pipe("ctx_wsd", config={"wordnet_path": wordnet, "gloss_weight": -1.0})
     nlp = make_nlp(wordnet)
     train = list(corpus["train"](nlp))
     wsd = nlp.get_pipe("ctx_wsd")
     nlp.get_pipe("ctx_encoder").initialize(lambda: train, nlp=nlp)
     # Without the pipeline, the glosses cannot be encoded: a clear error.
-    with pytest.raises(ValueError, match="E105"):
+    with pytest.raises(SpacyCtxError, match="E105"):
         wsd.initialize(lambda: train)
 
 
