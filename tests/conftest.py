@@ -8,6 +8,18 @@ import spacy
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("SPACY_CTX_DATA", ROOT.parent / "shared" / "data"))
 
+# Opt-in GPU run: SPACY_CTX_TEST_GPU=1 puts every test on thinc's CupyOps (and
+# torch on cuda) from the start; without a usable GPU the session stops here.
+if os.environ.get("SPACY_CTX_TEST_GPU") == "1":
+    try:
+        spacy.require_gpu()
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError("torch sees no CUDA device")
+    except Exception as err:
+        raise RuntimeError(f"SPACY_CTX_TEST_GPU=1 but no usable GPU: {err!r}") from err
+
 
 @pytest.fixture(scope="session")
 def nlp():
