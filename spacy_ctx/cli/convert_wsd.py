@@ -6,6 +6,7 @@ import typer
 from wasabi import msg
 
 from ._app import app
+from ._util import user_errors
 
 
 @app.command("convert-wsd")
@@ -19,7 +20,8 @@ def convert_wsd_cli(
     POS, and gold senses in doc.spans["wsd"] (label = sense key, id = instance id)."""
     from ..senses.raganato import raganato_to_docbin
 
-    docbin = raganato_to_docbin(spacy.blank(lang).vocab, data_path, gold_path)
+    with user_errors():
+        docbin = raganato_to_docbin(spacy.blank(lang).vocab, data_path, gold_path)
     output_path.parent.mkdir(parents=True, exist_ok=True)
     docbin.to_disk(output_path)
     msg.good(f"Wrote {len(docbin)} docs to {output_path}")

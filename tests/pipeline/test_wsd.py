@@ -351,3 +351,15 @@ def _lemma_keys(data, predicted):
         for inst in sent.instances:
             if inst.id in predicted:
                 yield inst.lemma, inst.pos, predicted[inst.id]
+
+
+def test_predict_wsd_cli_without_ctx_wsd_is_a_clear_error(root, tmp_path):
+    from typer.testing import CliRunner
+
+    from spacy_ctx.cli import app
+
+    spacy.blank("en").to_disk(tmp_path / "blank")
+    data = root / "corpus" / "wsd-dev.data.xml"
+    result = CliRunner().invoke(app, ["predict-wsd", str(tmp_path / "blank"), str(data)])
+    assert result.exit_code == 1
+    assert "E104" in result.output and "Traceback" not in result.output
