@@ -17,7 +17,7 @@ from typing import List, Optional, Tuple
 import numpy
 from spacy.tokens import Doc
 from thinc.api import Model, Ops
-from thinc.types import Floats1d, Ints1d
+from thinc.types import Floats1d, Floats2d, Ints1d
 
 from .types import DocVectors
 
@@ -100,7 +100,7 @@ def forward(model: Model, batch: WSDBatch, is_train: bool) -> Tuple[Floats1d, ca
     norms = xp.sqrt((X**2).sum(axis=1, keepdims=True)) + 1e-8  # [n_t, 1]
     Xn = X / norms
     Q = Xn @ W.T  # [n_t, nO]
-    t_idx = xp.repeat(xp.arange(n_t), ops.asarray(batch.lengths, dtype="i"))  # [n_c]
+    t_idx = ops.asarray1i(numpy.repeat(numpy.arange(n_t), batch.lengths))  # [n_c] target of each candidate
     rows = ops.asarray(batch.rows, dtype="i")
     prior = ops.asarray1f(batch.log_prior)
     Ec = E[rows]  # [n_c, nO]
@@ -135,6 +135,12 @@ def segment_softmax(ops: Ops, scores: Floats1d, lengths: Ints1d) -> Floats1d:
     target's candidates). Segments must not be empty."""
     lengths = ops.asarray1i(lengths)
     maxes = ops.reduce_max(ops.reshape2f(scores, -1, 1), lengths)[0]  # [n_segments, 1]
-    exp = ops.xp.exp(scores - ops.xp.repeat(maxes[:, 0], lengths))  # [n_scores]
+    exp = ops.xp.exp(scores - repeat_segments(ops, maxes, lengths))  # [n_scores]
     sums = ops.reduce_sum(ops.reshape2f(exp, -1, 1), lengths)  # [n_segments, 1]
-    return exp / ops.xp.repeat(sums[:, 0], lengths)
+    return exp / repeat_segments(ops, sums, lengths)
+
+
+def repeat_segments(ops: Ops, values: Floats2d, lengths: Ints1d) -> Floats1d:
+    """[n_segments, 1] -> [sum(lengths)]: each segment's value on each of its
+    rows (thinc's backprop of a segment sum does exactly that, on any device)."""
+    return ops.backprop_reduce_sum(values, ops.asarray1i(lengths))[:, 0]

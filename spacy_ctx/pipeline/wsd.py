@@ -14,7 +14,7 @@ from thinc.api import Config, Model, Optimizer, set_dropout_rate
 from thinc.types import Floats1d
 
 from ..errors import Errors, SpacyCtxError
-from ..models.wsd import WSDBatch, segment_softmax
+from ..models.wsd import WSDBatch, repeat_segments, segment_softmax
 from ..senses.embeddings import gloss_table, mean_sense_table
 from ..senses.inventory import SenseInventory
 from ..senses.raganato import WSD_SPANS_KEY, doc_to_instances
@@ -261,7 +261,7 @@ class CtxWSD(TrainablePipe):
         ops = self.model.ops
         if not scored:
             return 0.0, ops.alloc1f(0)
-        lengths = numpy.asarray([len(keys) for _, _, keys in scored], dtype="i")
+        lengths = ops.asarray1i([len(keys) for _, _, keys in scored])
         truth = numpy.zeros((int(lengths.sum()),), dtype="f")  # [n_candidates]
         offset = 0
         for (_, _, keys), gold in zip(scored, golds):
@@ -270,13 +270,12 @@ class CtxWSD(TrainablePipe):
             offset += len(keys)
         truth = ops.asarray1f(truth)
         probs = segment_softmax(ops, scores, lengths)
-        # Targets with a gold candidate: those whose truth segment sums to 1.
-        hit_mass = ops.reduce_sum(ops.reshape2f(probs * (truth > 0), -1, 1), ops.asarray1i(lengths))[:, 0]
-        counted = ops.reduce_sum(ops.reshape2f(truth, -1, 1), ops.asarray1i(lengths))[:, 0] > 0.5
-        n_targets = max(1, len(scored))
-        mask = ops.xp.repeat(counted, ops.asarray1i(lengths))
-        d_scores = (probs - truth) * mask / n_targets
-        loss = -float(ops.xp.log(hit_mass[counted] + 1e-12).sum()) / n_targets
+        # Per target: the probability of its gold keys, and whether it has
+        # any among its candidates (its truth segment sums to 1, else 0).
+        hit_mass = ops.reduce_sum(ops.reshape2f(probs * (truth > 0), -1, 1), lengths)  # [n_targets, 1]
+        counted = (ops.reduce_sum(ops.reshape2f(truth, -1, 1), lengths) > 0.5).astype("f")  # [n_targets, 1]
+        d_scores = (probs - truth) * repeat_segments(ops, counted, lengths) / len(scored)
+        loss = -float((ops.xp.log(hit_mass + 1e-12) * counted).sum()) / len(scored)
         return loss, ops.asarray1f(d_scores)
 
     def initialize(
