@@ -156,7 +156,9 @@ def main(argv=None) -> Dict:
         "ray_init_s": round(ray_start_s, 1),
         "job_seconds": {name: round(s, 1) for name, s in seconds.items()},
         "words_per_s": {name: round(v, 1) for name, v in words_per_s.items()},
-        # Per actor: the words it encoded over the seconds it spent in blocks.
+        # The pool's rate once its actors are up: the words over the seconds the
+        # actors spent in blocks (reading, encoding, writing), divided by the
+        # number of actors; start-up, scheduling and the driver are left out.
         "ray_actor_words_per_s": {
             name: round(n_words / (s / (2 if name == "ray_2a" else 1)), 1) for name, s in actor_seconds.items()
         },
