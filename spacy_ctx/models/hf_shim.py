@@ -1,14 +1,16 @@
 """The thinc shim of a Hugging Face encoder: loaded after the model is built,
 and saved whole (config, tokenizer files and weights) with the pipeline."""
+from io import BytesIO
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Optional
 
 import srsly
+import torch
 from thinc.api import PyTorchShim, get_torch_default_device
 from torch import nn
 
-from .hf_loading import load_encoder_dir, usable_length
+from .hf_loading import load_encoder, load_encoder_dir, usable_length
 from .pytorch.layer_encoder import LayerEncoder
 from .wordpieces import WordpiecePlanner
 
@@ -16,18 +18,22 @@ from .wordpieces import WordpiecePlanner
 class HFShim(PyTorchShim):
     """Holds a fast tokenizer, its wordpiece planner and a `LayerEncoder`.
 
-    Until `load` (called by the model's `init`) or `from_bytes` it holds an
+    Until `load_named` (called by the model's `init`) or `from_bytes` it holds an
     empty module: building a pipeline reads no files. `to_bytes` saves what
     `save_pretrained` writes for the tokenizer and the current (possibly
     fine-tuned) model, so `from_bytes` rebuilds both without the directory or
     Hub id they first came from, as spacy-transformers' HFShim does.
 
+    name, revision: where `load_named` finds the model (see
+        `hf_loading.resolve_model_dir`).
     planner_settings: keyword arguments of `WordpiecePlanner` other than the
         tokenizer and max_length (window, stride, max_batch_items, pooling).
     """
 
-    def __init__(self, planner_settings: dict):
+    def __init__(self, name: str, revision: Optional[str], planner_settings: dict):
         super().__init__(nn.Module())
+        self.name = name
+        self.revision = revision
         self.planner_settings = dict(planner_settings)
         self.tokenizer = None
         self.planner: Optional[WordpiecePlanner] = None
@@ -40,6 +46,10 @@ class HFShim(PyTorchShim):
     def encoder(self) -> nn.Module:
         """The torch module: a LayerEncoder once loaded."""
         return self._model
+
+    def load_named(self) -> None:
+        """Load the tokenizer and weights that `name` and `revision` name."""
+        self.load(*load_encoder(self.name, self.revision))
 
     def load(self, tokenizer, transformer: nn.Module) -> None:
         """Install a fast tokenizer and its encoder on the default device."""
@@ -63,7 +73,15 @@ class HFShim(PyTorchShim):
         return srsly.msgpack_dumps({"files": files})
 
     def from_bytes(self, bytes_data: bytes) -> "HFShim":
-        files = srsly.msgpack_loads(bytes_data)["files"]
+        msg = srsly.msgpack_loads(bytes_data)
+        if "files" not in msg:
+            # Saved by an earlier spacy-ctx, as a plain PyTorchShim: weights
+            # only, so the model files must still be where `name` points.
+            self.load_named()
+            state = torch.load(BytesIO(msg["state"]), map_location=self.device)
+            self._model.load_state_dict(state)
+            return self
+        files = msg["files"]
         if files:
             with TemporaryDirectory() as tmp:
                 for name, data in files.items():

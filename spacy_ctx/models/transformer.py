@@ -8,7 +8,6 @@ from thinc.layers.pytorchwrapper import forward as pytorch_forward
 
 from ..errors import Errors, SpacyCtxError
 from ..util import DEFAULT_MODEL
-from .hf_loading import load_encoder
 from .hf_shim import HFShim
 from .torch_io import no_input_gradient
 from .types import DocLayers
@@ -74,7 +73,7 @@ def build_transformer_encoder_v2(
         "ctx_hf_layers",
         pytorch_forward,
         attrs={"convert_inputs": _convert_inputs, "convert_outputs": _convert_outputs},
-        shims=[HFShim(settings)],
+        shims=[HFShim(str(name), revision, settings)],
     )
     return Model(
         "ctx_transformer",
@@ -82,7 +81,7 @@ def build_transformer_encoder_v2(
         init=_init,
         layers=[wrapper],
         dims={"nO": None},
-        attrs={"name": str(name), "revision": revision, "n_layers": None, "max_window": None},
+        attrs={"n_layers": None, "max_window": None},
     )
 
 
@@ -91,7 +90,7 @@ def _init(model: Model, X=None, Y=None) -> None:
     initialize already did: those weights may have been fine-tuned."""
     shim: HFShim = model.layers[0].shims[0]
     if not shim.loaded:
-        shim.load(*load_encoder(model.attrs["name"], model.attrs["revision"]))
+        shim.load_named()
     model.attrs["n_layers"] = shim.encoder.n_layers
     model.attrs["max_window"] = shim.planner.max_window
     model.set_dim("nO", shim.encoder.width, force=True)
@@ -99,7 +98,7 @@ def _init(model: Model, X=None, Y=None) -> None:
 
 def _forward(model: Model, docs: List[Doc], is_train: bool):
     if not model.layers[0].shims[0].loaded:
-        raise SpacyCtxError(Errors.E024.format(name=model.attrs["name"]))
+        raise SpacyCtxError(Errors.E024.format(name=model.layers[0].shims[0].name))
     return model.layers[0](docs, is_train)
 
 

@@ -61,7 +61,7 @@ def sentences(n: int = 3000, seed: int = 0) -> List[str]:
              "at https://example.com/page?id=7", "for the third time", "quietly", "again 🎉",
              "with 100% effort", "in the morning", "(as planned)", "— or so they said"]
     out = []
-    for i in range(n):
+    for _ in range(n):
         words = [rng.choice(subjects), rng.choice(verbs), rng.choice(objects), rng.choice(tails)]
         if rng.random() < 0.3:
             words.append(f"and {rng.choice(verbs)} {rng.choice(objects)}")
@@ -305,6 +305,17 @@ FAMILY = {f.name: f for f in FAMILIES}
 @functools.lru_cache(maxsize=1)
 def _training_texts() -> Tuple[str, ...]:
     return tuple(sentences())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One intra-op torch thread while a module runs: for width-32 models a
+    second thread only adds synchronisation, which costs seconds on a shared,
+    busy machine. (Autouse where a test module imports it.)"""
+    n_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n_threads)
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ import functools
 import numpy
 import pytest
 import spacy
-import torch
 from numpy.testing import assert_allclose
 from torch import nn
 
@@ -15,7 +14,7 @@ from spacy_ctx.models.hf_loading import usable_length
 from spacy_ctx.models.wordpieces import special_tokens
 
 from ._tiny import FAMILY, FAMILY_NAMES, gpu_ops, load_reference, needs_gpu, reference_layers, sentences
-from ._tiny import tiny_model  # noqa: F401 (fixture)
+from ._tiny import one_thread, tiny_model  # noqa: F401 (fixtures)
 
 TEXTS = [
     "The boat drifted toward the river bank.",
@@ -31,16 +30,6 @@ ODD_TEXTS = [
     "bell\x07 and zero\u200bwidth",
 ]
 HUGE_TOKEN = "Supercalifragilistic" * 250  # 5,000 characters, one spaCy token
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Width-32 models: a second intra-op thread only adds synchronisation,
-    # which costs seconds on a shared, busy machine.
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
 
 
 @pytest.fixture(scope="module")
