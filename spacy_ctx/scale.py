@@ -41,7 +41,6 @@ from .util import normalize_layers
 INPUT_FORMATS = ("text", "jsonl", "parquet")
 JOB_FILE = "_job.json"
 ERRORS_DIR = "_errors"
-ERROR_COLUMNS = ("doc", "block", "source", "reason")
 
 Source = Union[str, Path, Sequence[str]]
 
