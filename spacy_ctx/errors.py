@@ -23,6 +23,10 @@ class Warnings(metaclass=_WithCodes):
         "normalizer: vectors stay in the raw space. Fit one with "
         "`python -m spacy_ctx fit-normalizer`."
     )
+    W060 = (
+        "Encoder precision '{precision}' is not native on this {device} "
+        "({reason}): the encoder runs in fp32, which is faster here."
+    )
 
 
 class Errors(metaclass=_WithCodes):
@@ -65,7 +69,11 @@ class Errors(metaclass=_WithCodes):
     E009 = (
         "Scalar mix got {got} initial weights for {n} layers."
     )
-    E010 = "Unknown input format for '{path}': use .txt or .jsonl."
+    E010 = (
+        "Unknown input format for '{path}': use .txt (one text per line), "
+        ".jsonl (a 'text' field), .parquet (a 'text' column), .conllu, CoNLL "
+        "columns or Raganato .xml."
+    )
     E011 = (
         "Unknown output format for '{path}': use .parquet, .spacy "
         "or a directory (DocBin shards)."
@@ -190,7 +198,6 @@ class Errors(metaclass=_WithCodes):
     E205 = "{setting} must be at least {min}, got {value}."
     E206 = "'{path}' has no 'text' column (its columns: {columns})."
     E207 = "Nothing to write: choose some layers or keep the scalar mix."
-
     # E020-E039: finding, loading and saving Hugging Face encoders.
     E020 = (
         "The encoder '{name}' (revision '{revision}') is neither a local "
@@ -216,6 +223,7 @@ class Errors(metaclass=_WithCodes):
         "The transformer encoder '{name}' is not loaded yet: call "
         "nlp.initialize() (or model.initialize()), or load a saved pipeline."
     )
+
     E107 = (
         "ctx_wsd needs WordNet 3.0 to initialize (trained pipelines carry "
         "what they need of it), and found none: its 'wordnet_path' is not set "
@@ -223,6 +231,61 @@ class Errors(metaclass=_WithCodes):
         "`python -m nltk.downloader wordnet`, or set wordnet_path (config: "
         "[paths] wordnet, e.g. --paths.wordnet /path/to/WordNet-3.0/dict)."
     )
+
+    # E300-E319: similarity benchmarks and static vectors distilled from layers.
+    E300 = (
+        "Nothing to score: give an STS Benchmark file (--stsb) and/or a "
+        "directory of word-similarity files (--wordsim)."
+    )
+    E301 = (
+        "'{path}' is not an STS Benchmark file: line {line} has {n} "
+        "tab-separated columns, expected 7 (genre, file, year, id, score, "
+        "sentence 1, sentence 2)."
+    )
+    E302 = (
+        "'{path}' is not a word-similarity file: line {line} should be "
+        "'word1<TAB>word2<TAB>score'."
+    )
+    E303 = "No word-similarity files in '{path}': expected any of {names}."
+    E304 = (
+        "'{path}' holds no spaCy vectors table (looked in '{path}/vocab' and "
+        "'{path}' for 'vectors' and 'key2row'). Write one with `python -m "
+        "spacy_ctx distill-static` or `spacy init vectors`."
+    )
+    E305 = "Unknown distillation method '{method}'. Choose from: {options}."
+    E306 = (
+        "Unknown representation '{key}': give 'mix' or a layer index "
+        "(0..{last}, or -{n}..-1 from the top)."
+    )
+    E307 = (
+        "No word type occurs at least {min_count} times in the texts: nothing "
+        "to distill. Lower --min-count or give more text."
+    )
+    E308 = (
+        "The normalizer ({source}) has no parameters for '{key}' (fitted: "
+        "{keys}). Fit it on that representation (fit-normalizer without "
+        "--mix-only fits every layer)."
+    )
+    E309 = (
+        "--normalizer pipeline: the ctx_encoder '{name}' has no fitted "
+        "normalizer. Fit one with `python -m spacy_ctx fit-normalizer`, or "
+        "give the path of a saved Normalizer."
+    )
+    E310 = "Unknown key attribute '{attr}'. Choose from: {options}."
+    E060 = "Unknown encoder precision '{precision}': use one of {options}."
+    E061 = (
+        "The encoder runs in precision '{precision}', which is for inference "
+        "only: {reason}. Set precision = \"fp32\" to fine-tune the encoder, or "
+        "freeze it."
+    )
+    E062 = (
+        "Cannot keep {k} hidden layers of {n_layers}: give 1..{n_layers}."
+    )
+    E063 = (
+        "Cannot find the layer stack of {model}: looked for the module lists "
+        "{paths}."
+    )
+
 
 # The former per-area catalogues, kept as names for code that imports them.
 AnalysisErrors = WSDErrors = ELMoErrors = Errors

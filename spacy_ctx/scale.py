@@ -36,7 +36,7 @@ from .compat import require
 from .corpora import LINE_FORMATS, BadRecord, Record, read_texts, sniff_format
 from .errors import Errors, SpacyCtxError
 from .io import ParquetWriter, doc_outputs, token_schema, write_table_atomic
-from .util import normalize_layers
+from .util import load_pipeline, normalize_layers
 
 INPUT_FORMATS = ("text", "jsonl", "parquet")
 JOB_FILE = "_job.json"
@@ -137,18 +137,6 @@ class JobSummary:
     errors: int = 0
     seconds: float = 0.0
     results: List[BlockResult] = field(default_factory=list)
-
-
-def load_pipeline(model: str):
-    """A saved pipeline directory, or "default": blank English + the default
-    ctx_encoder (the bundled MiniLM, installed with spacy-ctx on every node)."""
-    import spacy
-
-    if model == "default":
-        nlp = spacy.blank("en")
-        nlp.add_pipe("ctx_encoder")
-        return nlp
-    return spacy.load(model)
 
 
 # Planning

@@ -41,3 +41,18 @@ def normalize_layers(
             )
         out.append(int(i) % n_layers)
     return out
+
+
+def load_pipeline(model: Union[str, Path], gpu_id: int = -1):
+    """A saved pipeline (a directory or an installed package name), or
+    "default": blank English with the default ctx_encoder (the bundled
+    MiniLM). `gpu_id` >= 0 runs it on that GPU."""
+    import spacy
+
+    if gpu_id >= 0:
+        spacy.require_gpu(gpu_id)
+    if str(model) == "default":
+        nlp = spacy.blank("en")
+        nlp.add_pipe("ctx_encoder")
+        return nlp
+    return spacy.load(model)

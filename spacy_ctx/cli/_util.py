@@ -2,24 +2,10 @@
 from contextlib import contextmanager
 from typing import Iterator, List, Optional
 
-import spacy
-from spacy.language import Language
 from wasabi import msg
 
 from ..errors import SpacyCtxError
-from ..util import normalize_layers
-
-
-def load_pipeline(model: str, gpu_id: int = -1) -> Language:
-    """Load a pipeline directory, or build blank English + the default
-    ctx_encoder when `model` is 'default'."""
-    if gpu_id >= 0:
-        spacy.require_gpu(gpu_id)
-    if model == "default":
-        nlp = spacy.blank("en")
-        nlp.add_pipe("ctx_encoder")
-        return nlp
-    return spacy.load(model)
+from ..util import load_pipeline, normalize_layers  # noqa: F401 (the commands' loader)
 
 
 def parse_layers(layers: Optional[str], n_layers: int) -> List[int]:

@@ -42,6 +42,11 @@ def embed_cli(
     if ray:
         _embed_ray(input_path, output_path, model, layers, mix, dtype, batch_size, address, actors, cpus_per_actor, gpus_per_actor, block_size)
         return
+    with user_errors():
+        _embed_local(input_path, output_path, model, layers, mix, dtype, batch_size, gpu_id)
+
+
+def _embed_local(input_path, output_path, model, layers, mix, dtype, batch_size, gpu_id) -> None:
     nlp = load_pipeline(model, gpu_id)
     encoder = nlp.get_pipe("ctx_encoder")
     selected: List[int] = parse_layers(layers, encoder.n_layers)

@@ -199,8 +199,8 @@ def _assert_package_round_trip(nlp, name: str, texts, tmp_path: Path, remove: Pa
     shutil.rmtree(remove)
     python = _fresh_venv(tmp_path / "venv")
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps",
-         "--python", str(python), str(wheel)],
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
+         "--no-index", "--no-deps", str(wheel)],
         check=True,
     )
     got_json, got_arrays = _run_installed(python, f"en_{name}", texts, tmp_path / "out.npz")
@@ -225,7 +225,7 @@ def test_spacy_package_wsd_round_trip(encoder_copy, shared_data, tmp_path):
     source = tmp_path / "source-encoder"
     shutil.copytree(encoder_copy, source)
     wordnet = tmp_path / "wordnet"
-    shutil.copytree(shared_data / "wordnet30", wordnet)
+    shutil.copytree(shared_data / "wordnet30" / "dict", wordnet)
     nlp = spacy.blank("en")
     nlp.add_pipe("ctx_encoder", config={"model": {"name": str(source)}})
     nlp.add_pipe("ctx_wsd", config={"wordnet_path": str(wordnet)})
