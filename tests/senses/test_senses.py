@@ -111,7 +111,7 @@ def test_write_keys_skips_unanswered(tmp_path):
 
 
 def test_convert_wsd_cli(sample, tmp_path):
-    from spacy_ctx.cli._app import app
+    from spacy_ctx.cli import app
 
     out = tmp_path / "out.spacy"
     result = CliRunner().invoke(app, ["convert-wsd", str(sample[0]), str(sample[1]), str(out)])
