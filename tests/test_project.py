@@ -92,8 +92,21 @@ def test_defaults_never_point_into_shared_data(project, tmp_path):
     assert not [text for text in used if "shared" in str(text)]
     # Full-data paths follow the data var, so one override moves them all.
     overridden = _load(tmp_path, **{"vars.data": "/corpora"})
-    assert overridden["vars"]["conll_train"] == "/corpora/conll2003/train.txt"
+    assert overridden["vars"]["conll"] == "/corpora/conll2003"
     assert overridden["vars"]["semeval"] == "/corpora/wsd/semeval2007/semeval2007"
+    commands = {cmd["name"]: cmd for cmd in overridden["commands"]}
+    assert commands["convert-full"]["deps"][:3] == [
+        "/corpora/conll2003/train.txt", "/corpora/conll2003/valid.txt", "/corpora/ud_english_ewt/en_ewt-ud-train.conllu"
+    ]
+
+
+def test_every_dep_and_output_is_one_path(project):
+    """Each entry stays one path after interpolation (confection joins an
+    entry that ends in a var with a next one that starts with a var)."""
+    for command in project["commands"]:
+        paths = [*command.get("deps", []), *command.get("outputs", [])]
+        assert not [path for path in paths if ", " in path or " " in path.strip()], command["name"]
+        assert len(set(paths)) == len(paths), command["name"]
 
 
 def test_raw_samples_match_the_docbin_samples():
