@@ -132,10 +132,6 @@ class Errors(metaclass=_WithCodes):
         "training data: expected Span objects with sense-key labels in "
         "doc.spans['{key}'] (make them with `python -m spacy_ctx convert-wsd`)."
     )
-    E103 = (
-        "ctx_wsd has no sense inventory: call nlp.initialize() "
-        "or load a trained pipeline (its wordnet_path must exist: '{path}')."
-    )
     E104 = (
         "The pipeline '{pipeline}' has no ctx_wsd component "
         "(its components: {names})."
@@ -284,6 +280,10 @@ class Errors(metaclass=_WithCodes):
     E063 = (
         "Cannot find the layer stack of {model}: looked for the module lists "
         "{paths}."
+    )
+    E064 = (
+        "int8 conversion needs calibration batches (model inputs) to measure "
+        "each linear's input ranges: pass calibration_batches(tokenizer)."
     )
 
 

@@ -93,7 +93,9 @@ def _similarity(obj, other) -> float:
     a = _vector_of(obj)
     # The other side uses its own hooks, or spaCy's fallback when it comes
     # from a pipeline without ctx_encoder.
-    b = numpy.asarray(other.vector)
+    b = other.vector
+    # spaCy's own GPU components leave cupy arrays in doc.tensor.
+    b = numpy.asarray(b.get() if hasattr(b, "get") else b)
     norm = float(numpy.linalg.norm(a) * numpy.linalg.norm(b))
     return float(numpy.dot(a, b) / norm) if norm else 0.0
 

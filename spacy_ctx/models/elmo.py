@@ -117,7 +117,7 @@ def _convert_outputs(
 ) -> Tuple[DocLayers, Callable]:
     docs, Y_torch = inputs_outputs
     # [n_layers, n_docs, max_len + 2, width]: drop each doc's <S>, </S> and padding.
-    Y = torch2xp(Y_torch.detach() if not is_train else Y_torch)
+    Y = torch2xp(Y_torch.detach() if not is_train else Y_torch, ops=model.ops)
     outputs = [Y[:, i, 1 : len(doc) + 1] for i, doc in enumerate(docs)]
     outputs = [model.ops.xp.ascontiguousarray(y) for y in outputs]
 

@@ -17,7 +17,7 @@ def build_ctx_listener_v1(
     initial_weights: Optional[List[float]] = None,
     gamma: float = 1.0,
     layer_norm: bool = False,
-    mix_dropout: float = 0.0,
+    mix_dropout: float = 0.1,
     projection: Optional[int] = None,
 ) -> Model[List[Doc], DocVectors]:
     """A tok2vec layer for any spaCy head, fed by a `ctx_encoder` component.

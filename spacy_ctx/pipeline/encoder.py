@@ -331,7 +331,8 @@ class CtxEncoder(TrainablePipe):
                 return []
             for i, d in enumerate(one_d_outputs):
                 d_outputs[i] = d if d_outputs[i] is None else d_outputs[i] + d
-                losses[self.name] += float((d**2).sum())
+            # One device-to-host sync per listener, not one per doc.
+            losses[self.name] += float(sum((d**2).sum() for d in one_d_outputs))
             return []
 
         def backprop(one_d_outputs):
@@ -369,14 +370,16 @@ class CtxEncoder(TrainablePipe):
         if missing:
             fresh = self.predict([docs[i] for i in missing])
             for i, layers in zip(missing, fresh):
-                self._cache[keys[i]] = self.model.ops.xp.ascontiguousarray(
-                    layers[needed], dtype=self.cfg["store_dtype"]
+                # Kept in host memory: on a GPU, a whole training set's
+                # layers would not fit beside the model.
+                self._cache[keys[i]] = numpy.ascontiguousarray(
+                    self.model.ops.to_numpy(layers[needed]), dtype=self.cfg["store_dtype"]
                 )
         outputs = []
         for key in keys:
             compact = self._cache[key]
             full = self.model.ops.alloc3f(self.n_layers, compact.shape[1], self.width)
-            full[needed] = compact
+            full[needed] = self.model.ops.asarray(compact)
             outputs.append(full)
         return outputs
 

@@ -5,6 +5,8 @@ import spacy
 from spacy.training import Example
 from thinc.api import Adam, Model, fix_random_seed
 
+from spacy_ctx.errors import SpacyCtxError
+
 TRAIN = [
     ("The cat sat on the mat .", "DET NOUN VERB ADP DET NOUN PUNCT"),
     ("A dog ran to the park .", "DET NOUN VERB ADP DET NOUN PUNCT"),
@@ -140,17 +142,29 @@ def test_listener_upstream_name_must_match():
         nlp.initialize(lambda: _examples(nlp))
 
 
-def test_listener_layer_out_of_range_fails_at_creation():
+def test_listener_layer_out_of_range_fails_when_the_encoder_loads():
+    # Building reads no model files, so the encoder's depth is known once it
+    # loads: at nlp.initialize() (or first use), before any training step.
     nlp = spacy.blank("en")
     nlp.add_pipe("ctx_encoder")
-    with pytest.raises(ValueError, match="E002"):
-        nlp.add_pipe("tagger", config=_tagger_config(layers=[0, 9]))
+    nlp.add_pipe("tagger", config=_tagger_config(layers=[0, 9]))
+    with pytest.raises(SpacyCtxError, match="E002"):
+        nlp.initialize(lambda: _examples(nlp))
 
 
-def test_listener_layer_not_stored_fails_at_creation():
+def test_listener_layer_not_stored_fails_when_the_encoder_loads():
     nlp = spacy.blank("en")
     nlp.add_pipe("ctx_encoder", config={"store_layers": [-1]})
-    with pytest.raises(ValueError, match="E006"):
+    nlp.add_pipe("tagger", config=_tagger_config(layers=[0]))
+    with pytest.raises(SpacyCtxError, match="E006"):
+        nlp.initialize(lambda: _examples(nlp))
+
+
+def test_listener_added_to_a_loaded_encoder_fails_at_once():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ctx_encoder", config={"store_layers": [-1]})
+    nlp("Load the encoder.")
+    with pytest.raises(SpacyCtxError, match="E006"):
         nlp.add_pipe("tagger", config=_tagger_config(layers=[0]))
 
 

@@ -13,6 +13,22 @@ def _mix(**kwargs):
     return mix
 
 
+def _run(mix, Xs, is_train):
+    """Call the mix on NumPy arrays on whatever device its ops use (the
+    suite also runs on GPU), and give NumPy arrays back."""
+    ops = mix.ops
+    Ys, backprop = mix([ops.asarray(X) for X in Xs], is_train)
+
+    def backprop_numpy(dYs):
+        return [ops.to_numpy(dX) for dX in backprop([ops.asarray(dY) for dY in dYs])]
+
+    return [ops.to_numpy(Y) for Y in Ys], backprop_numpy
+
+
+def _grad(mix, name):
+    return mix.ops.to_numpy(mix.get_grad(name))
+
+
 def _layers():
     # One doc, 3 layers, 2 tokens, width 2: layer j is filled with j + 1,
     # except for a distinct first token, so every value can be checked.
@@ -28,7 +44,7 @@ def test_forward_and_gradient_exact():
     X = _layers()
     # softmax([0, log 2, log 5]) = [1, 2, 5] / 8
     p = numpy.array([1, 2, 5], dtype="f") / 8
-    (Y,), backprop = mix([X], is_train=True)
+    (Y,), backprop = _run(mix, [X], True)
     expected = 2.0 * (p[0] * X[0] + p[1] * X[1] + p[2] * X[2])
     assert_allclose(Y, expected, rtol=1e-6)
     assert_allclose(Y[1, 1], 2.0 * (1 * 1 + 2 * 2 + 5 * 3) / 8, rtol=1e-6)  # 5.0
@@ -38,11 +54,11 @@ def test_forward_and_gradient_exact():
     # dX_j = gamma * p_j * dY
     assert_allclose(dX, 2.0 * p[:, None, None] * numpy.ones((3, 2, 2)), rtol=1e-6)
     # d gamma = sum(dY * sum_j p_j X_j)
-    d_gamma = mix.get_grad("gamma")
+    d_gamma = _grad(mix, "gamma")
     assert_allclose(d_gamma, [(expected / 2.0).sum()], rtol=1e-6)
     # d p_j = gamma * sum(dY * X_j); ds = p * (dp - sum(p * dp))
     dp = 2.0 * X.sum(axis=(1, 2))
-    assert_allclose(mix.get_grad("weights"), p * (dp - (p * dp).sum()), rtol=1e-5)
+    assert_allclose(_grad(mix, "weights"), p * (dp - (p * dp).sum()), rtol=1e-5)
 
 
 def test_gradient_matches_finite_differences_with_layer_norm():
@@ -50,11 +66,11 @@ def test_gradient_matches_finite_differences_with_layer_norm():
     rng = numpy.random.default_rng(0)
     X = rng.normal(size=(3, 4, 5)).astype("f")
     dY = rng.normal(size=(4, 5)).astype("f")
-    (Y,), backprop = mix([X], is_train=True)
+    (Y,), backprop = _run(mix, [X], True)
     (dX,) = backprop([dY])
 
     def loss(X_):
-        (Y_,), _ = mix([X_.astype("f")], is_train=False)
+        (Y_,), _ = _run(mix, [X_.astype("f")], False)
         return float((Y_ * dY).sum())
 
     eps = 1e-2
@@ -69,7 +85,7 @@ def test_gradient_matches_finite_differences_with_layer_norm():
 def test_layer_norm_normalises_each_layer_of_each_doc():
     mix = _mix(layer_norm=True, initial_weights=[0.0, -1e9, -1e9])
     X = _layers() * 7.0 + 3.0
-    (Y,), _ = mix([X], is_train=False)
+    (Y,), _ = _run(mix, [X], False)
     assert abs(float(Y.mean())) < 1e-5
     assert float(Y.std()) == pytest.approx(1.0, rel=1e-4)
 
@@ -79,7 +95,7 @@ def test_layer_selection_gives_zero_gradient_elsewhere():
     mix.set_dim("nL", 3)
     mix.initialize()
     X = _layers()
-    (Y,), backprop = mix([X], is_train=True)
+    (Y,), backprop = _run(mix, [X], True)
     assert_allclose(Y, (X[0] + X[2]) / 2, rtol=1e-6)
     (dX,) = backprop([numpy.ones((2, 2), dtype="f")])
     assert not dX[1].any()
@@ -90,10 +106,10 @@ def test_layer_dropout_keeps_at_least_one_layer_and_only_in_training():
     mix = _mix(dropout=0.99)
     X = _layers()
     for _ in range(20):
-        (Y,), _ = mix([X], is_train=True)
+        (Y,), _ = _run(mix, [X], True)
         # The output is always a convex mix of whole layers: never all zeros.
         assert numpy.abs(Y).sum() > 0
-    (Y,), _ = mix([X], is_train=False)
+    (Y,), _ = _run(mix, [X], False)
     assert_allclose(Y, X.mean(axis=0), rtol=1e-6)
 
 
@@ -101,7 +117,7 @@ def test_several_docs_and_empty_doc():
     mix = _mix()
     X = _layers()
     empty = numpy.zeros((3, 0, 2), dtype="f")
-    Ys, backprop = mix([X, empty, X], is_train=True)
+    Ys, backprop = _run(mix, [X, empty, X], True)
     assert [y.shape for y in Ys] == [(2, 2), (0, 2), (2, 2)]
     dXs = backprop([numpy.ones_like(y) for y in Ys])
     assert [d.shape for d in dXs] == [(3, 2, 2), (3, 0, 2), (3, 2, 2)]

@@ -1,4 +1,5 @@
 """Saving pipelines and docs: nothing lost, nothing recomputed differently."""
+import os
 import pickle
 
 import numpy
@@ -73,6 +74,10 @@ def test_docbin_writer_keeps_layers_and_mix(nlp, tmp_path):
             assert_array_equal(a._.ctx_vector, b._.ctx_vector)
 
 
+@pytest.mark.skipif(
+    os.environ.get("SPACY_CTX_TEST_GPU") == "1",
+    reason="spaCy does not support n_process > 1 on a GPU (W114)",
+)
 def test_pipe_with_two_processes_is_quiet_and_identical(nlp, capfd):
     texts = TEXTS * 3
     # A batch in this process first: the tokenizer's thread pool is then in
