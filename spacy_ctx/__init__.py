@@ -8,7 +8,7 @@ from .extensions import register_extensions, restore_doc, set_vector_hooks
 from .io import read_docbin
 from .models.listener import CtxListener, build_ctx_listener_v1
 from .models.scalar_mix import build_scalar_mix_v1
-from .models.transformer import build_transformer_encoder_v1
+from .models.transformer import build_transformer_encoder_v1, build_transformer_encoder_v2
 from .pipeline.encoder import CtxEncoder
 
 __version__ = "0.1.0"
@@ -19,6 +19,7 @@ __all__ = [
     "build_ctx_listener_v1",
     "build_scalar_mix_v1",
     "build_transformer_encoder_v1",
+    "build_transformer_encoder_v2",
     "read_docbin",
     "register_extensions",
     "restore_doc",

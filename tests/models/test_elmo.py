@@ -16,6 +16,8 @@ from spacy_ctx.pretraining.elmo import (
     read_sequences,
 )
 
+from ._tiny import one_thread  # noqa: F401 (autouse fixture: one torch thread)
+
 # Small sizes so that the tests run in seconds on a busy CPU.
 TINY = {
     "char_dim": 8,
@@ -34,15 +36,6 @@ SENTENCES = [
     "a bird sat on a log .",
     "the bird saw a cat .",
 ]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # OpenMP threads that wait on each other are very slow on a shared CPU.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def make_encoder(**overrides):
