@@ -8,7 +8,7 @@ or UD EWT), so the configs in configs/ train out of the box:
 writes ner-train.spacy, ner-dev.spacy, tagger-train.spacy and tagger-dev.spacy
 next to this script, and the same sentences as raw files in the formats of
 the real corpora: ner-{train,dev}.conll (CoNLL-2003 columns, "-DOCSTART-"
-lines included) and tagger-{train,dev}.conllu (CoNLL-U with UPOS and XPOS,
+lines included) and tagger-{train,dev}.conllu.txt (CoNLL-U with UPOS and XPOS,
 no dependencies). The spaCy project (project.yml) converts those raw files
 with `spacy convert`, as it converts the real corpora. Real data is passed to
 the configs with --paths.train / --paths.dev (see docs/heads.md).
@@ -245,7 +245,8 @@ def main(out_dir: Path = HERE) -> None:
         DocBin(docs=docs, store_user_data=False).to_disk(path)
         print(f"{path}: {len(docs)} sentences, {sum(len(d) for d in docs)} tokens")
         raw = conll_text(docs) if name.startswith("ner") else conllu_text(docs)
-        raw_path = path.with_suffix(".conll" if name.startswith("ner") else ".conllu")
+        # The CoNLL-U samples end in .txt: a tracked *.conllu reads as a copied corpus.
+        raw_path = path.with_suffix(".conll" if name.startswith("ner") else ".conllu.txt")
         raw_path.write_text(raw, encoding="utf8")
         print(f"{raw_path}: the same sentences as raw text")
 

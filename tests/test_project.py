@@ -110,15 +110,16 @@ def test_every_dep_and_output_is_one_path(project):
 
 
 def test_raw_samples_match_the_docbin_samples():
-    """corpus/*.conll(u) (what the project converts) hold the same sentences
+    """corpus/*.conll and *.conllu.txt (what the project converts) hold the same sentences
     and labels as corpus/*.spacy (what the configs default to), read back
     with the package's own corpus reader."""
     from spacy_ctx.corpora import read_docs
 
     nlp = spacy.blank("en")
-    for name, suffix in [("ner-train", ".conll"), ("ner-dev", ".conll"), ("tagger-train", ".conllu"), ("tagger-dev", ".conllu")]:
+    for name, suffix in [("ner-train", ".conll"), ("ner-dev", ".conll"), ("tagger-train", ".conllu.txt"), ("tagger-dev", ".conllu.txt")]:
         gold = list(DocBin().from_disk(ROOT / "corpus" / f"{name}.spacy").get_docs(nlp.vocab))
-        raw = read_docs(ROOT / "corpus" / f"{name}{suffix}", nlp)
+        fmt = "ner" if name.startswith("ner") else "conllu"
+        raw = read_docs(ROOT / "corpus" / f"{name}{suffix}", nlp, fmt=fmt)
         if name.startswith("ner"):
             key = lambda doc: [(t.text, t.ent_iob_, t.ent_type_) for t in doc]  # noqa: E731
         else:
