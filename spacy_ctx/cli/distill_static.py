@@ -1,0 +1,66 @@
+"""`python -m spacy_ctx distill-static PIPELINE TEXTS OUTPUT`: static vectors from contextual ones."""
+from pathlib import Path
+from typing import Optional
+
+import typer
+from wasabi import msg
+
+from ..analysis.static import ATTRS, METHODS, distill_static, write_static_vectors
+from ..errors import Errors, SpacyCtxError
+from ..models.normalizer import Normalizer
+from ._app import app
+from ._util import load_pipeline, user_errors
+
+
+@app.command("distill-static")
+def distill_static_cli(
+    pipeline: str = typer.Argument(..., help="A pipeline directory with ctx_encoder, or 'default' for the bundled MiniLM."),
+    texts: str = typer.Argument(..., help="Text files, comma-separated: .txt (one text per line), .jsonl, .parquet, .conllu, CoNLL NER columns or Raganato .xml."),
+    output: Path = typer.Argument(..., help="Directory to write the vectors to, as `spacy init vectors` does (use it as [initialize] vectors)."),
+    layer: str = typer.Option("mix", "--layer", "-l", help="'mix' (the encoder's scalar mix) or a layer index (negative from the top)."),
+    method: str = typer.Option("mean", "--method", "-m", help="mean (of all occurrences) or pca (first principal component of a sample)."),
+    normalizer: Optional[str] = typer.Option(None, "--normalizer", help="Correct the vectors first: 'pipeline' (the ctx_encoder's fitted normalizer) or the path of a saved Normalizer."),
+    attr: str = typer.Option("LOWER", "--attr", help="What a word type is: " + ", ".join(ATTRS) + " (LOWER for an uncased encoder)."),
+    min_count: int = typer.Option(1, "--min-count", help="Keep the types seen at least this often."),
+    max_occurrences: int = typer.Option(32, "--max-occurrences", help="Occurrences per type sampled for pca."),
+    vocab_size: Optional[int] = typer.Option(None, "--vocab-size", help="Keep at most this many types, the most frequent."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Read at most this many texts."),
+    batch_size: int = typer.Option(64, "--batch-size", help="Texts encoded per batch."),
+    encoder_name: Optional[str] = typer.Option(None, "--encoder", help="Name of the ctx_encoder component (default: the first one)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the pca sample."),
+):
+    """Distil a static vectors table from the encoder's contextual vectors.
+
+    Each word type's vector is the mean of its vectors over TEXTS (Bommasani
+    et al. 2020) or their first principal component (Ethayarajh 2019). The
+    output is a blank pipeline holding the table, like `spacy init vectors`
+    writes, with distill.json beside it.
+    """
+    nlp = load_pipeline(pipeline)
+    paths = [Path(p.strip()) for p in texts.split(",") if p.strip()]
+    with user_errors():
+        norm = _normalizer(nlp, normalizer, encoder_name)
+        tables = distill_static(
+            nlp, paths, keys=[layer], methods=[method], normalizer=norm, attr=attr, min_count=min_count,
+            max_occurrences=max_occurrences, vocab_size=vocab_size, limit=limit, batch_size=batch_size,
+            encoder_name=encoder_name, seed=seed, progress=True,
+        )
+    (table,) = tables.values()
+    write_static_vectors(table, output, lang=nlp.lang)
+    msg.good(
+        f"{len(table.words)} types x {table.vectors.shape[1]} ({table.key}, {table.method}) from "
+        f"{table.settings['n_tokens']} tokens; wrote {output}"
+    )
+
+
+def _normalizer(nlp, spec: Optional[str], encoder_name: Optional[str]) -> Optional[Normalizer]:
+    if spec is None:
+        return None
+    if spec != "pipeline":
+        return Normalizer.from_disk(spec)
+    from ..analysis.features import find_encoder
+
+    encoder = find_encoder(nlp, encoder_name)
+    if encoder.normalizer is None:
+        raise SpacyCtxError(Errors.E309.format(name=encoder.name))
+    return encoder.normalizer
