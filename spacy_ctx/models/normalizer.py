@@ -159,7 +159,8 @@ class Normalizer:
         if key not in self.params:
             raise KeyError(Errors.A002.format(key=key, keys=self.keys))
         params = self.params[key]
-        X = numpy.asarray(X, dtype="float32")
+        # Host arrays: a CuPy array (GPU encoder output) is copied over.
+        X = numpy.asarray(X.get() if hasattr(X, "get") else X, dtype="float32")
         width = params["mean"].shape[0]
         if X.shape[-1] != width:
             raise SpacyCtxError(Errors.A004.format(key=key, got=X.shape[-1], expected=width))

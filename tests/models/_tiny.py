@@ -386,3 +386,18 @@ def gpu_ops():
         yield
     finally:
         set_current_ops(before)
+
+
+def to_numpy(array) -> numpy.ndarray:
+    """A NumPy copy of a NumPy or CuPy array (the suite also runs on GPU)."""
+    return numpy.asarray(array.get() if hasattr(array, "get") else array)
+
+
+def assert_allclose(actual, desired, **kwargs) -> None:
+    """numpy.testing.assert_allclose for arrays on any device."""
+    numpy.testing.assert_allclose(to_numpy(actual), to_numpy(desired), **kwargs)
+
+
+def assert_array_equal(actual, desired, **kwargs) -> None:
+    """numpy.testing.assert_array_equal for arrays on any device."""
+    numpy.testing.assert_array_equal(to_numpy(actual), to_numpy(desired), **kwargs)

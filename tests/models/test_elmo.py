@@ -91,7 +91,8 @@ def test_forward_and_backward_directions_see_one_side():
     half = WIDTH // 2
     a = nlp.make_doc("one two three four")
     b = nlp.make_doc("one two three five")
-    la, lb = nlp.get_pipe("ctx_encoder").predict([a, b])
+    encoder = nlp.get_pipe("ctx_encoder")
+    la, lb = [encoder.model.ops.to_numpy(x) for x in encoder.predict([a, b])]
     for layer in (1, 2):
         # The forward LSTM at "one" has not seen the last word yet...
         numpy.testing.assert_allclose(la[layer, 0, :half], lb[layer, 0, :half], atol=1e-6)

@@ -6,14 +6,22 @@ import functools
 import numpy
 import pytest
 import spacy
-from numpy.testing import assert_allclose
 from torch import nn
 
 from spacy_ctx.errors import SpacyCtxError
 from spacy_ctx.models.hf_loading import usable_length
 from spacy_ctx.models.wordpieces import special_tokens
 
-from ._tiny import FAMILY, FAMILY_NAMES, gpu_ops, load_reference, needs_gpu, reference_layers, sentences
+from ._tiny import (
+    FAMILY,
+    FAMILY_NAMES,
+    assert_allclose,
+    gpu_ops,
+    load_reference,
+    needs_gpu,
+    reference_layers,
+    sentences,
+)
 from ._tiny import one_thread, tiny_model  # noqa: F401 (fixtures)
 
 TEXTS = [
@@ -53,8 +61,8 @@ reference = functools.lru_cache(maxsize=None)(load_reference)
 @contextlib.contextmanager
 def watch_inputs(model):
     """Record, for every embedding table of the loaded transformer, the
-    largest index it was asked for, and the [batch, seq_len] shapes the
-    input embeddings saw."""
+    largest index it was asked for, and the [batch, seq_len] shapes of the
+    transformer's input ids."""
     transformer = model.layers[0].shims[0].encoder.transformer
     seen = {"shapes": [], "overflow": []}
 
@@ -63,15 +71,18 @@ def watch_inputs(model):
         if ids.numel() and int(ids.max()) >= module.num_embeddings:
             seen["overflow"].append((module, int(ids.max())))
 
-    def record_shape(module, args):
-        seen["shapes"].append(tuple(args[0].shape))
+    def record_shape(module, args, kwargs):
+        ids = kwargs["input_ids"] if "input_ids" in kwargs else args[0]
+        seen["shapes"].append(tuple(ids.shape))
 
     handles = [
         m.register_forward_pre_hook(check_index)
         for m in transformer.modules()
         if isinstance(m, nn.Embedding)
     ]
-    handles.append(transformer.get_input_embeddings().register_forward_pre_hook(record_shape))
+    # On the model's own forward: some models (ModernBERT on CUDA) reach
+    # their embedding table by a path that bypasses module hooks.
+    handles.append(transformer.register_forward_pre_hook(record_shape, with_kwargs=True))
     try:
         yield seen
     finally:

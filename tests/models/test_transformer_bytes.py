@@ -9,13 +9,12 @@ import pytest
 import spacy
 import srsly
 import torch
-from numpy.testing import assert_allclose, assert_array_equal
 from thinc.api import SGD
 
 from spacy_ctx.errors import SpacyCtxError
 from spacy_ctx.util import resolve_model_path
 
-from ._tiny import gpu_ops, needs_gpu
+from ._tiny import assert_allclose, assert_array_equal, gpu_ops, needs_gpu, to_numpy
 from ._tiny import one_thread, tiny_model  # noqa: F401 (fixtures)
 
 TEXTS = ["The boat drifted toward the river bank.", "Zoë e-mailed São Paulo 😀 at 5:30pm.", ""]
@@ -84,7 +83,7 @@ def test_fine_tuned_weights_are_saved(tmp_path, tiny_model, docs):
     backprop([numpy.ones_like(layers) for layers in outputs])
     model.finish_update(SGD(0.1))
     tuned = model.predict(docs)
-    assert not numpy.allclose(tuned[0], before[0])
+    assert not numpy.allclose(to_numpy(tuned[0]), to_numpy(before[0]))
     loaded = build(source)
     shutil.rmtree(source)
     loaded.from_bytes(model.to_bytes())

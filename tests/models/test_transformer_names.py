@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 import spacy
-from numpy.testing import assert_array_equal
 
 from spacy_ctx.errors import SpacyCtxError
 from spacy_ctx.models.hf_loading import hub_cache_dir, resolve_model_dir
 from spacy_ctx.util import resolve_model_path
 
+from ._tiny import assert_array_equal
 from ._tiny import one_thread, tiny_model  # noqa: F401 (fixtures)
 
 MAIN = "3f8a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a"

@@ -20,8 +20,13 @@ def make_model(n_senses=5, train_senses=True):
     model.set_dim("nS", n_senses)
     model.initialize()
     rng = numpy.random.default_rng(0)
-    model.set_param("E", rng.normal(size=(n_senses, WIDTH)).astype("f"))
+    model.set_param("E", model.ops.asarray2f(rng.normal(size=(n_senses, WIDTH)).astype("f")))
     return model
+
+
+def _np(array) -> numpy.ndarray:
+    """A NumPy copy of a NumPy or CuPy array (the suite also runs on GPU)."""
+    return numpy.asarray(array.get() if hasattr(array, "get") else array)
 
 
 def make_batch():
@@ -44,8 +49,8 @@ def make_batch():
 
 def test_forward_matches_the_formula():
     model, batch = make_model(), make_batch()
-    scores = model.predict(batch)
-    E, b = model.get_param("E"), model.get_param("b")
+    scores = _np(model.predict(batch))
+    E, b = _np(model.get_param("E")), _np(model.get_param("b"))
     # Uniform scalar mix (gamma 1) of two layers, mean over the span, L2 norm.
     h = batch.docs[0]._.ctx_layers.mean(axis=0)[1:3].mean(axis=0)
     h = h / numpy.linalg.norm(h)
@@ -57,10 +62,10 @@ def test_forward_matches_the_formula():
 @pytest.mark.parametrize("param", ["W", "E", "b", "lam"])
 def test_gradients_match_finite_differences(param):
     model, batch = make_model(), make_batch()
-    weights = numpy.asarray([1.0, -2.0, 0.5, 3.0, -1.0], dtype="f")
+    weights = model.ops.asarray1f([1.0, -2.0, 0.5, 3.0, -1.0])
     scores, backprop = model.begin_update(batch)
     backprop(weights)
-    grad = model.get_grad(param).copy()
+    grad = _np(model.get_grad(param)).copy()
     value = model.get_param(param)
     eps = 1e-2
     for index in list(numpy.ndindex(value.shape))[:6]:
@@ -76,12 +81,12 @@ def test_gradients_match_finite_differences(param):
 
 def test_a_fixed_sense_table_gets_no_gradient():
     model, batch = make_model(train_senses=False), make_batch()
-    E = model.get_param("E").copy()
+    E = _np(model.get_param("E")).copy()
     scores, backprop = model.begin_update(batch)
-    backprop(numpy.ones_like(scores))
+    backprop(model.ops.xp.ones_like(scores))
     assert not model.has_grad("E") and model.has_grad("W")
     model.finish_update(Adam(0.1))
-    numpy.testing.assert_array_equal(model.get_param("E"), E)
+    numpy.testing.assert_array_equal(_np(model.get_param("E")), E)
 
 
 def test_python_defaults_are_the_shipped_config_defaults(root):
