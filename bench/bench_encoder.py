@@ -1,4 +1,4 @@
-"""Encoder throughput, side by side in one run (issue 2, requirement 11).
+"""Encoder throughput, side by side in one run.
 
 Same 2,000 sentences of UD English EWT dev, same MiniLM, words per second for
   (a) spacy-ctx `ctx_encoder`, storing all layers on the Doc;
@@ -10,7 +10,7 @@ chunk by chunk (rotating which goes first): a slow spell hits all of them
 alike, and the ratios hold. Peak RSS of (a) is measured in a separate child
 process that runs (a) alone. Prints one JSON object.
 
-    python bench/bench_encoder.py [--data ../shared/data] [--chunks 10]
+    python bench/bench_encoder.py [--data ../shared/data] [--chunks 10] [--out bench/results/encoder.json]
 """
 import argparse
 import json
@@ -18,9 +18,10 @@ import os
 import resource
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-from _report import interleave  # noqa: E402  (bench/ is on sys.path when run as a script)
+from _report import emit, interleave  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parent.parent
 # Sentences per forward batch for the raw baseline. The spaCy components use
@@ -137,6 +138,7 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=2000)
     parser.add_argument("--chunks", type=int, default=10)
     parser.add_argument("--rss-child", action="store_true")
+    parser.add_argument("--out", type=Path, default=None, help="Also write the JSON here.")
     args = parser.parse_args()
     if args.rss_child:
         peak_rss_child(args.data, args.sentences)
@@ -158,6 +160,9 @@ def main() -> None:
     results["a_ctx_encoder"].update(json.loads(next(l for l in child.splitlines() if l.startswith("RESULT "))[7:]))
     a, b, c = (results[m]["words_per_s"] for m in names)
     summary = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{os.cpu_count()}-core shared CPU, load {os.getloadavg()[0]:.1f}",
+        "torch_threads": __import__("torch").get_num_threads(),
         "sentences": len(texts),
         "words": n_words,
         "results": results,
@@ -166,7 +171,7 @@ def main() -> None:
         "ratio_c_over_b": c / b,
         "targets_met": {"a >= 0.9 b": a >= 0.9 * b, "a >= 1.5 c": a >= 1.5 * c},
     }
-    print(json.dumps(summary, indent=2))
+    emit(summary, args.out)
 
 
 if __name__ == "__main__":
