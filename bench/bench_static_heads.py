@@ -1,0 +1,163 @@
+"""The edge trade-off: spaCy's CNN heads with a static table distilled from
+the encoder (configs/ner_static.cfg, configs/tagger_static.cfg), beside the
+same CNN without static vectors, trained identically, and the inference
+speed of the contextual pipelines (configs/ner.cfg, configs/tagger.cfg).
+
+    nice -n 10 python bench/bench_static_heads.py ner --vectors TABLE --train-limit 400 --max-epochs 6
+    nice -n 10 python bench/bench_static_heads.py pos --vectors TABLE --train-limit 300 --max-epochs 6
+
+TABLE: a `distill-static` output (e.g. one kept by `bench_similarity.py
+words --tables-dir`). Data as bench_heads.py converts it (10 sentences per
+doc): CoNLL-2003 train -> valid, UD EWT train -> dev; the first
+--train-limit train docs, every dev doc.
+
+Systems:
+  cnn         the *_static config with include_static_vectors = false and no
+              vectors: spaCy's CNN tok2vec (bench_heads.py's ablation);
+  cnn_static  the same with the table as [initialize] vectors.
+Both train through `spacy train` with the same data, epochs and seed, and
+are scored (model-last) on the whole dev set. Inference words/s of both and
+of the ctx pipeline (configs/ner.cfg or tagger.cfg, heads initialised but
+untrained: a forward pass costs the same whatever the weights) are measured
+interleaved chunk by chunk on the same dev texts (bench/_report.interleave),
+so the ratios hold on a shared machine. The ctx pipelines' accuracy is not
+retrained here: docs/heads.md has it. Prints one JSON object and writes it
+to bench/results/static-heads-TASK.json.
+"""
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict
+
+import spacy
+import torch
+from spacy.cli.train import train as spacy_train
+from spacy.training import Corpus
+from spacy.util import load_config, load_model_from_config
+from threadpoolctl import threadpool_limits
+
+from _report import emit, interleave  # noqa: E402  (bench/ is on sys.path when run as a script)
+from bench_heads import DATA, TASKS, convert  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+STATIC_CONFIGS = {"ner": ROOT / "configs" / "ner_static.cfg", "pos": ROOT / "configs" / "tagger_static.cfg"}
+
+
+def log(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def make_config(task: str, system: str, paths: Dict, args):
+    config = load_config(STATIC_CONFIGS[task], interpolate=False)
+    config["paths"]["train"] = str(paths["train"])
+    config["paths"]["dev"] = str(paths["dev"])
+    config["paths"]["vectors"] = str(args.vectors) if system == "cnn_static" else None
+    for head in TASKS[task]["heads"]:
+        config["components"][head]["model"]["tok2vec"]["embed"]["include_static_vectors"] = system == "cnn_static"
+    training = config["training"]
+    training["max_epochs"] = args.max_epochs
+    training["max_steps"] = 0
+    training["patience"] = 0
+    training["eval_frequency"] = args.eval_frequency
+    config["corpora"]["dev"]["limit"] = args.dev_limit_during_training
+    return config
+
+
+def train_system(task: str, system: str, paths: Dict, work: Path, args) -> Dict:
+    config_path = work / f"{system}.cfg"
+    make_config(task, system, paths, args).to_disk(config_path)
+    start, cpu = time.perf_counter(), time.process_time()
+    spacy_train(config_path, work / system, use_gpu=-1)
+    train_s, train_cpu_s = time.perf_counter() - start, time.process_time() - cpu
+    nlp = spacy.load(work / system / "model-last")
+    scores = nlp.evaluate(list(Corpus(paths["dev"])(nlp)), batch_size=64)
+    result = {
+        "train_s": round(train_s, 1),
+        "train_cpu_s": round(train_cpu_s, 1),
+        "train_words_per_cpu_s": round(paths["n_train_words"] * args.max_epochs / train_cpu_s, 1),
+        "scores": {k: round(100 * float(scores[k]), 2) for k in TASKS[task]["scores"] if scores.get(k) is not None},
+        "n_vectors": int(nlp.vocab.vectors.shape[0]),
+    }
+    log(f"{system}: {result}")
+    return result
+
+
+def ctx_pipeline(task: str, paths: Dict) -> spacy.Language:
+    """The contextual config, heads initialised on the training docs."""
+    config = load_config(TASKS[task]["config"], interpolate=False)
+    config["paths"]["train"] = str(paths["train"])
+    config["paths"]["dev"] = str(paths["dev"])
+    nlp = load_model_from_config(config, auto_fill=True, validate=True)
+    examples = list(Corpus(str(paths["train"]), limit=20)(nlp))
+    nlp.initialize(lambda: examples)
+    return nlp
+
+
+def speeds(task: str, work: Path, paths: Dict, args) -> Dict:
+    pipelines = {s: spacy.load(work / s / "model-last") for s in args.systems}
+    pipelines["ctx (untrained heads)"] = ctx_pipeline(task, paths)
+    nlp0 = next(iter(pipelines.values()))
+    texts = [eg.reference.text for eg in Corpus(paths["dev"])(nlp0)][: args.speed_docs]
+    n_words = sum(len(nlp0.make_doc(t)) for t in texts)
+
+    def runner(nlp):
+        return lambda batch: [doc for doc in nlp.pipe(batch, batch_size=64)]
+
+    seconds = interleave({name: runner(nlp) for name, nlp in pipelines.items()}, texts, args.chunks, warmup=8)
+    wps = {name: round(n_words / s, 1) for name, s in seconds.items()}
+    base = wps["cnn"] if "cnn" in wps else next(iter(wps.values()))
+    return {
+        "n_docs": len(texts),
+        "n_words": n_words,
+        "words_per_s": wps,
+        "ratio_to_cnn": {name: round(v / base, 3) for name, v in wps.items()},
+    }
+
+
+def main(argv=None) -> Dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("task", choices=sorted(STATIC_CONFIGS))
+    parser.add_argument("--vectors", type=Path, required=True, help="the static table (a distill-static output)")
+    parser.add_argument("--systems", nargs="+", default=["cnn", "cnn_static"], choices=["cnn", "cnn_static"])
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--train-limit", type=int, default=400, help="first N train docs of 10 sentences (0 = all)")
+    parser.add_argument("--max-epochs", type=int, default=6)
+    parser.add_argument("--eval-frequency", type=int, default=1000)
+    parser.add_argument("--dev-limit-during-training", type=int, default=20)
+    parser.add_argument("--speed-docs", type=int, default=120, help="dev docs for the interleaved speed run")
+    parser.add_argument("--chunks", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1, help="torch and BLAS threads")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    with threadpool_limits(args.threads), tempfile.TemporaryDirectory(prefix="spacy_ctx_static_heads_") as tmp:
+        work = Path(tmp)
+        paths = convert(args.task, args.data, work, args.train_limit, 0)
+        report = {
+            "task": args.task,
+            "vectors": str(args.vectors),
+            "train_docs": paths["n_train_docs"],
+            "train_words": paths["n_train_words"],
+            "dev_docs": paths["n_dev_docs"],
+            "dev_words": paths["n_dev_words"],
+            "max_epochs": args.max_epochs,
+            "threads": args.threads,
+            "systems": {s: train_system(args.task, s, paths, work, args) for s in args.systems},
+        }
+        report["speed"] = speeds(args.task, work, paths, args)
+    systems = report["systems"]
+    if {"cnn", "cnn_static"} <= set(systems):
+        report["static_minus_cnn"] = {
+            k: round(systems["cnn_static"]["scores"][k] - systems["cnn"]["scores"][k], 2)
+            for k in systems["cnn"]["scores"]
+        }
+    report["date"] = time.strftime("%Y-%m-%d")
+    report["machine"] = f"{os.cpu_count()}-core shared CPU"
+    return emit(report, args.out or ROOT / "bench" / "results" / f"static-heads-{args.task}.json")
+
+
+if __name__ == "__main__":
+    main()
