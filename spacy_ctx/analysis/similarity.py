@@ -568,7 +568,7 @@ def similarity_markdown(result: Dict) -> str:
 def similarity_plot(result: Dict, path: PathLike) -> Path:
     """STS-B by layer (one line per row, the pipeline and the anchor as flat
     lines), and per word-similarity set the isolation and distilled rows by
-    layer (other tables as flat lines)."""
+    layer (other tables as flat lines), on the pairs every row covers."""
     from .plots import plot_panels
 
     panels: Dict[str, Dict[str, Dict[str, float]]] = {}
@@ -594,10 +594,10 @@ def similarity_plot(result: Dict, path: PathLike) -> Path:
                 series = "isolation" if row_info.get("kind") == "isolation" else row_info.get("method")
                 if series and row_info.get("key") in keys:
                     label = series if series == "isolation" else f"distilled {series}"
-                    lines.setdefault(label, {})[row_info["key"]] = values[name]["spearman"]
+                    lines.setdefault(label, {})[row_info["key"]] = _nan(values[name]["shared"])
                 else:
-                    lines[row] = dict.fromkeys(keys, values[name]["spearman"])
-            panels[f"{name}, Spearman x 100"] = lines
+                    lines[row] = dict.fromkeys(keys, _nan(values[name]["shared"]))
+            panels[f"{name} ({words['n_shared'][name]} shared pairs)"] = lines
     return plot_panels(panels, keys, path)
 
 
@@ -610,6 +610,10 @@ def write_similarity_outputs(result: Dict, output_dir: PathLike) -> Dict[str, Pa
     paths["md"].write_text(similarity_markdown(result), encoding="utf8")
     similarity_plot(result, paths["png"])
     return paths
+
+
+def _nan(value: Optional[float]) -> float:
+    return float("nan") if value is None else value
 
 
 def _fmt(value) -> str:
