@@ -1,5 +1,8 @@
 """Markdown tables for the probe and anisotropy results."""
-from typing import Dict, Mapping, Optional
+from pathlib import Path
+from typing import Callable, Dict, Mapping, Optional, Union
+
+import srsly
 
 from wasabi import MarkdownRenderer
 
@@ -66,3 +69,21 @@ def anisotropy_markdown(
             rows.append(row)
         md.add(md.table(rows, header, aligns=("l",) + ("r",) * (len(header) - 1)))
     return md.text + "\n"
+
+
+def write_report(
+    result: Dict,
+    output_dir: Union[str, Path],
+    stem: str,
+    markdown: Callable[[Dict], str],
+    plot: Callable[[Dict, Path], object],
+) -> Dict[str, Path]:
+    """Write an analysis result as STEM.json, STEM.md (markdown(result)) and
+    STEM.png (plot(result, path)) in output_dir; returns the three paths."""
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {ext: out / f"{stem}.{ext}" for ext in ("json", "md", "png")}
+    srsly.write_json(paths["json"], result)
+    paths["md"].write_text(markdown(result), encoding="utf8")
+    plot(result, paths["png"])
+    return paths

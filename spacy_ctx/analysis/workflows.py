@@ -6,7 +6,6 @@ plain dicts, so scripts and notebooks can call them as well.
 from pathlib import Path
 from typing import Dict, Optional, Sequence, Union
 
-import srsly
 from spacy.language import Language
 
 from ..errors import Errors, SpacyCtxError
@@ -16,7 +15,7 @@ from ..models.normalizer import METHODS, Normalizer
 from .plots import anisotropy_plot, probe_plot
 from .polysemy import polysemy_table, sense_items
 from .probing import run_probes, split_docs
-from .report import anisotropy_markdown, probe_markdown
+from .report import anisotropy_markdown, probe_markdown, write_report
 
 PathLike = Union[str, Path]
 
@@ -66,13 +65,7 @@ def probe_corpus(
 
 def write_probe_outputs(report: Dict, output_dir: PathLike) -> Dict[str, Path]:
     """probe.json, probe.md and probe.png in output_dir."""
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out / "probe.json", "md": out / "probe.md", "png": out / "probe.png"}
-    srsly.write_json(paths["json"], report)
-    paths["md"].write_text(probe_markdown(report), encoding="utf8")
-    probe_plot(report, paths["png"])
-    return paths
+    return write_report(report, output_dir, "probe", probe_markdown, probe_plot)
 
 
 CORRECTIONS = ("none", "pipeline") + METHODS
@@ -153,13 +146,13 @@ def anisotropy_corpus(
 
 def write_anisotropy_outputs(result: Dict, output_dir: PathLike) -> Dict[str, Path]:
     """anisotropy.json, anisotropy.md and anisotropy.png in output_dir."""
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out / "anisotropy.json", "md": out / "anisotropy.md", "png": out / "anisotropy.png"}
-    srsly.write_json(paths["json"], result)
-    paths["md"].write_text(anisotropy_markdown(result["anisotropy"], result["polysemy"]), encoding="utf8")
-    anisotropy_plot(result["anisotropy"], paths["png"], result["polysemy"])
-    return paths
+    return write_report(
+        result,
+        output_dir,
+        "anisotropy",
+        lambda r: anisotropy_markdown(r["anisotropy"], r["polysemy"]),
+        lambda r, path: anisotropy_plot(r["anisotropy"], path, r["polysemy"]),
+    )
 
 
 def fit_normalizer_corpus(
