@@ -3,8 +3,8 @@ the encoder (configs/ner_static.cfg, configs/tagger_static.cfg), beside the
 same CNN without static vectors, trained identically, and the inference
 speed of the contextual pipelines (configs/ner.cfg, configs/tagger.cfg).
 
-    nice -n 10 python bench/bench_static_heads.py ner --vectors TABLE --train-limit 400 --max-epochs 6
-    nice -n 10 python bench/bench_static_heads.py pos --vectors TABLE --train-limit 300 --max-epochs 6
+    nice -n 10 python bench/bench_static_heads.py ner --vectors TABLE --train-limit 250 --max-epochs 4
+    nice -n 10 python bench/bench_static_heads.py pos --vectors TABLE --train-limit 160 --max-epochs 4
 
 TABLE: a `distill-static` output (e.g. one kept by `bench_similarity.py
 words --tables-dir`). Data as bench_heads.py converts it (10 sentences per
@@ -62,6 +62,8 @@ def make_config(task: str, system: str, paths: Dict, args):
     training["max_steps"] = 0
     training["patience"] = 0
     training["eval_frequency"] = args.eval_frequency
+    if args.batch_words:
+        training["batcher"]["size"] = args.batch_words
     config["corpora"]["dev"]["limit"] = args.dev_limit_during_training
     return config
 
@@ -78,6 +80,7 @@ def train_system(task: str, system: str, paths: Dict, work: Path, args) -> Dict:
         "train_s": round(train_s, 1),
         "train_cpu_s": round(train_cpu_s, 1),
         "train_words_per_cpu_s": round(paths["n_train_words"] * args.max_epochs / train_cpu_s, 1),
+        "batch_words": args.batch_words or "config",
         "scores": {k: round(100 * float(scores[k]), 2) for k in TASKS[task]["scores"] if scores.get(k) is not None},
         "n_vectors": int(nlp.vocab.vectors.shape[0]),
     }
@@ -126,6 +129,7 @@ def main(argv=None) -> Dict:
     parser.add_argument("--train-limit", type=int, default=400, help="first N train docs of 10 sentences (0 = all)")
     parser.add_argument("--max-epochs", type=int, default=6)
     parser.add_argument("--eval-frequency", type=int, default=1000)
+    parser.add_argument("--batch-words", type=int, default=1000, help="fixed batch size in words (0 = the config's schedule)")
     parser.add_argument("--dev-limit-during-training", type=int, default=20)
     parser.add_argument("--speed-docs", type=int, default=120, help="dev docs for the interleaved speed run")
     parser.add_argument("--chunks", type=int, default=4)

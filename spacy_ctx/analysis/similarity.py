@@ -296,7 +296,9 @@ def sts_benchmark(
 
     docs = _pipe(nlp, texts, batch_size, progress)
     pipeline_score = score(numpy.stack([_doc_vector(doc) for doc in docs]))
-    features = _features_of(encoder, docs) or encode_docs(encoder, docs, progress=progress)
+    features = _features_of(encoder, docs)
+    if features is None:
+        features = encode_docs(encoder, docs, progress=progress)
     keys = features.keys
     means = {key: doc_means(features.get(key), features.offsets) for key in keys}
     rows = {MEAN_ROW: {key: score(V) for key, V in means.items()}}
