@@ -30,6 +30,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
+from ..compat import require
 from ..corpora import read_docs
 from ..errors import Errors, SpacyCtxError
 from ..models.normalizer import METHODS, Normalizer
@@ -68,8 +69,7 @@ class ScoredPair(NamedTuple):
 def spearman(gold: Sequence[float], predicted: Sequence[float]) -> float:
     """Spearman's rho x 100 (ties get their average rank); nan for fewer than
     two pairs or a constant side."""
-    from scipy.stats import spearmanr
-
+    spearmanr = require("scipy.stats", "analysis", "Spearman's rho (similarity)").spearmanr
     gold = numpy.asarray(gold, dtype="float64")
     predicted = numpy.asarray(predicted, dtype="float64")
     if len(gold) < 2 or numpy.ptp(gold) == 0 or numpy.ptp(predicted) == 0:
@@ -392,7 +392,11 @@ def vocab_lookup(vocab: Vocab) -> Lookup:
     or None when the table has no row for it."""
 
     def lookup(word: str) -> Optional[numpy.ndarray]:
-        return vocab.get_vector(word) if vocab.has_vector(word) else None
+        if not vocab.has_vector(word):
+            return None
+        vector = vocab.get_vector(word)
+        # spaCy keeps a table on the current ops' device: cupy on a GPU.
+        return numpy.asarray(vector.get() if hasattr(vector, "get") else vector)
 
     return lookup
 
