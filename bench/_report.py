@@ -37,3 +37,16 @@ def interleave(runners: Dict[str, Callable[[List], None]], items: List, chunks: 
             seconds[name] += time.perf_counter() - start
         print(f"chunk {k + 1}/{chunks}", {n: round(s, 1) for n, s in seconds.items()}, file=sys.stderr, flush=True)
     return seconds
+
+
+def set_schedule(config, args) -> None:
+    """Train a bench config for `args.max_epochs` epochs (no step limit, no
+    early stop), evaluating every `args.eval_frequency` steps, with batches of
+    `args.batch_words` words where the script has that option and it is set."""
+    training = config["training"]
+    training["max_epochs"] = args.max_epochs
+    training["max_steps"] = 0
+    training["patience"] = 0
+    training["eval_frequency"] = args.eval_frequency
+    if getattr(args, "batch_words", None):
+        training["batcher"]["size"] = args.batch_words

@@ -40,7 +40,7 @@ from spacy.training import Corpus
 from spacy.training.converters import conllu_to_docs
 from thinc.api import Config
 
-from _report import emit  # noqa: E402  (bench/ is on sys.path when run as a script)
+from _report import emit, set_schedule  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
@@ -91,11 +91,7 @@ def make_config(system: str, paths: Dict, args) -> Config:
     if not args.with_tagger:
         del config["components"]["tagger"]
         config["training"]["score_weights"] = {"pos_acc": 1.0, "morph_acc": 0.0}
-    training = config["training"]
-    training["max_epochs"] = args.max_epochs
-    training["max_steps"] = 0
-    training["patience"] = 0
-    training["eval_frequency"] = args.eval_frequency
+    set_schedule(config, args)
     # Evaluation during training only logs progress; model-last is scored on
     # the whole dev set afterwards, the same way for every system.
     config["corpora"]["dev"]["limit"] = args.dev_limit_during_training

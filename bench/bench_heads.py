@@ -36,7 +36,7 @@ from spacy.training.converters import conll_ner_to_docs, conllu_to_docs
 from spacy.util import registry
 from thinc.api import Config
 
-from _report import emit  # noqa: E402  (bench/ is on sys.path when run as a script)
+from _report import emit, set_schedule  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
@@ -120,13 +120,8 @@ def make_config(task: str, system: str, paths: Dict, args) -> Config:
     config = Config().from_disk(TASKS[task]["config"], interpolate=False)
     config["paths"]["train"] = str(paths["train"])
     config["paths"]["dev"] = str(paths["dev"])
+    set_schedule(config, args)
     training = config["training"]
-    training["max_epochs"] = args.max_epochs
-    training["max_steps"] = 0
-    training["patience"] = 0
-    training["eval_frequency"] = args.eval_frequency
-    if args.batch_words:
-        training["batcher"]["size"] = args.batch_words
     if args.learn_rate:
         # spacy-transformers' schedule: fine-tuning wants a small rate, and
         # spaCy's one optimizer applies it to the heads as well.

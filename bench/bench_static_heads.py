@@ -39,7 +39,7 @@ from spacy.training import Corpus
 from spacy.util import load_config, load_model_from_config
 from threadpoolctl import threadpool_limits
 
-from _report import emit, interleave  # noqa: E402  (bench/ is on sys.path when run as a script)
+from _report import emit, interleave, set_schedule  # noqa: E402  (bench/ is on sys.path when run as a script)
 from bench_heads import DATA, TASKS, convert  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,13 +57,7 @@ def make_config(task: str, system: str, paths: Dict, args):
     config["paths"]["vectors"] = str(args.vectors) if system == "cnn_static" else None
     for head in TASKS[task]["heads"]:
         config["components"][head]["model"]["tok2vec"]["embed"]["include_static_vectors"] = system == "cnn_static"
-    training = config["training"]
-    training["max_epochs"] = args.max_epochs
-    training["max_steps"] = 0
-    training["patience"] = 0
-    training["eval_frequency"] = args.eval_frequency
-    if args.batch_words:
-        training["batcher"]["size"] = args.batch_words
+    set_schedule(config, args)
     config["corpora"]["dev"]["limit"] = args.dev_limit_during_training
     return config
 
