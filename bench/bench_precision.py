@@ -18,10 +18,14 @@ Paths: "int8" (spacy_ctx.models.pytorch.precision, the recommended int8),
 "int8-qd" (torch's plain `quantize_dynamic` recipe), "bf16", "-k4" (the
 forward stops at hidden layer 4), and with onnxruntime importable, "ort-fp32"
 and "ort-int8" (its dynamic quantization). bf16 is timed on fewer batches where
-the CPU lacks native bf16, since it is several times slower there.
-Prints one JSON object and writes it to bench/results/precision.json.
+the CPU lacks native bf16, since it is several times slower there. A last
+study varies the sentences per batch (8 to 128) for fp32, int8 and k4, all
+against fp32 in batches of 64. Prints one JSON object and writes it to
+bench/results/precision.json. With --ablation, only the fidelity of int8
+variants that each change one design choice (precision_ablation.json).
+onnxruntime rows need `pip install onnxruntime onnx`.
 
-    python bench/bench_precision.py [--data ../shared/data] [--rounds 5]
+    python bench/bench_precision.py [--data ../shared/data] [--rounds 5] [--ablation]
 """
 import argparse
 import copy
@@ -45,11 +49,12 @@ from spacy_ctx.models.pytorch import precision as P  # noqa: E402
 from spacy_ctx.util import resolve_model_path  # noqa: E402
 
 BATCH_SIZE = 64
+SHAPES = (8, 16, 32, 128)
 TRUNCATE = 4
 
 
-def read_texts(data: Path):
-    path = data / "ud_english_ewt" / "en_ewt-ud-dev.conllu"
+def read_texts(data: Path, split: str = "dev"):
+    path = data / "ud_english_ewt" / f"en_ewt-ud-{split}.conllu"
     with path.open(encoding="utf8") as file_:
         return [line[len("# text = "):].rstrip("\n") for line in file_ if line.startswith("# text = ")]
 
@@ -160,6 +165,29 @@ def fidelity(ref_run, run, batches):
     }
 
 
+def ablation(fp32, tokenizer, texts, train_texts):
+    """Fidelity of int8 variants that differ from `convert`'s in one choice."""
+    torch.set_num_threads(1)
+    calibration = P.calibration_batches(tokenizer)
+    int8 = lambda **kw: P.convert(copy.deepcopy(fp32), "int8", kw.pop("calibration", calibration), **kw)
+    qconfig = {torch.nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig}
+    variants = {
+        "int8": lambda: int8(),
+        "quantize_dynamic-per-channel-weights": lambda: torch.ao.quantization.quantize_dynamic(copy.deepcopy(fp32), qconfig),
+        "int8-no-smoothing": lambda: int8(alpha=0.0),
+        "int8-alpha-0.7": lambda: int8(alpha=0.7),
+        "int8-ffn-down-in-int8": lambda: int8(skip=["pooler.dense"]),
+        f"int8-reduce_range-{not P.int8_reduce_range()}": lambda: int8(reduce_range=not P.int8_reduce_range()),
+        "int8-calibrated-on-128-ewt-train": lambda: int8(calibration=P.calibration_batches(tokenizer, train_texts)),
+    }
+    batches = make_batches(tokenizer, texts)
+    report = {"hardware": hardware(), "sentences": len(texts), "fidelity": {}}
+    for name, make in variants.items():
+        print(f"ablation {name}", file=sys.stderr, flush=True)
+        report["fidelity"][name] = fidelity(torch_path(fp32), torch_path(make()), batches)
+    return report
+
+
 def timed_rounds(runners, rounds, label):
     """Per-round seconds of each runner, rotating which goes first."""
     names = list(runners)
@@ -218,8 +246,11 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--sentences", type=int, default=0, help="0: all of EWT dev")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "precision.json")
+    parser.add_argument("--ablation", action="store_true", help="fidelity of the int8 design choices only")
+    parser.add_argument("--out", type=Path, default=None, help="default: bench/results/precision[_ablation].json")
     args = parser.parse_args()
+    name = "precision_ablation.json" if args.ablation else "precision.json"
+    args.out = args.out or ROOT / "bench" / "results" / name
     warnings.filterwarnings("ignore")
     from transformers import AutoModel, AutoTokenizer
 
@@ -232,6 +263,12 @@ def main():
     calibration = P.calibration_batches(tokenizer)
     reduce_range = P.int8_reduce_range()
 
+    if args.ablation:
+        report = ablation(fp32, tokenizer, texts, read_texts(args.data, "train")[:256:2])
+        report["command"] = "python bench/bench_precision.py " + " ".join(sys.argv[1:])
+        report["date"] = time.strftime("%Y-%m-%d")
+        emit(report, args.out)
+        return
     int8 = P.convert(copy.deepcopy(fp32), "int8", calibration)
     int8_all = P.convert(copy.deepcopy(fp32), "int8", calibration, skip=["pooler.dense"])
     qd_model = torch.ao.quantization.quantize_dynamic(copy.deepcopy(fp32), {torch.nn.Linear}, dtype=torch.qint8)
@@ -286,13 +323,14 @@ def main():
         bf16_rounds = min(args.rounds, 3)
         bf16_per_round = timed_rounds(bf16_runners, bf16_rounds, "bf16")
         report["speed_bf16"] = ratios(bf16_per_round, "fp32@1", [n_words(b) for b in sample])
+        # Sentences per batch: padding and cache footprint against GEMM size.
         shapes = {}
-        for size in (8, 16, 128):
+        for size in SHAPES:
             shaped = [make_batches(tokenizer, chunk, size) for chunk in rounds]
-            shapes[f"fp32@1-b{size}"] = runner(paths["fp32"], shaped, 1)
-            shapes[f"int8@1-b{size}"] = runner(paths["int8"], shaped, 1)
-        shape_per_round = timed_rounds({"fp32@1": runners["fp32@1"], **shapes}, min(args.rounds, 3), "shapes")
-        report["speed_batch_size"] = ratios(shape_per_round, "fp32@1", words[:3])
+            for name in ("fp32", "int8", f"fp32-k{TRUNCATE}", f"int8-k{TRUNCATE}"):
+                shapes[f"{name}@1-b{size}"] = runner(paths[name], shaped, 1)
+        shape_per_round = timed_rounds({"fp32@1": runners["fp32@1"], **shapes}, args.rounds, "shapes")
+        report["speed_batch_size"] = ratios(shape_per_round, "fp32@1", words)
     report["batch_size"] = BATCH_SIZE
     report["load_average"] = {"start": [round(x, 2) for x in load_start], "end": [round(x, 2) for x in os.getloadavg()]}
     report["command"] = "python bench/bench_precision.py " + " ".join(sys.argv[1:])

@@ -19,7 +19,7 @@ returns fp32 hidden states. Figures: docs/inference.md.
 - "int8": the linears multiply int8 by int8 through fbgemm's dynamic
   quantized linear, with three changes that buy the fidelity that torch's
   plain `quantize_dynamic` recipe lacks (its top layer fell to a mean cosine
-  of 0.92 with fp32 on MiniLM):
+  of 0.91 with fp32 on MiniLM, EWT dev):
     * per-token activation ranges: fbgemm quantizes the whole input with one
       range, so one large token coarsens every other. Each row is mapped
       onto [-1, 1] first and mapped back after the product (exact algebra
