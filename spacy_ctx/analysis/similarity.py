@@ -34,6 +34,7 @@ from ..compat import require
 from ..corpora import read_docs
 from ..errors import Errors, SpacyCtxError
 from ..models.normalizer import METHODS, Normalizer
+from .report import write_report
 from ..pipeline.encoder import CtxEncoder
 from .features import MIX_KEY, LayerFeatures, encode_docs, find_encoder, layer_key
 
@@ -609,13 +610,7 @@ def similarity_plot(result: Dict, path: PathLike) -> Path:
 
 def write_similarity_outputs(result: Dict, output_dir: PathLike) -> Dict[str, Path]:
     """similarity.json, similarity.md and similarity.png in output_dir."""
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out / "similarity.json", "md": out / "similarity.md", "png": out / "similarity.png"}
-    srsly.write_json(paths["json"], result)
-    paths["md"].write_text(similarity_markdown(result), encoding="utf8")
-    similarity_plot(result, paths["png"])
-    return paths
+    return write_report(result, output_dir, "similarity", similarity_markdown, similarity_plot)
 
 
 def _nan(value: Optional[float]) -> float:
