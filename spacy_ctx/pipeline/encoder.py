@@ -399,6 +399,15 @@ class CtxEncoder(TrainablePipe):
         """Drop the frozen-feature cache (e.g. after training, to free memory)."""
         self._cache = {}
 
+    def share_cache(self, store: Dict[tuple, numpy.ndarray]) -> None:
+        """Use `store` as the frozen-feature cache, e.g. one dict shared by
+        the pipelines of several training runs in one process (seeds, data
+        sizes) on the same encoder weights, so each doc is encoded once.
+        Call it after `initialize`, which starts a fresh cache. The keys hold
+        the doc's text, token offsets and layers, not the encoder: never share
+        one store between different encoders."""
+        self._cache = store
+
     def set_normalizer(self, normalizer, enable: bool = True) -> None:
         """Attach a fitted normalizer (saved with the component) and, by
         default, switch the corrected space on."""

@@ -103,6 +103,34 @@ def test_frozen_features_keep_encoder_fixed_and_cache_outputs():
         assert calls == [len(TRAIN)]
 
 
+
+def test_shared_cache_encodes_each_doc_once_across_pipelines():
+    store = {}
+    encoders = []
+    for _ in range(2):
+        nlp = spacy.blank("en")
+        nlp.add_pipe("ctx_encoder")
+        nlp.add_pipe("tagger", config=_tagger_config(grad_factor=0.0))
+        nlp.initialize(lambda: _examples(nlp))
+        encoder = nlp.get_pipe("ctx_encoder")
+        encoder.share_cache(store)
+        encoders.append(encoder)
+        calls = []
+        original = Model.predict
+
+        def spy(model, X):
+            if model is encoder.model:
+                calls.append(len(X))
+            return original(model, X)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(Model, "predict", spy)
+            nlp.update(_examples(nlp), sgd=nlp.create_optimizer())
+        # The first pipeline fills the store; the second finds every doc there.
+        assert calls == ([len(TRAIN)] if len(encoders) == 1 else [])
+    assert len(store) == len(TRAIN)
+    assert encoders[0].cache_info() == encoders[1].cache_info()
+
 def test_each_head_learns_its_own_mix():
     nlp = spacy.blank("en")
     nlp.add_pipe("ctx_encoder")
