@@ -1,0 +1,374 @@
+"""Learning curves: what contextual features buy when labels are scarce.
+
+    nice -n 10 python bench/bench_curves.py ner --systems ctx hash cnn \
+        --out bench/results/curves-ner.json
+    nice -n 10 python bench/bench_curves.py pos --systems ctx hash cnn elmo \
+        --elmo-weights /tmp/elmo_pretrained --out bench/results/curves-pos.json
+
+Each system is trained on 1, 2, 5, 10 and 25% of CoNLL-2003 train (ner) or UD
+English EWT train (pos) and scored on the whole dev set (CoNLL valid: ents_f;
+EWT dev: pos_acc = UPOS, plus tag_acc = XPOS).
+
+Systems (each trains every head of its task: ner; morphologizer + tagger):
+- ctx: configs/ner.cfg / configs/tagger.cfg as shipped (the frozen MiniLM,
+  a scalar mix per head, concatenated with hash embeddings).
+- hash: the same heads without the CtxListener: their tok2vec is the hash
+  embeddings (spacy.MultiHashEmbed.v2 of NORM/PREFIX/SUFFIX/SHAPE, width 256,
+  as bench_elmo.py's `hash`) followed by the config's own `encode` block
+  (ner: the 2-layer BiLSTM; pos: one maxout window layer).
+- cnn: spaCy's own pipeline from `spacy init config --optimize efficiency`
+  (a shared tok2vec component: hash embeddings + 4 window layers).
+- elmo: configs/elmo_tagger.cfg with --elmo-weights (pos only).
+
+Data are spaCy's converters' documents of 10 sentences (bench_heads.convert,
+CoNLL never across a -DOCSTART-). A size of p% is the first ceil(p% x N) docs
+of a random permutation of the N train docs, one permutation per seed, so the
+subsets of one seed are nested (1% < 2% < 5% < 10%). Sizes <= --max-seeded
+run with --seeds seeds (subset and training seed both change); larger sizes
+run seed 0 only, so 25% contains seed 0's 10%.
+
+Schedule: spaCy's own loop (spacy.training.loop.train after init_nlp) with
+each config's batcher, optimizer and dropout; every run stops after
+max(--min-steps, the steps of --epochs epochs) updates, counted by running the
+config's batcher over the subset. Small subsets thus get many epochs.
+
+Frozen features: every ctx/elmo run shares one frozen-feature cache per
+encoder weights (CtxEncoder.share_cache), so each train and dev doc is
+encoded once in the whole process. Dev is scored through the same cache:
+encoder.cached_predict + set_annotations, then the heads, then spaCy's
+Scorer; --check-eval N compares that path once with nlp.evaluate on N dev
+docs. The JSON is rewritten after every run.
+"""
+import argparse
+import json
+import math
+import random
+import sys
+import tempfile
+import time
+from argparse import Namespace
+from pathlib import Path
+from typing import Dict, List
+
+import numpy
+import spacy
+import torch
+from spacy.cli.init_config import init_config
+from spacy.scorer import Scorer
+from spacy.tokens import DocBin
+from spacy.training import Corpus
+from spacy.training.initialize import init_nlp
+from spacy.training.loop import train as train_loop
+from spacy.util import fix_random_seed, load_config, registry
+from thinc.api import Config
+
+import bench_elmo
+import bench_heads
+from _report import emit
+
+SIZES = [1.0, 2.0, 5.0, 10.0, 25.0]
+SCORES = {"ner": ["ents_f", "ents_p", "ents_r"], "pos": ["pos_acc", "tag_acc", "morph_acc"]}
+HEADS = {"ner": ["ner"], "pos": ["morphologizer", "tagger"]}
+CNN_PIPELINE = {"ner": ["ner"], "pos": ["tagger", "morphologizer"]}
+# The 100% points are not re-run: they are the full-data runs of
+# bench_heads.py in docs/heads.md. Its "cnn" is spaCy's CNN tok2vec inside the
+# same heads as ctx, not the `spacy init config` pipeline of this script.
+REUSED_FULL = {
+    "ner": {"source": "docs/heads.md, bench/bench_heads.py ner --max-epochs 6", "ctx": 92.21, "cnn_tok2vec_in_ctx_heads": 87.34},
+    "pos": {"source": "docs/heads.md, bench/bench_heads.py pos --max-epochs 4", "ctx": 95.59, "cnn_tok2vec_in_ctx_heads": 93.73},
+}
+
+
+def load_docs(path: Path, vocab) -> List:
+    return list(DocBin().from_disk(path).get_docs(vocab))
+
+
+def subsets(n_docs: int, sizes: List[float], seeds: int, max_seeded: float) -> List[Dict]:
+    """(size, seed, doc indices) of every run, nested per seed."""
+    runs = []
+    for seed in range(seeds):
+        order = numpy.random.RandomState(seed).permutation(n_docs)
+        for size in sizes:
+            if seed > 0 and size > max_seeded:
+                continue
+            n = max(1, math.ceil(n_docs * size / 100))
+            runs.append({"size": size, "seed": seed, "docs": sorted(int(i) for i in order[:n])})
+    return sorted(runs, key=lambda r: (r["size"], r["seed"]))
+
+
+def base_args(args) -> Namespace:
+    """The options bench_heads / bench_elmo's make_config read."""
+    return Namespace(
+        max_epochs=0, eval_frequency=10**6, batch_words=0, learn_rate=0.0, grad_factor=None,
+        encode="", set=[], dev_limit_during_training=args.dev_limit_during_training,
+        weights=args.elmo_weights, with_tagger=True,
+    )
+
+
+def make_config(task: str, system: str, paths: Dict, args) -> Config:
+    """The system's config, before the schedule is set."""
+    opts = base_args(args)
+    if system == "elmo":
+        config = bench_elmo.make_config("elmo", paths, opts)
+    elif system == "cnn":
+        config = init_config(lang="en", pipeline=CNN_PIPELINE[task], optimize="efficiency", gpu=False)
+        config = Config().from_str(config.to_str(), interpolate=False)
+        config["paths"]["train"] = str(paths["train"])
+        config["paths"]["dev"] = str(paths["dev"])
+        config["corpora"]["dev"]["limit"] = args.dev_limit_during_training
+    else:
+        config = bench_heads.make_config(task, "ctx", paths, opts)
+        config["training"]["before_update"] = None
+        if system == "hash":
+            for head in HEADS[task]:
+                encode = dict(config["components"][head]["model"]["tok2vec"]["encode"])
+                encode["width"] = 256
+                config["components"][head]["model"]["tok2vec"] = {
+                    "@architectures": "spacy.Tok2Vec.v2",
+                    "embed": dict(bench_elmo.HASH_EMBED),
+                    "encode": encode,
+                }
+            config["nlp"]["pipeline"] = [p for p in config["nlp"]["pipeline"] if p != "ctx_encoder"]
+            del config["components"]["ctx_encoder"]
+    return config
+
+
+def count_steps(config: Config, docs: List, epochs: int, seed: int) -> int:
+    """Updates that `epochs` epochs over `docs` take with the config's batcher."""
+    batcher = registry.resolve({"b": config["training"]["batcher"]})["b"]
+    rng = random.Random(seed)
+    docs = list(docs)
+    steps = 0
+    for _ in range(epochs):
+        rng.shuffle(docs)
+        steps += sum(1 for _ in batcher(docs))
+    return steps
+
+
+def set_schedule(config: Config, steps: int, seed: int) -> None:
+    training = config["training"]
+    training["max_epochs"] = 0
+    training["max_steps"] = steps
+    training["patience"] = 0
+    # Evaluate (on a few dev docs, for the log only) after the first and
+    # the last update; the curves score the whole dev set afterwards.
+    training["eval_frequency"] = steps
+    training["seed"] = seed
+    config["system"]["seed"] = seed
+
+
+def score_cached(nlp, examples: List, store: Dict, batch_size: int) -> Dict:
+    """nlp.evaluate's scores, with the encoder's layers read from `store`."""
+    docs = [eg.predicted for eg in examples]
+    for name, proc in nlp.pipeline:
+        if name == "ctx_encoder":
+            proc.share_cache(store)
+            for i in range(0, len(docs), batch_size):
+                batch = docs[i : i + batch_size]
+                proc.set_annotations(batch, proc.cached_predict(batch))
+        else:
+            docs = list(proc.pipe(docs, batch_size=batch_size))
+    for eg, doc in zip(examples, docs):
+        eg.predicted = doc
+    return Scorer(nlp).score(examples)
+
+
+class Runner:
+    def __init__(self, task: str, args, paths: Dict, work: Path):
+        self.task, self.args, self.paths, self.work = task, args, paths, work
+        # One frozen-feature store per encoder (never shared between encoders).
+        self.stores: Dict[str, Dict] = {"ctx": {}, "elmo": {}}
+        self.checked = False
+
+    def run(self, system: str, size: float, seed: int, subset: Path, docs: List) -> Dict:
+        args = self.args
+        paths = dict(self.paths, train=subset)
+        config = make_config(self.task, system, paths, args)
+        epoch_steps = count_steps(config, docs, args.epochs, seed)
+        steps = max(args.min_steps, epoch_steps)
+        set_schedule(config, steps, seed)
+        config_path = self.work / f"{system}-{size}-{seed}.cfg"
+        config.to_disk(config_path)
+        config = load_config(config_path, interpolate=False)
+        fix_random_seed(seed)
+        start = time.perf_counter()
+        nlp = init_nlp(config, use_gpu=-1)
+        store = self.stores.get(system)
+        if store is not None:
+            nlp.get_pipe("ctx_encoder").share_cache(store)
+        train_loop(nlp, None, stdout=sys.stderr, stderr=sys.stderr)
+        train_s = time.perf_counter() - start
+
+        start = time.perf_counter()
+        examples = list(Corpus(self.paths["dev"])(nlp))
+        if store is None:
+            scores = nlp.evaluate(examples, batch_size=args.batch_size)
+        else:
+            if args.check_eval and not self.checked:
+                self.checked = True
+                self.check = self.check_eval(nlp, store)
+            scores = score_cached(nlp, examples, store, args.batch_size)
+        eval_s = time.perf_counter() - start
+        n_words = sum(len(d) for d in docs)
+        result = {
+            "system": system,
+            "size": size,
+            "seed": seed,
+            "train_docs": len(docs),
+            "train_sents": sum(len(list(d.sents)) for d in docs),
+            "train_words": n_words,
+            "steps": steps,
+            "epochs": round(steps / max(1, epoch_steps / args.epochs), 1),
+            "train_s": round(train_s, 1),
+            "eval_s": round(eval_s, 1),
+            "scores": {k: round(100 * float(scores[k]), 2) for k in SCORES[self.task] if scores.get(k) is not None},
+        }
+        if store is not None:
+            result["cache_docs"] = len(store)
+        print(json.dumps(result), file=sys.stderr, flush=True)
+        return result
+
+    def check_eval(self, nlp, store: Dict) -> Dict:
+        """The cached scoring path against nlp.evaluate on a dev slice."""
+        examples = list(Corpus(self.paths["dev"], limit=self.args.check_eval)(nlp))
+        plain = nlp.evaluate(examples, batch_size=self.args.batch_size)
+        examples = list(Corpus(self.paths["dev"], limit=self.args.check_eval)(nlp))
+        cached = score_cached(nlp, examples, store, self.args.batch_size)
+        keys = [k for k in SCORES[self.task] if plain.get(k) is not None]
+        diff = max(abs(float(plain[k]) - float(cached[k])) for k in keys)
+        check = {
+            "dev_docs": self.args.check_eval,
+            "nlp_evaluate": {k: round(100 * float(plain[k]), 4) for k in keys},
+            "cached": {k: round(100 * float(cached[k]), 4) for k in keys},
+            "max_abs_diff": diff,
+        }
+        print(json.dumps({"check_eval": check}), file=sys.stderr, flush=True)
+        if diff > 1e-9:
+            raise SystemExit(f"cached scoring disagrees with nlp.evaluate: {check}")
+        return check
+
+
+def summarise(runs: List[Dict], key: str) -> Dict:
+    table: Dict = {}
+    for run in runs:
+        table.setdefault(run["system"], {}).setdefault(str(run["size"]), []).append(run["scores"][key])
+    out: Dict = {}
+    for system, sizes in table.items():
+        out[system] = {}
+        for size, values in sizes.items():
+            values_arr = numpy.asarray(values)
+            out[system][size] = {
+                "mean": round(float(values_arr.mean()), 2),
+                "sd": round(float(values_arr.std(ddof=1)), 2) if len(values) > 1 else None,
+                "n": len(values),
+                "values": values,
+            }
+    return out
+
+
+LABELS = {"ctx": "ctx (MiniLM, frozen)", "hash": "hash (no context)", "cnn": "spaCy CNN (init config)", "elmo": "ELMo (pretrained, frozen)"}
+
+
+def plot(inputs: List[Path], png: Path) -> None:
+    """One panel per task: mean +- sd of the main score against % of train."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    reports = [json.loads(p.read_text()) for p in inputs]
+    tasks = sorted({r["task"] for r in reports}, key=["ner", "pos"].index)
+    fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 4.5), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        key = SCORES[task][0]
+        for report in (r for r in reports if r["task"] == task):
+            for system, points in report["summary"][key].items():
+                label = LABELS[system] + report.get("label_suffix", "")
+                sizes = sorted(points, key=float)
+                x = [float(s) for s in sizes]
+                y = [points[s]["mean"] for s in sizes]
+                err = [points[s]["sd"] or 0.0 for s in sizes]
+                ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=label)
+        ax.set_xscale("log")
+        ax.set_xticks(SIZES)
+        ax.set_xticklabels([f"{s:g}%" for s in SIZES])
+        ax.set_xlabel("% of train (documents of 10 sentences)")
+        ax.set_ylabel("CoNLL-2003 valid ents_f" if task == "ner" else "EWT dev UPOS accuracy")
+        ax.set_title("NER (CoNLL-2003)" if task == "ner" else "POS (UD English EWT)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=110)
+
+
+def main(argv=None) -> Dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("task", choices=["ner", "pos", "plot"], help="plot: draw --inputs into --png")
+    parser.add_argument("--inputs", nargs="+", type=Path, default=[], help="plot: the curves JSON files")
+    parser.add_argument("--png", type=Path, default=None, help="plot: the figure to write")
+    parser.add_argument("--label-suffix", default="", help="added to the systems' names in the plot legend")
+    parser.add_argument("--systems", nargs="+", default=["ctx", "hash", "cnn"], choices=["ctx", "hash", "cnn", "elmo"])
+    parser.add_argument("--data", type=Path, default=bench_heads.DATA)
+    parser.add_argument("--sizes", nargs="+", type=float, default=SIZES, help="% of the train docs")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--max-seeded", type=float, default=10.0, help="sizes above this run seed 0 only")
+    parser.add_argument("--min-steps", type=int, default=300)
+    parser.add_argument("--epochs", type=int, default=2, help="at least this many epochs (when > --min-steps)")
+    parser.add_argument("--elmo-weights", type=Path, default=None)
+    parser.add_argument("--dev-limit", type=int, default=0, help="score the first N dev docs (0 = all)")
+    parser.add_argument("--dev-limit-during-training", type=int, default=2)
+    parser.add_argument("--check-eval", type=int, default=20, help="dev docs for the cached-vs-nlp.evaluate check (0 = skip)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    if args.task == "plot":
+        plot(args.inputs, args.png)
+        return {}
+    torch.set_num_threads(args.threads)
+    if "elmo" in args.systems and (args.task != "pos" or args.elmo_weights is None):
+        parser.error("elmo runs on pos only and needs --elmo-weights")
+
+    start_all = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix=f"spacy_ctx_curves_{args.task}_") as tmp:
+        work = Path(tmp)
+        paths = bench_heads.convert(args.task, args.data, work, 0, args.dev_limit)
+        vocab = spacy.blank("en").vocab
+        train_docs = load_docs(paths["train"], vocab)
+        report: Dict = {
+            "task": args.task,
+            "measured": time.strftime("%Y-%m-%d"),
+            "unit": "documents of 10 sentences (spaCy's converters)",
+            "train_docs_total": len(train_docs),
+            "train_words_total": paths["n_train_words"],
+            "dev_docs": paths["n_dev_docs"],
+            "dev_words": paths["n_dev_words"],
+            "schedule": f"max({args.min_steps} steps, {args.epochs} epochs) with each config's batcher",
+            "torch_threads": args.threads,
+            "elmo_weights": str(args.elmo_weights) if args.elmo_weights else None,
+            "argv": sys.argv[1:] if argv is None else argv,
+            "reused_100_percent": REUSED_FULL[args.task],
+            "label_suffix": args.label_suffix,
+            "runs": [],
+        }
+        runner = Runner(args.task, args, paths, work)
+        for spec in subsets(len(train_docs), args.sizes, args.seeds, args.max_seeded):
+            docs = [train_docs[i] for i in spec["docs"]]
+            subset = work / f"train-{spec['size']}-{spec['seed']}.spacy"
+            DocBin(docs=docs, store_user_data=False).to_disk(subset)
+            for system in args.systems:
+                report["runs"].append(runner.run(system, spec["size"], spec["seed"], subset, docs))
+                key = SCORES[args.task][0]
+                report["summary"] = {key: summarise(report["runs"], key)}
+                if hasattr(runner, "check"):
+                    report["eval_check"] = runner.check
+                report["total_s"] = round(time.perf_counter() - start_all, 1)
+                if args.out:
+                    args.out.parent.mkdir(parents=True, exist_ok=True)
+                    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    return emit(report, args.out)
+
+
+if __name__ == "__main__":
+    main()
