@@ -2,8 +2,9 @@
 
     nice -n 10 python bench/bench_curves.py ner --systems ctx hash cnn \
         --out bench/results/curves-ner.json
-    nice -n 10 python bench/bench_curves.py pos --systems ctx hash cnn elmo \
+    nice -n 10 python bench/bench_curves.py pos --systems ctx hash cnn elmo --upos-only \
         --elmo-weights /tmp/elmo_pretrained --out bench/results/curves-pos.json
+    python bench/bench_curves.py plot --inputs bench/results/curves-*.json --png docs/figures/curves.png
 
 Each system is trained on 1, 2, 5, 10 and 25% of CoNLL-2003 train (ner) or UD
 English EWT train (pos) and scored on the whole dev set (CoNLL valid: ents_f;
@@ -19,6 +20,9 @@ Systems (each trains every head of its task: ner; morphologizer + tagger):
 - cnn: spaCy's own pipeline from `spacy init config --optimize efficiency`
   (a shared tok2vec component: hash embeddings + 4 window layers).
 - elmo: configs/elmo_tagger.cfg with --elmo-weights (pos only).
+--upos-only trains the morphologizer alone (UPOS + features) in every pos
+system: each head of the configs has its own tok2vec on a frozen encoder, so
+the XPOS tagger does not change the morphologizer's model, only the cost.
 
 Data are spaCy's converters' documents of 10 sentences (bench_heads.convert,
 CoNLL never across a -DOCSTART-). A size of p% is the first ceil(p% x N) docs
@@ -101,17 +105,19 @@ def base_args(args) -> Namespace:
     return Namespace(
         max_epochs=0, eval_frequency=10**6, batch_words=0, learn_rate=0.0, grad_factor=None,
         encode="", set=[], dev_limit_during_training=args.dev_limit_during_training,
-        weights=args.elmo_weights, with_tagger=True,
+        weights=args.elmo_weights, with_tagger=not args.upos_only,
     )
 
 
 def make_config(task: str, system: str, paths: Dict, args) -> Config:
     """The system's config, before the schedule is set."""
     opts = base_args(args)
+    heads = HEADS[task][:1] if task == "pos" and args.upos_only else HEADS[task]
     if system == "elmo":
         config = bench_elmo.make_config("elmo", paths, opts)
     elif system == "cnn":
-        config = init_config(lang="en", pipeline=CNN_PIPELINE[task], optimize="efficiency", gpu=False)
+        pipeline = ["morphologizer"] if task == "pos" and args.upos_only else CNN_PIPELINE[task]
+        config = init_config(lang="en", pipeline=pipeline, optimize="efficiency", gpu=False)
         config = Config().from_str(config.to_str(), interpolate=False)
         config["paths"]["train"] = str(paths["train"])
         config["paths"]["dev"] = str(paths["dev"])
@@ -119,8 +125,14 @@ def make_config(task: str, system: str, paths: Dict, args) -> Config:
     else:
         config = bench_heads.make_config(task, "ctx", paths, opts)
         config["training"]["before_update"] = None
+        if heads != HEADS[task]:
+            # The heads have their own tok2vec each and the encoder is
+            # frozen: dropping the tagger leaves the morphologizer's model as is.
+            config["nlp"]["pipeline"] = ["ctx_encoder", *heads]
+            del config["components"]["tagger"]
+            config["training"]["score_weights"] = {"pos_acc": 1.0, "morph_acc": 0.0}
         if system == "hash":
-            for head in HEADS[task]:
+            for head in heads:
                 encode = dict(config["components"][head]["model"]["tok2vec"]["encode"])
                 encode["width"] = 256
                 config["components"][head]["model"]["tok2vec"] = {
@@ -313,9 +325,10 @@ def main(argv=None) -> Dict:
     parser.add_argument("--sizes", nargs="+", type=float, default=SIZES, help="% of the train docs")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--max-seeded", type=float, default=10.0, help="sizes above this run seed 0 only")
-    parser.add_argument("--min-steps", type=int, default=300)
-    parser.add_argument("--epochs", type=int, default=2, help="at least this many epochs (when > --min-steps)")
+    parser.add_argument("--min-steps", type=int, default=200)
+    parser.add_argument("--epochs", type=int, default=1, help="at least this many epochs (when > --min-steps)")
     parser.add_argument("--elmo-weights", type=Path, default=None)
+    parser.add_argument("--upos-only", action="store_true", help="pos: train the morphologizer (UPOS + features) only, not the XPOS tagger")
     parser.add_argument("--dev-limit", type=int, default=0, help="score the first N dev docs (0 = all)")
     parser.add_argument("--dev-limit-during-training", type=int, default=2)
     parser.add_argument("--check-eval", type=int, default=20, help="dev docs for the cached-vs-nlp.evaluate check (0 = skip)")
@@ -350,6 +363,7 @@ def main(argv=None) -> Dict:
             "argv": sys.argv[1:] if argv is None else argv,
             "reused_100_percent": REUSED_FULL[args.task],
             "label_suffix": args.label_suffix,
+            "pos_heads": None if args.task != "pos" else (["morphologizer"] if args.upos_only else HEADS["pos"]),
             "runs": [],
         }
         runner = Runner(args.task, args, paths, work)
