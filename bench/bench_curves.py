@@ -6,6 +6,9 @@
         --elmo-weights /tmp/elmo_pretrained --out bench/results/curves-pos.json
     python bench/bench_curves.py plot --inputs bench/results/curves-*.json --png docs/figures/curves.png
 
+The sizes can be split over processes (--sizes 1 2 5 / --sizes 10 25, same
+subsets: the permutations depend on the seed only); `plot` merges them.
+
 Each system is trained on 1, 2, 5, 10 and 25% of CoNLL-2003 train (ner) or UD
 English EWT train (pos) and scored on the whole dev set (CoNLL valid: ents_f;
 EWT dev: pos_acc = UPOS, plus tag_acc = XPOS).
@@ -293,18 +296,23 @@ def plot(inputs: List[Path], png: Path) -> None:
     fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 4.5), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         key = SCORES[task][0]
+        # Reports of one task (e.g. the small and the large sizes run in two
+        # processes) are merged per system and label.
+        curves: Dict[str, Dict] = {}
         for report in (r for r in reports if r["task"] == task):
             for system, points in report["summary"][key].items():
-                label = LABELS[system] + report.get("label_suffix", "")
-                sizes = sorted(points, key=float)
-                x = [float(s) for s in sizes]
-                y = [points[s]["mean"] for s in sizes]
-                err = [points[s]["sd"] or 0.0 for s in sizes]
-                ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=label)
+                suffix = report.get("label_suffix", "") if system == "elmo" else ""
+                curves.setdefault(LABELS[system] + suffix, {}).update(points)
+        for label, points in curves.items():
+            sizes = sorted(points, key=float)
+            x = [float(s) for s in sizes]
+            y = [points[s]["mean"] for s in sizes]
+            err = [points[s]["sd"] or 0.0 for s in sizes]
+            ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=label)
         ax.set_xscale("log")
         ax.set_xticks(SIZES)
         ax.set_xticklabels([f"{s:g}%" for s in SIZES])
-        ax.set_xlabel("% of train (documents of 10 sentences)")
+        ax.set_xlabel("% of the train documents (log scale)")
         ax.set_ylabel("CoNLL-2003 valid ents_f" if task == "ner" else "EWT dev UPOS accuracy")
         ax.set_title("NER (CoNLL-2003)" if task == "ner" else "POS (UD English EWT)")
         ax.grid(True, which="both", alpha=0.3)
@@ -319,7 +327,7 @@ def main(argv=None) -> Dict:
     parser.add_argument("task", choices=["ner", "pos", "plot"], help="plot: draw --inputs into --png")
     parser.add_argument("--inputs", nargs="+", type=Path, default=[], help="plot: the curves JSON files")
     parser.add_argument("--png", type=Path, default=None, help="plot: the figure to write")
-    parser.add_argument("--label-suffix", default="", help="added to the systems' names in the plot legend")
+    parser.add_argument("--label-suffix", default="", help="added to elmo's name in the plot legend (e.g. the weights' stage)")
     parser.add_argument("--systems", nargs="+", default=["ctx", "hash", "cnn"], choices=["ctx", "hash", "cnn", "elmo"])
     parser.add_argument("--data", type=Path, default=bench_heads.DATA)
     parser.add_argument("--sizes", nargs="+", type=float, default=SIZES, help="% of the train docs")
