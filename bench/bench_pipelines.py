@@ -3,6 +3,9 @@
 Same CoNLL-2003 valid sentences (../shared/data), words per second of
   ctx    configs/ner.cfg: ctx_encoder (MiniLM) + ner on its listener mix and
          hash features, as shipped (all 7 layers stored on each Doc);
+  ctx-int8       the same with the encoder in int8
+                 (spacy_ctx.TransformerEncoder.v3, precision = "int8");
+  ctx-int8-b512  and forward batches of 512 padded wordpieces, not 2048;
   trf    spacy-transformers on the same MiniLM: `spacy init config -G` for ner
          (transformer + ner on a TransformerListener), its defaults;
   cnn    spaCy's CNN pipeline: `spacy init config` for ner, efficiency preset.
@@ -56,8 +59,18 @@ def build(config) -> spacy.Language:
     return nlp
 
 
-def ctx_pipeline() -> spacy.Language:
-    return build(load_config(ROOT / "configs" / "ner.cfg"))
+def ctx_pipeline(precision: str = "fp32", max_batch_items: int = 0) -> spacy.Language:
+    config = load_config(ROOT / "configs" / "ner.cfg")
+    model = config["components"]["ctx_encoder"]["model"]
+    model["@architectures"] = "spacy_ctx.TransformerEncoder.v3"
+    model["precision"] = precision
+    if max_batch_items:
+        model["max_batch_items"] = max_batch_items
+    return build(config)
+
+
+# The ctx variants: name -> (precision, max_batch_items; 0 = the config's).
+CTX_VARIANTS = {"ctx": ("fp32", 0), "ctx-int8": ("int8", 0), "ctx-int8-b512": ("int8", 512)}
 
 
 def trf_pipeline() -> spacy.Language:
@@ -89,6 +102,7 @@ def main(argv=None) -> Dict:
     parser.add_argument("--batch-size", type=int, default=64, help="nlp.pipe batch size for every pipeline")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     parser.add_argument("--ctx-model", type=Path, default=None, help="a trained ctx NER pipeline to time instead")
+    parser.add_argument("--ctx-variants", nargs="+", default=list(CTX_VARIANTS), choices=list(CTX_VARIANTS))
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = parser.parse_args(argv)
     os.environ.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
@@ -99,11 +113,11 @@ def main(argv=None) -> Dict:
     texts = read_conll_sentences(args.data / "conll2003" / "valid.txt")
     if args.sentences:
         texts = texts[: args.sentences]
-    pipelines = {
-        "ctx": spacy.load(args.ctx_model) if args.ctx_model else ctx_pipeline(),
-        "trf": trf_pipeline(),
-        "cnn": cnn_pipeline(),
-    }
+    if args.ctx_model:
+        pipelines = {"ctx": spacy.load(args.ctx_model)}
+    else:
+        pipelines = {name: ctx_pipeline(*CTX_VARIANTS[name]) for name in args.ctx_variants}
+    pipelines.update(trf=trf_pipeline(), cnn=cnn_pipeline())
     runners = {name: runner(nlp, args.batch_size) for name, nlp in pipelines.items()}
     seconds = interleave(runners, texts, args.chunks)
     n_words = sum(len(text.split(" ")) for text in texts)
@@ -115,8 +129,12 @@ def main(argv=None) -> Dict:
         "torch_threads": args.threads or "default",
         "ctx_model": str(args.ctx_model) if args.ctx_model else "configs/ner.cfg, initialised on corpus/",
         "words_per_s": {name: round(v, 1) for name, v in words_per_s.items()},
-        "ratio_ctx_over_trf": round(words_per_s["ctx"] / words_per_s["trf"], 3),
-        "ratio_ctx_over_cnn": round(words_per_s["ctx"] / words_per_s["cnn"], 3),
+        "ratio_over_trf": {
+            name: round(v / words_per_s["trf"], 3) for name, v in words_per_s.items() if name.startswith("ctx")
+        },
+        "ratio_over_cnn": {
+            name: round(v / words_per_s["cnn"], 3) for name, v in words_per_s.items() if name.startswith("ctx")
+        },
     }
     return emit(report, args.out)
 

@@ -12,6 +12,7 @@ from torch import nn
 
 from .hf_loading import load_encoder, load_encoder_dir, usable_length
 from .pytorch.layer_encoder import LayerEncoder
+from .pytorch.precision import CALIBRATION_TEXTS, calibration_batches, inference_copy
 from .wordpieces import WordpiecePlanner
 
 
@@ -28,13 +29,18 @@ class HFShim(PyTorchShim):
         `hf_loading.resolve_model_dir`).
     planner_settings: keyword arguments of `WordpiecePlanner` other than the
         tokenizer and max_length (window, stride, max_batch_items, pooling).
+    precision: "fp32", "bf16" or "int8" for inference (precision.py); the
+        fp32 weights are kept, saved and fine-tuned.
     """
 
-    def __init__(self, name: str, revision: Optional[str], planner_settings: dict):
+    def __init__(
+        self, name: str, revision: Optional[str], planner_settings: dict, precision: str = "fp32"
+    ):
         super().__init__(nn.Module())
         self.name = name
         self.revision = revision
         self.planner_settings = dict(planner_settings)
+        self.precision = precision
         self.tokenizer = None
         self.planner: Optional[WordpiecePlanner] = None
 
@@ -62,6 +68,12 @@ class HFShim(PyTorchShim):
         device = get_torch_default_device()
         self._model = LayerEncoder(transformer).to(device)
         self._grad_scaler.to_(device)
+        probe = tokenizer(list(CALIBRATION_TEXTS[:2]), padding=True, return_tensors="pt")
+        self._model.probe_inputs = {
+            key: probe[key].to(device) for key in ("input_ids", "attention_mask")
+        }
+        calibration = calibration_batches(tokenizer) if self.precision == "int8" else ()
+        self._model.set_fast(inference_copy(transformer, self.precision, calibration, device))
 
     def to_bytes(self) -> bytes:
         files = {}

@@ -75,6 +75,39 @@ def mixed_layers(model: Model) -> List[int]:
     return list(range(model.get_dim("nL"))) if layers is None else list(layers)
 
 
+def mix_stored(model: Model, X, layer_ids: List[int], chunk: int = 4096):
+    """The mix of one doc at inference, from an array that holds only some
+    layers: row k of X ([len(layer_ids), n_tokens, width], float32 or
+    float16) is layer layer_ids[k]. `chunk` tokens at a time, so a long doc
+    needs no float32 copy of a whole layer. Equals `model.predict([full])[0]`
+    up to float rounding.
+    """
+    xp = model.ops.xp
+    probs, _ = _layer_probs(model, False)
+    gamma = float(model.get_param("gamma")[0])
+    rows = [layer_ids.index(layer) for layer in mixed_layers(model)]
+    weights = [gamma * p for p in model.ops.to_numpy(probs).tolist()]
+    shifts = [0.0] * len(rows)
+    if model.attrs["layer_norm"] and X.shape[1]:
+        # Each layer is normalised over all of its values: the statistics
+        # first (numpy and cupy accumulate float16 means in float32).
+        for k, row in enumerate(rows):
+            mean = float(X[row].mean(dtype="f"))
+            std = float(xp.sqrt(xp.square(X[row], dtype="f").mean() - mean**2 + LAYER_NORM_EPS))
+            shifts[k] = mean
+            weights[k] /= std
+    out = xp.zeros(X.shape[1:], dtype="f")
+    for start in range(0, X.shape[1], chunk):
+        part = out[start : start + chunk]
+        for row, weight, shift in zip(rows, weights, shifts):
+            H = X[row, start : start + chunk].astype("f")
+            if shift:
+                H -= shift
+            H *= weight
+            part += H
+    return out
+
+
 def forward(
     model: Model[DocLayers, DocVectors], Xs: DocLayers, is_train: bool
 ) -> Tuple[DocVectors, Callable]:

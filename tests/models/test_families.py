@@ -114,6 +114,26 @@ def test_every_layer_matches_raw_transformers(tiny_model, nlp, family):
 
 
 @pytest.mark.parametrize("family", FAMILY_NAMES)
+def test_fewer_layers_in_float16_match_raw_transformers(tiny_model, nlp, family):
+    # Asking for layers 0-1 of 0-2 stops the forward pass after hidden layer
+    # 1 where that is exact for the family, and computes all of it where
+    # not (a final norm on the last state): the values are right either way.
+    directory = tiny_model(family)
+    tokenizer, transformer = reference(directory)
+    docs = [nlp(text) for text in TEXTS]
+    model = make_encoder(directory)
+    model.attrs["output_layers"], model.attrs["output_dtype"] = [1, 0], "float16"
+    try:
+        outputs = model.predict(docs)
+    finally:
+        model.attrs["output_layers"], model.attrs["output_dtype"] = None, "float32"
+    for doc, layers in zip(docs, outputs):
+        expected = reference_layers(tokenizer, transformer, doc, "mean")
+        assert layers.shape == (2, len(doc), 32) and layers.dtype == numpy.float16
+        assert_allclose(layers.astype("f"), expected[[1, 0]], atol=2e-3, rtol=2e-3)
+
+
+@pytest.mark.parametrize("family", FAMILY_NAMES)
 def test_odd_text_matches_raw_transformers(tiny_model, nlp, family):
     directory = tiny_model(family)
     tokenizer, transformer = reference(directory)

@@ -188,9 +188,12 @@ def test_storage_controls():
     assert doc._.ctx_layers.dtype == numpy.float16
     assert doc._.ctx_layer_ids == [0, 6]
     assert_allclose(doc._.ctx_layers.astype("f"), ref._.ctx_layers[[0, 6]], atol=2e-2, rtol=1e-2)
-    # The mix still uses every layer, in float32.
+    # The mix still uses every layer. They come in float16 too (the encoder
+    # writes float16 straight away), and are mixed in float32.
     assert doc.tensor.dtype == numpy.float32
-    assert_allclose(doc.tensor, ref.tensor, atol=1e-6)
+    rounded = ref._.ctx_layers.astype("float16").astype("f")
+    assert_allclose(doc.tensor, rounded.mean(axis=0), atol=2e-5)
+    assert_allclose(doc.tensor, ref.tensor, atol=2e-3)
 
 
 def test_inference_mix_from_config():

@@ -1,9 +1,12 @@
 """A torch module that runs a Hugging Face encoder and pools every layer."""
 import os
-from typing import Sequence
+from contextlib import nullcontext
+from typing import Dict, Optional, Sequence
 
 import torch
 from torch import nn
+
+from .precision import truncated_layers, truncation_is_exact
 
 
 def _single_thread_after_fork() -> None:
@@ -21,14 +24,25 @@ class LayerEncoder(nn.Module):
     """Run a transformer over padded windows and pool all hidden states.
 
     The output holds every layer (the embedding output, then each hidden
-    layer) for every spaCy token of the batch: [n_layers, n_tokens, width].
-    Pooling is a scatter over (wordpiece row -> token) pairs, so it is
-    differentiable and the encoder can be fine-tuned through it.
+    layer) for every spaCy token of the batch: [n_layers, n_tokens, width];
+    or, with `layers`, just those layers, in that order. Pooling is a scatter
+    over (wordpiece row -> token) pairs, so it is differentiable and the
+    encoder can be fine-tuned through it.
+
+    `transformer` is the fp32 model: the one that is saved and fine-tuned.
+    `set_fast(model)` adds a converted copy (bf16, int8; see precision.py)
+    that runs whenever no gradient is needed.
     """
 
     def __init__(self, transformer: nn.Module):
         super().__init__()
         self.transformer = transformer
+        # Not a submodule: the state_dict (what is saved) holds the fp32
+        # model alone, and an optimizer never sees the converted copy.
+        self.__dict__["fast"] = None
+        # k -> whether stopping at hidden layer k reproduces layer k exactly.
+        self._exact_stops: Dict[int, bool] = {}
+        self.probe_inputs: Optional[Dict[str, torch.Tensor]] = None
 
     @property
     def n_layers(self) -> int:
@@ -38,6 +52,10 @@ class LayerEncoder(nn.Module):
     def width(self) -> int:
         return self.transformer.config.hidden_size
 
+    def set_fast(self, model: Optional[nn.Module]) -> None:
+        """Use `model` (a converted copy of `transformer`) for inference."""
+        self.__dict__["fast"] = model
+
     def forward(
         self,
         input_ids: Sequence[torch.Tensor],
@@ -46,33 +64,65 @@ class LayerEncoder(nn.Module):
         targets: Sequence[torch.Tensor],
         counts: torch.Tensor,
         pooling: str,
+        layers: Optional[Sequence[int]] = None,
+        dtype: Optional[torch.dtype] = None,
     ) -> torch.Tensor:
+        """Encode the windows batch by batch and pool them into tokens.
+
+        layers: the layers to return (None: all). The forward pass stops at
+            the highest one where that is exact (`truncation_is_exact`).
+        dtype: of the output (None: float32). Each batch's hidden states are
+            pooled straight into the output and dropped, so a long doc never
+            holds every layer of every window, nor a float32 copy of a
+            float16 output.
+        """
+        layers = list(range(self.n_layers)) if layers is None else list(layers)
+        grad = torch.is_grad_enabled()
+        model = self.fast if self.fast is not None and not grad else self.transformer
+        top = max(layers) if layers else 0
+        stop = nullcontext()
+        if 0 < top < self.n_layers - 1 and self._stops_exactly(top):
+            stop = truncated_layers(model, top)
         n_tokens = counts.shape[0]
-        out = self._zeros(n_tokens)
+        out = self._zeros(len(layers), n_tokens, dtype or torch.float32)
         if pooling == "max":
             # Tokens split between two batches are reduced across both.
             out = out.fill_(float("-inf"))
-        for ids, mask, source, target in zip(input_ids, attention_mask, sources, targets):
-            output = self.transformer(
-                input_ids=ids, attention_mask=mask, output_hidden_states=True
-            )
-            # Pool layer by layer straight from each [batch, seq_len, width]
-            # output: stacking or concatenating them first would copy every
-            # hidden state of the batch once more.
-            for layer, hidden in enumerate(output.hidden_states):
-                rows = hidden.reshape(-1, hidden.shape[-1]).index_select(0, source)
-                if pooling == "max":
-                    index = target.view(-1, 1).expand_as(rows)
-                    out[layer].scatter_reduce_(0, index, rows, "amax")
-                else:
-                    # index_put_ with accumulate is several times faster than
-                    # index_add_ on CPU, and differentiable all the same.
-                    out[layer].index_put_((target,), rows, accumulate=True)
+        with stop:
+            for ids, mask, source, target in zip(input_ids, attention_mask, sources, targets):
+                hidden_states = model(
+                    input_ids=ids, attention_mask=mask, output_hidden_states=True
+                ).hidden_states
+                # A mean over a token's wordpieces, summed from batches it
+                # may span: each piece comes in pre-divided by its count.
+                share = None if pooling == "max" else (1.0 / counts).index_select(0, target).view(-1, 1)
+                # Pool layer by layer straight from each [batch, seq_len, width]
+                # output: stacking them first would copy every hidden state.
+                for k, layer in enumerate(layers):
+                    hidden = hidden_states[layer]
+                    rows = hidden.reshape(-1, hidden.shape[-1]).index_select(0, source)
+                    if pooling == "max":
+                        index = target.view(-1, 1).expand_as(rows)
+                        out[k].scatter_reduce_(0, index, rows.to(out.dtype), "amax")
+                    else:
+                        # index_put_ with accumulate is several times faster
+                        # than index_add_ on CPU, and differentiable all the same.
+                        out[k].index_put_((target,), (rows * share).to(out.dtype), accumulate=True)
+                del hidden_states
         if pooling == "max":
-            return out.masked_fill(torch.isinf(out), 0.0)
-        # first/last pooling arrive here with one pair per token.
-        return out / counts.view(1, -1, 1)
+            return out.masked_fill_(torch.isinf(out), 0.0) if not grad else out.masked_fill(torch.isinf(out), 0.0)
+        return out
 
-    def _zeros(self, n_tokens: int) -> torch.Tensor:
-        param = next(self.parameters())
-        return param.new_zeros(self.n_layers, n_tokens, self.width)
+    def _stops_exactly(self, k: int) -> bool:
+        if k not in self._exact_stops:
+            model = self.fast if self.fast is not None else self.transformer
+            self._exact_stops[k] = self.probe_inputs is not None and truncation_is_exact(
+                model, k, self.probe_inputs
+            )
+        return self._exact_stops[k]
+
+    def _zeros(self, n_layers: int, n_tokens: int, dtype: torch.dtype) -> torch.Tensor:
+        # The device of the weights; the dtype asked for, never the weights'
+        # own (bf16 weights still give float32 outputs).
+        device = next(self.transformer.parameters()).device
+        return torch.zeros(n_layers, n_tokens, self.width, dtype=dtype, device=device)

@@ -40,16 +40,18 @@ Neither bf16 nor int8 is for fine-tuning (`trainable`): int8 weights are
 packed constants with no gradient, and an optimizer step on bf16 weights
 drops every update smaller than 1/256 of the weight.
 """
+import copy
 import functools
 import platform
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence
+from typing import Dict, FrozenSet, Iterable, Iterator, List, Mapping, Optional, Sequence
 
 import torch
 from torch import nn
 
-from ...errors import Errors, SpacyCtxError
+from ...errors import Errors, SpacyCtxError, Warnings
 
 PRECISIONS = ("fp32", "bf16", "int8")
 
@@ -108,6 +110,13 @@ def int8_reduce_range(flags: Optional[Iterable[str]] = None) -> bool:
     """
     flags = cpu_flags() if flags is None else frozenset(flags)
     return not flags & _VNNI_FLAGS
+
+
+# Why each reduced precision cannot be fine-tuned (for error E061).
+NOT_TRAINABLE = {
+    "bf16": "an optimizer step on bf16 weights drops every update smaller than 1/256 of the weight",
+    "int8": "int8 weights are packed constants without gradients",
+}
 
 
 def trainable(precision: str) -> bool:
@@ -172,6 +181,46 @@ def convert(
         smooth = _smoothing(linear, ranges[name], alpha)
         _replace(model, name, Int8Linear(linear, smooth, reduce_range=reduce_range))
     return model
+
+
+def inference_copy(
+    model: nn.Module,
+    precision: str,
+    calibration: Iterable[Mapping[str, torch.Tensor]] = (),
+    device: Optional[torch.device] = None,
+) -> Optional[nn.Module]:
+    """A copy of `model` converted to `precision` for inference, or None.
+
+    None for "fp32", and where `device` (default: the model's) cannot run
+    the precision natively: then a warning (W060, shown once) says so and
+    the caller keeps running `model` in fp32, which is faster there. The
+    copy leaves `model` in fp32, to be saved and fine-tuned.
+    """
+    _check_precision(precision)
+    if precision == "fp32":
+        return None
+    device = device or next(model.parameters()).device
+    reason = unsupported_reason(precision, device)
+    if reason:
+        warnings.warn(Warnings.W060.format(precision=precision, device=device.type.upper(), reason=reason))
+        return None
+    return convert(copy.deepcopy(model), precision, calibration)
+
+
+def unsupported_reason(precision: str, device: torch.device) -> str:
+    """Why `device` cannot run `precision` natively ("" if it can)."""
+    if precision == "fp32":
+        return ""
+    if device.type == "cuda":
+        if precision == "int8":
+            return "int8 runs on CPU only (fbgemm)"
+        return "" if torch.cuda.is_bf16_supported() else "this GPU has no bf16"
+    if device.type != "cpu":
+        return f"{precision} is implemented for CPU and CUDA only"
+    if not supports(precision):
+        needed = _BF16_FLAGS if precision == "bf16" else _INT8_FLAGS
+        return f"needs one of the CPU flags {', '.join(sorted(needed))}"
+    return ""
 
 
 def fp32_linears(model: nn.Module) -> List[str]:
@@ -324,23 +373,68 @@ def truncate_layers(model: nn.Module, k: int) -> nn.Module:
 
     The forward pass then stops at layer k, and output_hidden_states returns
     layers 0..k (the embedding output, then hidden layers 1..k), identical
-    to the full model's. Works for BERT-family models, whose layers are
-    `model.encoder.layer` (an nn.ModuleList); other families keep theirs
-    elsewhere (e.g. `transformer.layer` in DistilBERT, `layers` in
-    ModernBERT): add the path to `_LAYER_PATHS`.
+    to the full model's for families whose hidden states are the layers' own
+    outputs (BERT, RoBERTa, ELECTRA, XLM-R, DeBERTa, DistilBERT; not those
+    that normalise the last state, e.g. ModernBERT, T5: see `truncation_is_exact`).
+    Finds the layers at one of `_LAYER_PATHS`; add a family's path there.
+    `truncated_layers` does the same for the duration of a `with` block.
     """
+    _set_layers(model, k)
+    return model
+
+
+@contextmanager
+def truncated_layers(model: nn.Module, k: int) -> Iterator[nn.Module]:
+    """Run `model` with only its first k hidden layers inside the block.
+
+    The layer modules are shared, not copied: the same parameters, no extra
+    memory, and the full stack (and the config's layer count) come back on
+    exit, so saving and fine-tuning see the whole model.
+    """
+    saved = _set_layers(model, k)
+    try:
+        yield model
+    finally:
+        _restore_layers(model, saved)
+
+
+def truncation_is_exact(model: nn.Module, k: int, inputs: Mapping[str, torch.Tensor]) -> bool:
+    """Whether hidden state k of the model run with k layers equals the full
+    model's on `inputs`. False where the family normalises or projects its
+    last hidden state (ModernBERT's final norm, T5's final layer norm), or
+    where its layer stack is not found."""
+    try:
+        _find_layers(model)
+    except SpacyCtxError:
+        return False
+    with torch.inference_mode():
+        full = model(**inputs, output_hidden_states=True).hidden_states[k]
+        with truncated_layers(model, k):
+            states = model(**inputs, output_hidden_states=True).hidden_states
+    return len(states) == k + 1 and torch.allclose(states[k], full, rtol=1e-4, atol=1e-5)
+
+
+def _set_layers(model: nn.Module, k: int):
     path, layers = _find_layers(model)
     if not 1 <= k <= len(layers):
         raise SpacyCtxError(Errors.E062.format(k=k, n_layers=len(layers)))
     parent_path, _, attr = path.rpartition(".")
     parent = model.get_submodule(parent_path) if parent_path else model
+    config_keys = [key for key in ("num_hidden_layers", "n_layers") if hasattr(model.config, key)]
+    saved = (parent, attr, layers, {key: getattr(model.config, key) for key in config_keys})
     setattr(parent, attr, nn.ModuleList(list(layers)[:k]))
     # Keep the config truthful: code that sizes things by it (e.g. a
     # LayerEncoder's layer count) then sees k + 1 hidden states.
-    for key in ("num_hidden_layers", "n_layers"):
-        if hasattr(model.config, key):
-            setattr(model.config, key, k)
-    return model
+    for key in config_keys:
+        setattr(model.config, key, k)
+    return saved
+
+
+def _restore_layers(model: nn.Module, saved) -> None:
+    parent, attr, layers, config_values = saved
+    setattr(parent, attr, layers)
+    for key, value in config_values.items():
+        setattr(model.config, key, value)
 
 
 # Where each model family keeps its layer stack, relative to the base model.
