@@ -1,4 +1,6 @@
 """spacy_ctx.CtxListener.v1 inside real spaCy heads."""
+import contextlib
+
 import numpy
 import pytest
 import spacy
@@ -84,6 +86,19 @@ def test_frozen_features_keep_encoder_fixed_and_cache_outputs():
     # another update leaves the cache as it is, and the encoder is not run.
     info = encoder.cache_info()
     assert info["docs"] == len(TRAIN)
+    with encoder_calls(encoder) as calls:
+        nlp.update(_examples(nlp), sgd=nlp.create_optimizer())
+        assert calls == []
+        assert encoder.cache_info() == info
+        encoder.clear_cache()
+        assert encoder.cache_info()["docs"] == 0
+        nlp.update(_examples(nlp), sgd=nlp.create_optimizer())
+        assert calls == [len(TRAIN)]
+
+
+@contextlib.contextmanager
+def encoder_calls(encoder):
+    """The batch sizes the encoder's model predicts on inside the block."""
     calls = []
     original = Model.predict
 
@@ -94,14 +109,7 @@ def test_frozen_features_keep_encoder_fixed_and_cache_outputs():
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Model, "predict", spy)
-        nlp.update(_examples(nlp), sgd=nlp.create_optimizer())
-        assert calls == []
-        assert encoder.cache_info() == info
-        encoder.clear_cache()
-        assert encoder.cache_info()["docs"] == 0
-        nlp.update(_examples(nlp), sgd=nlp.create_optimizer())
-        assert calls == [len(TRAIN)]
-
+        yield calls
 
 
 def test_shared_cache_encodes_each_doc_once_across_pipelines():
@@ -115,21 +123,13 @@ def test_shared_cache_encodes_each_doc_once_across_pipelines():
         encoder = nlp.get_pipe("ctx_encoder")
         encoder.share_cache(store)
         encoders.append(encoder)
-        calls = []
-        original = Model.predict
-
-        def spy(model, X):
-            if model is encoder.model:
-                calls.append(len(X))
-            return original(model, X)
-
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(Model, "predict", spy)
+        with encoder_calls(encoder) as calls:
             nlp.update(_examples(nlp), sgd=nlp.create_optimizer())
         # The first pipeline fills the store; the second finds every doc there.
         assert calls == ([len(TRAIN)] if len(encoders) == 1 else [])
     assert len(store) == len(TRAIN)
     assert encoders[0].cache_info() == encoders[1].cache_info()
+
 
 def test_each_head_learns_its_own_mix():
     nlp = spacy.blank("en")
