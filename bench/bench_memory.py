@@ -17,6 +17,12 @@ transient = peak - RSS of the loaded pipeline - bytes of doc._.ctx_layers and
 doc.tensor. Prints one JSON object.
 
     python bench/bench_memory.py [--data ../shared/data] [--out bench/results/memory.json]
+
+To measure an earlier version of spacy-ctx the same way, put its checkout
+first on the path and name an architecture it has:
+
+    PYTHONPATH=/path/to/old/checkout python bench/bench_memory.py --paths pipe \
+        --arch spacy_ctx.TransformerEncoder.v1 --batch-items 2048 --out bench/results/memory-before.json
 """
 import argparse
 import json
@@ -52,12 +58,12 @@ def rss_mb() -> float:
         return int(file_.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
-def child(data: Path, dtype: str, path: str, batch_items: int) -> dict:
+def child(data: Path, dtype: str, path: str, batch_items: int, arch: str) -> dict:
     import spacy
 
     text = long_text(data)
     nlp = spacy.blank("en")
-    model = {"@architectures": "spacy_ctx.TransformerEncoder.v3", "max_batch_items": batch_items}
+    model = {"@architectures": arch, "max_batch_items": batch_items}
     nlp.add_pipe("ctx_encoder", config={"store_dtype": dtype, "model": model})
     nlp.initialize()
     nlp("A short sentence to load everything.")
@@ -89,19 +95,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--batch-items", type=int, nargs="+", default=[2048, 512])
+    parser.add_argument("--paths", nargs="+", default=["pipe", "predict+set"], choices=["pipe", "predict+set"])
+    parser.add_argument("--arch", default="spacy_ctx.TransformerEncoder.v3")
     parser.add_argument("--child", nargs=3, metavar=("DTYPE", "PATH", "BATCH_ITEMS"))
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = parser.parse_args()
     if args.child:
         dtype, path, items = args.child
-        print("RESULT " + json.dumps(child(args.data, dtype, path, int(items))))
+        print("RESULT " + json.dumps(child(args.data, dtype, path, int(items), args.arch)))
         return
     rows = []
     for items in args.batch_items:
         for dtype in ("float32", "float16"):
-            for path in ("pipe", "predict+set"):
+            for path in args.paths:
                 out = subprocess.run(
-                    [sys.executable, __file__, "--data", str(args.data), "--child", dtype, path, str(items)],
+                    [sys.executable, __file__, "--data", str(args.data), "--arch", args.arch, "--child", dtype, path, str(items)],
                     capture_output=True, text=True, check=True,
                 ).stdout
                 rows.append(json.loads(next(l for l in out.splitlines() if l.startswith("RESULT "))[7:]))
@@ -110,6 +118,8 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{os.cpu_count()}-core shared CPU, load {os.getloadavg()[0]:.1f}",
         "chars": N_CHARS,
+        "arch": args.arch,
+        "spacy_ctx": __import__("spacy_ctx").__file__,
         "rows": rows,
         "goal_transient_below_150_mb": {
             f"{r['store_dtype']} {r['path']} {r['max_batch_items']}": r["transient_mb"] < 150 for r in rows if r["path"] == "pipe"
