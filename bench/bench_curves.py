@@ -6,8 +6,8 @@
         --elmo-weights /tmp/elmo_pretrained --out bench/results/curves-pos.json
     python bench/bench_curves.py plot --inputs bench/results/curves-*.json --png docs/figures/curves.png
 
-The sizes can be split over processes (--sizes 1 2 5 / --sizes 10 25, same
-subsets: the permutations depend on the seed only); `plot` merges them.
+The runs can be split over processes (--sizes, --only-seeds: the subsets
+depend on the seed only); `plot` merges their reports.
 
 Each system is trained on 1, 2, 5, 10 and 25% of CoNLL-2003 train (ner) or UD
 English EWT train (pos) and scored on the whole dev set (CoNLL valid: ents_f;
@@ -298,16 +298,16 @@ def plot(inputs: List[Path], png: Path) -> None:
         key = SCORES[task][0]
         # Reports of one task (e.g. the small and the large sizes run in two
         # processes) are merged per system and label.
-        curves: Dict[str, Dict] = {}
+        curves: Dict[str, Dict[float, List[float]]] = {}
         for report in (r for r in reports if r["task"] == task):
-            for system, points in report["summary"][key].items():
-                suffix = report.get("label_suffix", "") if system == "elmo" else ""
-                curves.setdefault(LABELS[system] + suffix, {}).update(points)
+            for run in report["runs"]:
+                suffix = report.get("label_suffix", "") if run["system"] == "elmo" else ""
+                label = LABELS[run["system"]] + suffix
+                curves.setdefault(label, {}).setdefault(run["size"], []).append(run["scores"][key])
         for label, points in curves.items():
-            sizes = sorted(points, key=float)
-            x = [float(s) for s in sizes]
-            y = [points[s]["mean"] for s in sizes]
-            err = [points[s]["sd"] or 0.0 for s in sizes]
+            x = sorted(points)
+            y = [numpy.mean(points[size]) for size in x]
+            err = [numpy.std(points[size], ddof=1) if len(points[size]) > 1 else 0.0 for size in x]
             ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=label)
         ax.set_xscale("log")
         ax.set_xticks(SIZES)
@@ -332,6 +332,7 @@ def main(argv=None) -> Dict:
     parser.add_argument("--data", type=Path, default=bench_heads.DATA)
     parser.add_argument("--sizes", nargs="+", type=float, default=SIZES, help="% of the train docs")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--only-seeds", nargs="+", type=int, default=[], help="run only these seeds (to split the runs over processes)")
     parser.add_argument("--max-seeded", type=float, default=10.0, help="sizes above this run seed 0 only")
     parser.add_argument("--min-steps", type=int, default=200)
     parser.add_argument("--epochs", type=int, default=1, help="at least this many epochs (when > --min-steps)")
@@ -376,6 +377,8 @@ def main(argv=None) -> Dict:
         }
         runner = Runner(args.task, args, paths, work)
         for spec in subsets(len(train_docs), args.sizes, args.seeds, args.max_seeded):
+            if args.only_seeds and spec["seed"] not in args.only_seeds:
+                continue
             docs = [train_docs[i] for i in spec["docs"]]
             subset = work / f"train-{spec['size']}-{spec['seed']}.spacy"
             DocBin(docs=docs, store_user_data=False).to_disk(subset)
