@@ -304,11 +304,20 @@ def plot(inputs: List[Path], png: Path) -> None:
                 suffix = report.get("label_suffix", "") if run["system"] == "elmo" else ""
                 label = LABELS[run["system"]] + suffix
                 curves.setdefault(label, {}).setdefault(run["size"], []).append(run["scores"][key])
-        for label, points in curves.items():
+        order = list(LABELS.values())
+        colors = dict(zip(order, ["C0", "C1", "C2", "C4"]))
+
+        def base(label: str) -> str:
+            return next(name for name in order if label.startswith(name))
+
+        for label in sorted(curves, key=lambda lab: (order.index(base(lab)), lab)):
+            points = curves[label]
+            # A second set of ELMo weights gets its own colour.
+            color = "C3" if label.endswith("(stage 2)") else colors[base(label)]
             x = sorted(points)
             y = [numpy.mean(points[size]) for size in x]
             err = [numpy.std(points[size], ddof=1) if len(points[size]) > 1 else 0.0 for size in x]
-            ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=label)
+            ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=label, color=color)
         ax.set_xscale("log")
         ax.set_xticks(SIZES)
         ax.set_xticklabels([f"{s:g}%" for s in SIZES])
