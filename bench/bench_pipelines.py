@@ -6,6 +6,7 @@ Same CoNLL-2003 valid sentences (../shared/data), words per second of
   ctx-int8       the same with the encoder in int8
                  (spacy_ctx.TransformerEncoder.v3, precision = "int8");
   ctx-int8-b512  and forward batches of 512 padded wordpieces, not 2048;
+  ctx-int8-b512-f16  and the layers stored on each Doc in float16;
   trf    spacy-transformers on the same MiniLM: `spacy init config -G` for ner
          (transformer + ner on a TransformerListener), its defaults;
   cnn    spaCy's CNN pipeline: `spacy init config` for ner, efficiency preset.
@@ -19,6 +20,7 @@ ratios hold on this shared machine. Prints one JSON object.
 """
 import argparse
 import os
+import time
 from pathlib import Path
 from typing import Callable, Dict, List
 
@@ -59,8 +61,9 @@ def build(config) -> spacy.Language:
     return nlp
 
 
-def ctx_pipeline(precision: str = "fp32", max_batch_items: int = 0) -> spacy.Language:
+def ctx_pipeline(precision: str = "fp32", max_batch_items: int = 0, store_dtype: str = "float32") -> spacy.Language:
     config = load_config(ROOT / "configs" / "ner.cfg")
+    config["components"]["ctx_encoder"]["store_dtype"] = store_dtype
     model = config["components"]["ctx_encoder"]["model"]
     model["@architectures"] = "spacy_ctx.TransformerEncoder.v3"
     model["precision"] = precision
@@ -69,8 +72,13 @@ def ctx_pipeline(precision: str = "fp32", max_batch_items: int = 0) -> spacy.Lan
     return build(config)
 
 
-# The ctx variants: name -> (precision, max_batch_items; 0 = the config's).
-CTX_VARIANTS = {"ctx": ("fp32", 0), "ctx-int8": ("int8", 0), "ctx-int8-b512": ("int8", 512)}
+# The ctx variants: name -> (precision, max_batch_items (0 = the config's), store_dtype).
+CTX_VARIANTS = {
+    "ctx": ("fp32", 0, "float32"),
+    "ctx-int8": ("int8", 0, "float32"),
+    "ctx-int8-b512": ("int8", 512, "float32"),
+    "ctx-int8-b512-f16": ("int8", 512, "float16"),
+}
 
 
 def trf_pipeline() -> spacy.Language:
@@ -123,6 +131,8 @@ def main(argv=None) -> Dict:
     n_words = sum(len(text.split(" ")) for text in texts)
     words_per_s = {name: n_words / s for name, s in seconds.items()}
     report = {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "load_average": round(os.getloadavg()[0], 1),
         "sentences": len(texts),
         "words": n_words,
         "batch_size": args.batch_size,
