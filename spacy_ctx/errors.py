@@ -174,6 +174,11 @@ class Errors(metaclass=_WithCodes):
         "{feature} needs the optional package '{module}' ({err}). Install it "
         "with: pip install 'spacy-ctx[{extra}]'"
     )
+    E071 = (
+        "Config overrides for the 'default' pipeline must be settings of its "
+        "ctx_encoder ('{prefix}...'); got: {keys}. Save a pipeline with those "
+        "components and pass its path instead."
+    )
     # E200-E219: corpus reading and embedding at scale.
     E200 = "Cannot read record {id} of '{path}': {reason}."
     E201 = (

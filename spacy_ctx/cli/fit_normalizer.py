@@ -3,6 +3,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from spacy.cli._util import parse_config_overrides
 from wasabi import msg
 
 from ..models.normalizer import METHODS
@@ -11,8 +12,9 @@ from ._app import app
 from ._util import load_pipeline, user_errors
 
 
-@app.command("fit-normalizer")
+@app.command("fit-normalizer", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def fit_normalizer_cli(
+    ctx: typer.Context,
     pipeline: str = typer.Argument(..., help="A pipeline directory with ctx_encoder, or 'default' for the bundled MiniLM."),
     data_path: Path = typer.Argument(..., help="Corpus to fit on: .txt (one doc per line), .spacy, .conllu, CoNLL NER columns or Raganato .xml.", exists=True, dir_okay=False),
     output_path: Path = typer.Argument(..., help="Directory to save the pipeline to, normalizer included."),
@@ -29,10 +31,13 @@ def fit_normalizer_cli(
 
     Mean-centering, whitening or all-but-the-top, fitted on DATA. Once
     enabled, ctx_vector, token.vector and .similarity() of the pipeline saved
-    to OUTPUT use the corrected space.
+    to OUTPUT use the corrected space. Config overrides as `spacy train`
+    takes them change the pipeline first and are saved with it, e.g.
+    `--components.ctx_encoder.mix.layers [-1]` (the inference mix of the top
+    layer alone, the setting docs/similarity.md recommends).
     """
-    nlp = load_pipeline(pipeline)
     with user_errors():
+        nlp = load_pipeline(pipeline, overrides=parse_config_overrides(ctx.args))
         norm = fit_normalizer_corpus(
             nlp, data_path, method, n_components=n_components, eps=eps, skip_below=skip_below, mix_only=mix_only,
             enable=enable, limit=limit, encoder_name=encoder_name, progress=True,

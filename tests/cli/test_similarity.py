@@ -72,14 +72,13 @@ def test_distill_static_then_similarity(files):
 
 
 def test_recommended_sentence_similarity_recipe(files):
-    """mix.layers [-1] + `fit-normalizer --method abtt -D 1 --mix-only`: the
-    saved pipeline's doc.similarity is the abtt row of the top layer."""
-    base, fitted = files["root"] / "top", files["root"] / "top_abtt"
-    nlp = spacy.blank("en")
-    nlp.add_pipe("ctx_encoder", config={"mix": {"layers": [-1]}})
-    nlp.to_disk(base)
+    """`fit-normalizer default ... --method abtt -D 1 --mix-only
+    --components.ctx_encoder.mix.layers [-1]`: the saved pipeline's
+    doc.similarity is the abtt row of the top layer."""
+    fitted = files["root"] / "top_abtt"
     result = runner.invoke(app, [
-        "fit-normalizer", str(base), str(files["fit"]), str(fitted), "--method", "abtt", "-D", "1", "--mix-only",
+        "fit-normalizer", "default", str(files["fit"]), str(fitted), "--method", "abtt", "-D", "1", "--mix-only",
+        "--components.ctx_encoder.mix.layers", "[-1]",
     ])
     assert result.exit_code == 0, result.output
     out = files["root"] / "out_abtt"
@@ -97,6 +96,14 @@ def test_recommended_sentence_similarity_recipe(files):
     doc = loaded("A man plays the guitar.")
     assert not numpy.allclose(doc.vector, doc._.ctx_layers[6].mean(axis=0))
 
+
+
+def test_fit_normalizer_overrides_of_the_default_pipeline_are_checked(files):
+    result = runner.invoke(app, [
+        "fit-normalizer", "default", str(files["fit"]), str(files["root"] / "x"), "--nlp.batch_size", "8",
+    ])
+    assert result.exit_code == 1
+    assert "E071" in result.output and "nlp.batch_size" in result.output
 
 def test_similarity_needs_a_benchmark():
     result = runner.invoke(app, ["similarity", "default"])
