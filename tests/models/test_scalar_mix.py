@@ -3,7 +3,7 @@ import numpy
 import pytest
 from numpy.testing import assert_allclose
 
-from spacy_ctx.models.scalar_mix import build_scalar_mix_v1
+from spacy_ctx.models.scalar_mix import build_scalar_mix_v1, mix_stored
 
 
 def _mix(**kwargs):
@@ -128,3 +128,20 @@ def test_bad_initial_weights_and_dropout():
         _mix(initial_weights=[0.0, 1.0])
     with pytest.raises(ValueError, match="E012"):
         build_scalar_mix_v1(dropout=1.0)
+
+
+@pytest.mark.parametrize("layer_norm", [False, True])
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_mix_of_stored_layers_equals_the_mix_of_all(layer_norm, dtype):
+    # What ctx_encoder stores: some rows of the layers (here 0, 2, 3 of 4),
+    # maybe in float16; the inference mix from them, in small chunks of
+    # tokens, equals the layer's own forward over every layer.
+    rng = numpy.random.default_rng(0)
+    X = (rng.normal(size=(4, 10, 6)) * [[[1.0]], [[3.0]], [[0.5]], [[2.0]]] + 0.3).astype(dtype)
+    mix = build_scalar_mix_v1(layers=[2, 0], initial_weights=[0.4, -0.2], gamma=1.5, layer_norm=layer_norm)
+    mix.set_dim("nL", 4)
+    mix.initialize()
+    expected = mix.ops.to_numpy(mix.predict([mix.ops.asarray(X.astype("f"))])[0])
+    got = mix.ops.to_numpy(mix_stored(mix, mix.ops.asarray(X[[0, 2, 3]]), [0, 2, 3], chunk=3))
+    assert got.dtype == numpy.float32
+    assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
