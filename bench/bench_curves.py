@@ -339,7 +339,7 @@ def main(argv=None) -> Dict:
     parser.add_argument("--label-suffix", default="", help="added to elmo's name in the plot legend (e.g. the weights' stage)")
     parser.add_argument("--systems", nargs="+", default=["ctx", "hash", "cnn"], choices=["ctx", "hash", "cnn", "elmo"])
     parser.add_argument("--data", type=Path, default=bench_heads.DATA)
-    parser.add_argument("--sizes", nargs="+", type=float, default=SIZES, help="% of the train docs")
+    parser.add_argument("--sizes", nargs="+", type=float, default=SIZES, help="%% of the train docs")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--only-seeds", nargs="+", type=int, default=[], help="run only these seeds (to split the runs over processes)")
     parser.add_argument("--max-seeded", type=float, default=10.0, help="sizes above this run seed 0 only")
