@@ -88,14 +88,15 @@ class LayerEncoder(nn.Module):
         if pooling == "max":
             # Tokens split between two batches are reduced across both.
             out = out.fill_(float("-inf"))
+        # A mean over a token's wordpieces, summed from batches it may span:
+        # each piece comes in pre-divided by its token's count.
+        inv_counts = None if pooling == "max" else 1.0 / counts
         with stop:
             for ids, mask, source, target in zip(input_ids, attention_mask, sources, targets):
                 hidden_states = model(
                     input_ids=ids, attention_mask=mask, output_hidden_states=True
                 ).hidden_states
-                # A mean over a token's wordpieces, summed from batches it
-                # may span: each piece comes in pre-divided by its count.
-                share = None if pooling == "max" else (1.0 / counts).index_select(0, target).view(-1, 1)
+                share = None if inv_counts is None else inv_counts.index_select(0, target).view(-1, 1)
                 # Pool layer by layer straight from each [batch, seq_len, width]
                 # output: stacking them first would copy every hidden state.
                 for k, layer in enumerate(layers):
@@ -110,6 +111,8 @@ class LayerEncoder(nn.Module):
                         out[k].index_put_((target,), (rows * share).to(out.dtype), accumulate=True)
                 del hidden_states
         if pooling == "max":
+            # In place only without autograd: scatter_reduce's backward reads
+            # `out` as it was.
             return out.masked_fill_(torch.isinf(out), 0.0) if not grad else out.masked_fill(torch.isinf(out), 0.0)
         return out
 
