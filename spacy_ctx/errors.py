@@ -27,6 +27,11 @@ class Warnings(metaclass=_WithCodes):
         "Encoder precision '{precision}' is not native on this {device} "
         "({reason}): the encoder runs in fp32, which is faster here."
     )
+    W401 = (
+        "Resuming from {path}: its settings win over the ones given for "
+        "{settings}. Only the number of epochs can change when resuming: "
+        "pass it as epochs (--epochs)."
+    )
 
 
 class Errors(metaclass=_WithCodes):

@@ -28,7 +28,12 @@ def pretrain_elmo_cli(
     resume: bool = typer.Option(False, "--resume", help="Continue from OUTPUT_DIR/checkpoint.pt."),
     max_minutes: float = typer.Option(0.0, "--max-minutes", help="Training time budget (0 = none)."),
     max_steps: int = typer.Option(0, "--max-steps", help="Update budget (0 = none)."),
-    epochs: int = typer.Option(None, "--epochs", help="Passes over the texts (default 1)."),
+    epochs: int = typer.Option(
+        None,
+        "--epochs",
+        help="Passes over the texts in all (default 1, or the checkpoint's). With "
+        "--resume, a larger number trains on.",
+    ),
     checkpoint_every: int = typer.Option(500, "--checkpoint-every", help="Steps between checkpoints."),
     threads: int = typer.Option(
         1,
@@ -61,13 +66,12 @@ def pretrain_elmo_cli(
         unknown = sorted(set(settings) - known)
         if unknown:
             msg.fail(f"Unknown settings in {config}: {unknown}. Known: {sorted(known)}", exits=1)
-    if epochs is not None:
-        settings["epochs"] = epochs
     metrics = pretrain(
         texts,
         output_dir,
-        PretrainConfig(**settings),
+        PretrainConfig(**settings) if config is not None or not resume else None,
         resume=resume,
+        epochs=epochs,
         max_steps=max_steps,
         max_minutes=max_minutes,
         checkpoint_every=checkpoint_every,

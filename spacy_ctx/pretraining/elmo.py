@@ -13,8 +13,9 @@ Output directory:
 import math
 import random
 import time
+import warnings
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -22,7 +23,7 @@ import srsly
 import torch
 
 from ..corpora import read_sequences  # noqa: F401 (the readers moved to spacy_ctx.corpora)
-from ..errors import Errors, SpacyCtxError
+from ..errors import Errors, SpacyCtxError, Warnings
 from ..models.elmo import WEIGHTS_FILE, save_encoder_weights
 from ..models.pytorch.elmo import (
     BidirectionalLM,
@@ -202,6 +203,7 @@ def pretrain(
     config: Optional[PretrainConfig] = None,
     *,
     resume: bool = False,
+    epochs: Optional[int] = None,
     max_steps: int = 0,
     max_minutes: float = 0.0,
     checkpoint_every: int = 500,
@@ -214,7 +216,10 @@ def pretrain(
     max_steps / max_minutes: stop after this many updates in all / minutes of
     training in this call (0 = no limit); the run always ends with a held-out evaluation,
     a checkpoint and the encoder weights. resume: continue from the
-    checkpoint in output_dir (its config and vocabulary win).
+    checkpoint in output_dir (its config and vocabulary win; settings of
+    `config` that differ from it are reported and not used). epochs: passes
+    over the texts in all, counting those before a resume (default
+    config.epochs), so a resumed run can train longer than first planned.
     Returns the metrics written to metrics.json.
     """
     from tqdm import tqdm
@@ -227,8 +232,14 @@ def pretrain(
         if not path.is_file():
             raise SpacyCtxError(Errors.E405.format(path=output_dir))
         checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-        config = PretrainConfig(**checkpoint["config"])
+        saved = PretrainConfig(**checkpoint["config"])
+        ignored = _differing_settings(config, saved)
+        if ignored:
+            warnings.warn(Warnings.W401.format(path=path, settings=ignored))
+        config = saved
     config = config or PretrainConfig()
+    if epochs is not None:
+        config = replace(config, epochs=epochs)
     torch.manual_seed(config.seed)
 
     read_start = time.time()
@@ -342,6 +353,14 @@ def pretrain(
     srsly.write_json(output_dir / "vocab.json", vocab)
     srsly.write_json(output_dir / "config.json", _encoder_config(config, output_dir))
     return metrics
+
+
+def _differing_settings(config: Optional[PretrainConfig], saved: PretrainConfig) -> List[str]:
+    """The settings of `config` a resumed run cannot take from it."""
+    if config is None:
+        return []
+    mine, theirs = asdict(config), asdict(saved)
+    return [name for name in mine if mine[name] != theirs[name]]
 
 
 def _encoder_config(config: PretrainConfig, output_dir: Path) -> dict:

@@ -268,3 +268,43 @@ def test_cli_pretrains_and_resumes(tmp_path):
     assert result.exit_code == 0, result.output
     assert srsly.read_json(out / "metrics.json")["steps"] == 3
     assert srsly.read_json(out / "config.json")["weights"] == str(out.resolve())
+
+
+def test_cli_resume_trains_more_epochs(tmp_path):
+    import srsly
+    from typer.testing import CliRunner
+
+    from spacy_ctx.cli import app
+
+    texts = tmp_path / "texts.jsonl"
+    srsly.write_jsonl(texts, [{"text": s} for s in SENTENCES * 5])
+    config = tmp_path / "tiny.json"
+    srsly.write_json(config, {**TINY, "vocab_size": 30, "min_count": 1, "cutoffs": [], "batch_tokens": 100})
+    out = tmp_path / "out"
+    runner = CliRunner()
+    result = runner.invoke(app, ["pretrain-elmo", str(texts), str(out), "--config", str(config), "--epochs", "1"])
+    assert result.exit_code == 0, result.output
+    first = srsly.read_json(out / "metrics.json")
+    assert first["stopped_by"] == "epochs" and first["epochs_completed"] == 1
+    # The checkpoint says 1 epoch; --epochs on resume extends it.
+    result = runner.invoke(app, ["pretrain-elmo", str(texts), str(out), "--resume", "--epochs", "2"])
+    assert result.exit_code == 0, result.output
+    second = srsly.read_json(out / "metrics.json")
+    assert second["epochs_completed"] == 2
+    assert second["steps"] == 2 * first["steps"]
+    assert second["config"]["epochs"] == 2
+
+
+def test_resume_reports_settings_it_cannot_take(pretrained, tmp_path):
+    import shutil
+    from dataclasses import replace
+
+    texts, output, metrics = pretrained
+    shutil.copytree(output, tmp_path / "out")
+    saved = PretrainConfig(**metrics["config"])
+    other = replace(saved, learning_rate=0.5, epochs=20)
+    with pytest.warns(UserWarning, match="W401.*learning_rate.*epochs"):
+        resumed = pretrain([texts], tmp_path / "out", other, resume=True, max_steps=31,
+                           progress=False, log=lambda s: None)
+    assert resumed["config"]["learning_rate"] == saved.learning_rate
+    assert resumed["config"]["epochs"] == saved.epochs  # changed by the epochs keyword only
