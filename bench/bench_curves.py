@@ -16,6 +16,8 @@ EWT dev: pos_acc = UPOS, plus tag_acc = XPOS).
 Systems (each trains every head of its task: ner; morphologizer + tagger):
 - ctx: configs/ner.cfg / configs/tagger.cfg as shipped (the frozen MiniLM,
   a scalar mix per head, concatenated with hash embeddings).
+- ctx-few (ner only): configs/ner_few_labels.cfg, ner.cfg with one window
+  layer in place of the BiLSTM; it shares ctx's frozen-feature store.
 - hash: the same heads without the CtxListener: their tok2vec is the hash
   embeddings (spacy.MultiHashEmbed.v2 of NORM/PREFIX/SUFFIX/SHAPE, width 256,
   as bench_elmo.py's `hash`) followed by the config's own `encode` block
@@ -76,6 +78,9 @@ from _report import emit
 SIZES = [1.0, 2.0, 5.0, 10.0, 25.0]
 SCORES = {"ner": ["ents_f", "ents_p", "ents_r"], "pos": ["pos_acc", "tag_acc", "morph_acc"]}
 HEADS = {"ner": ["ner"], "pos": ["morphologizer", "tagger"]}
+FEW_LABELS_CONFIG = bench_heads.ROOT / "configs" / "ner_few_labels.cfg"
+# The frozen-feature store each system reads: one per encoder weights.
+STORE_OF = {"ctx": "ctx", "ctx-few": "ctx", "elmo": "elmo"}
 CNN_PIPELINE = {"ner": ["ner"], "pos": ["tagger", "morphologizer"]}
 # The 100% points are not re-run: they are the full-data runs of
 # bench_heads.py in docs/heads.md. Its "cnn" is spaCy's CNN tok2vec inside the
@@ -118,6 +123,9 @@ def make_config(task: str, system: str, paths: Dict, args) -> Config:
     heads = HEADS[task][:1] if task == "pos" and args.upos_only else HEADS[task]
     if system == "elmo":
         config = bench_elmo.make_config("elmo", paths, opts)
+    elif system == "ctx-few":
+        config = bench_heads.make_config(task, "ctx", paths, opts, config_path=FEW_LABELS_CONFIG)
+        config["training"]["before_update"] = None
     elif system == "cnn":
         pipeline = ["morphologizer"] if task == "pos" and args.upos_only else CNN_PIPELINE[task]
         config = init_config(lang="en", pipeline=pipeline, optimize="efficiency", gpu=False)
@@ -208,7 +216,7 @@ class Runner:
         fix_random_seed(seed)
         start = time.perf_counter()
         nlp = init_nlp(config, use_gpu=-1)
-        store = self.stores.get(system)
+        store = self.stores.get(STORE_OF.get(system, ""))
         if store is not None:
             nlp.get_pipe("ctx_encoder").share_cache(store)
         train_loop(nlp, None, stdout=sys.stderr, stderr=sys.stderr)
@@ -281,7 +289,14 @@ def summarise(runs: List[Dict], key: str) -> Dict:
     return out
 
 
-LABELS = {"ctx": "ctx (MiniLM, frozen)", "hash": "hash (no context)", "cnn": "spaCy CNN (init config)", "elmo": "ELMo (pretrained, frozen)"}
+LABELS = {
+    "ctx": "ctx (MiniLM, frozen)",
+    "ctx-few": "ctx, one window layer (ner_few_labels.cfg)",
+    "hash": "hash (no context)",
+    "cnn": "spaCy CNN (init config)",
+    "elmo": "ELMo (pretrained, frozen)",
+}
+COLORS = {"ctx": "C0", "ctx-few": "C5", "hash": "C1", "cnn": "C2", "elmo": "C4"}
 
 
 def plot(inputs: List[Path], png: Path) -> None:
@@ -305,7 +320,7 @@ def plot(inputs: List[Path], png: Path) -> None:
                 label = LABELS[run["system"]] + suffix
                 curves.setdefault(label, {}).setdefault(run["size"], []).append(run["scores"][key])
         order = list(LABELS.values())
-        colors = dict(zip(order, ["C0", "C1", "C2", "C4"]))
+        colors = {LABELS[system]: color for system, color in COLORS.items()}
 
         def base(label: str) -> str:
             return next(name for name in order if label.startswith(name))
@@ -337,7 +352,7 @@ def main(argv=None) -> Dict:
     parser.add_argument("--inputs", nargs="+", type=Path, default=[], help="plot: the curves JSON files")
     parser.add_argument("--png", type=Path, default=None, help="plot: the figure to write")
     parser.add_argument("--label-suffix", default="", help="added to elmo's name in the plot legend (e.g. the weights' stage)")
-    parser.add_argument("--systems", nargs="+", default=["ctx", "hash", "cnn"], choices=["ctx", "hash", "cnn", "elmo"])
+    parser.add_argument("--systems", nargs="+", default=["ctx", "hash", "cnn"], choices=list(LABELS))
     parser.add_argument("--data", type=Path, default=bench_heads.DATA)
     parser.add_argument("--sizes", nargs="+", type=float, default=SIZES, help="%% of the train docs")
     parser.add_argument("--seeds", type=int, default=3)
@@ -360,6 +375,8 @@ def main(argv=None) -> Dict:
     torch.set_num_threads(args.threads)
     if "elmo" in args.systems and (args.task != "pos" or args.elmo_weights is None):
         parser.error("elmo runs on pos only and needs --elmo-weights")
+    if "ctx-few" in args.systems and args.task != "ner":
+        parser.error("ctx-few runs on ner only (tagger.cfg already has one window layer)")
 
     start_all = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f"spacy_ctx_curves_{args.task}_") as tmp:

@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import spacy
 from spacy.cli.train import train as spacy_train
@@ -115,9 +115,9 @@ def convert(task: str, data: Path, work: Path, train_limit: int, dev_limit: int)
     return paths
 
 
-def make_config(task: str, system: str, paths: Dict, args) -> Config:
-    """The task's config, or its ablation with spaCy's CNN and no encoder."""
-    config = Config().from_disk(TASKS[task]["config"], interpolate=False)
+def make_config(task: str, system: str, paths: Dict, args, config_path: Optional[Path] = None) -> Config:
+    """The task's config (or config_path), or its ablation with spaCy's CNN and no encoder."""
+    config = Config().from_disk(config_path or TASKS[task]["config"], interpolate=False)
     config["paths"]["train"] = str(paths["train"])
     config["paths"]["dev"] = str(paths["dev"])
     set_schedule(config, args)

@@ -65,7 +65,7 @@ def test_configs_are_filled(tmp_path):
     """The configs are complete: `spacy init fill-config` adds nothing."""
     from spacy.cli.init_config import fill_config
 
-    for name in ("ner.cfg", "tagger.cfg", "wsd.cfg"):
+    for name in ("ner.cfg", "ner_few_labels.cfg", "tagger.cfg", "wsd.cfg"):
         filled, _ = fill_config(tmp_path / name, CONFIGS / name, silent=True)
         assert filled == Config().from_disk(CONFIGS / name, interpolate=False)
         assert filled["nlp"]["pipeline"][0] == "ctx_encoder"
@@ -100,6 +100,29 @@ def test_trained_ner_pipeline_loads_and_annotates(trained_ner):
     assert {ent.text for ent in doc.ents} & {"Angela Merkel", "Microsoft", "Berlin"}
     scores = spacy_evaluate(str(output / "model-last"), CORPUS / "ner-dev.spacy", silent=True)
     assert {"ents_f", "ents_p", "ents_r", "speed"} <= set(scores)
+
+
+def test_few_labels_config_is_ner_cfg_with_one_window_layer():
+    """ner_few_labels.cfg is ner.cfg but for the head's encode block, so the
+    learning curves compare heads, nothing else."""
+    shipped = Config().from_disk(CONFIGS / "ner.cfg", interpolate=False)
+    few = Config().from_disk(CONFIGS / "ner_few_labels.cfg", interpolate=False)
+    encode = few["components"]["ner"]["model"]["tok2vec"].pop("encode")
+    del shipped["components"]["ner"]["model"]["tok2vec"]["encode"]
+    assert few == shipped
+    assert encode["@architectures"] == "spacy.MaxoutWindowEncoder.v2" and encode["depth"] == 1
+
+
+def test_few_labels_ner_trains(tmp_path):
+    logged = _train("ner_few_labels.cfg", tmp_path, "ner", steps=30, every=10)
+    losses = [window["ner"] for window in logged[1:]]
+    assert losses[-1] < 0.5 * losses[0]
+    nlp = spacy.load(tmp_path / "model-last")
+    encode = nlp.config["components"]["ner"]["model"]["tok2vec"]["encode"]
+    assert encode["@architectures"] == "spacy.MaxoutWindowEncoder.v2"
+    doc = nlp("Angela Merkel met Microsoft executives in Berlin on Tuesday .")
+    assert doc._.ctx_layers.shape == (7, len(doc), 384)
+    assert {ent.label_ for ent in doc.ents} <= {"PER", "ORG", "LOC", "MISC"}
 
 
 @pytest.mark.slow
