@@ -297,6 +297,7 @@ LABELS = {
     "elmo": "ELMo (pretrained, frozen)",
 }
 COLORS = {"ctx": "C0", "ctx-few": "C5", "hash": "C1", "cnn": "C2", "elmo": "C4"}
+LATER_STAGE_COLORS = {"(stage 2)": "C3", "(stage 3)": "C9"}
 
 
 def plot(inputs: List[Path], png: Path) -> None:
@@ -327,8 +328,8 @@ def plot(inputs: List[Path], png: Path) -> None:
 
         for label in sorted(curves, key=lambda lab: (order.index(base(lab)), lab)):
             points = curves[label]
-            # A second set of ELMo weights gets its own colour.
-            color = "C3" if label.endswith("(stage 2)") else colors[base(label)]
+            # Later sets of ELMo weights get colours of their own.
+            color = next((c for stage, c in LATER_STAGE_COLORS.items() if label.endswith(stage)), colors[base(label)])
             x = sorted(points)
             y = [numpy.mean(points[size]) for size in x]
             err = [numpy.std(points[size], ddof=1) if len(points[size]) > 1 else 0.0 for size in x]
