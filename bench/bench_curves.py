@@ -16,8 +16,9 @@ EWT dev: pos_acc = UPOS, plus tag_acc = XPOS).
 Systems (each trains every head of its task: ner; morphologizer + tagger):
 - ctx: configs/ner.cfg / configs/tagger.cfg as shipped (the frozen MiniLM,
   a scalar mix per head, concatenated with hash embeddings).
-- ctx-few (ner only): configs/ner_few_labels.cfg, ner.cfg with one window
-  layer in place of the BiLSTM; it shares ctx's frozen-feature store.
+- ctx-few, hash-few (ner only): configs/ner_few_labels.cfg (ner.cfg with one
+  window layer in place of the BiLSTM) and its hash ablation; ctx-few shares
+  ctx's frozen-feature store.
 - hash: the same heads without the CtxListener: their tok2vec is the hash
   embeddings (spacy.MultiHashEmbed.v2 of NORM/PREFIX/SUFFIX/SHAPE, width 256,
   as bench_elmo.py's `hash`) followed by the config's own `encode` block
@@ -123,9 +124,6 @@ def make_config(task: str, system: str, paths: Dict, args) -> Config:
     heads = HEADS[task][:1] if task == "pos" and args.upos_only else HEADS[task]
     if system == "elmo":
         config = bench_elmo.make_config("elmo", paths, opts)
-    elif system == "ctx-few":
-        config = bench_heads.make_config(task, "ctx", paths, opts, config_path=FEW_LABELS_CONFIG)
-        config["training"]["before_update"] = None
     elif system == "cnn":
         pipeline = ["morphologizer"] if task == "pos" and args.upos_only else CNN_PIPELINE[task]
         config = init_config(lang="en", pipeline=pipeline, optimize="efficiency", gpu=False)
@@ -134,7 +132,8 @@ def make_config(task: str, system: str, paths: Dict, args) -> Config:
         config["paths"]["dev"] = str(paths["dev"])
         config["corpora"]["dev"]["limit"] = args.dev_limit_during_training
     else:
-        config = bench_heads.make_config(task, "ctx", paths, opts)
+        config_path = FEW_LABELS_CONFIG if system.endswith("-few") else None
+        config = bench_heads.make_config(task, "ctx", paths, opts, config_path=config_path)
         config["training"]["before_update"] = None
         if heads != HEADS[task]:
             # The heads have their own tok2vec each and the encoder is
@@ -142,7 +141,7 @@ def make_config(task: str, system: str, paths: Dict, args) -> Config:
             config["nlp"]["pipeline"] = ["ctx_encoder", *heads]
             del config["components"]["tagger"]
             config["training"]["score_weights"] = {"pos_acc": 1.0, "morph_acc": 0.0}
-        if system == "hash":
+        if system.startswith("hash"):
             for head in heads:
                 encode = dict(config["components"][head]["model"]["tok2vec"]["encode"])
                 encode["width"] = 256
@@ -293,10 +292,11 @@ LABELS = {
     "ctx": "ctx (MiniLM, frozen)",
     "ctx-few": "ctx, one window layer (ner_few_labels.cfg)",
     "hash": "hash (no context)",
+    "hash-few": "hash, one window layer (no context)",
     "cnn": "spaCy CNN (init config)",
     "elmo": "ELMo (pretrained, frozen)",
 }
-COLORS = {"ctx": "C0", "ctx-few": "C5", "hash": "C1", "cnn": "C2", "elmo": "C4"}
+COLORS = {"ctx": "C0", "ctx-few": "C5", "hash": "C1", "hash-few": "C7", "cnn": "C2", "elmo": "C4"}
 LATER_STAGE_COLORS = {"(stage 2)": "C3", "(stage 3)": "C9"}
 
 
@@ -376,8 +376,8 @@ def main(argv=None) -> Dict:
     torch.set_num_threads(args.threads)
     if "elmo" in args.systems and (args.task != "pos" or args.elmo_weights is None):
         parser.error("elmo runs on pos only and needs --elmo-weights")
-    if "ctx-few" in args.systems and args.task != "ner":
-        parser.error("ctx-few runs on ner only (tagger.cfg already has one window layer)")
+    if {"ctx-few", "hash-few"} & set(args.systems) and args.task != "ner":
+        parser.error("ctx-few and hash-few run on ner only (tagger.cfg already has one window layer)")
 
     start_all = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f"spacy_ctx_curves_{args.task}_") as tmp:
