@@ -17,7 +17,7 @@ import warnings
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import srsly
 import torch
@@ -233,7 +233,8 @@ def pretrain(
             raise SpacyCtxError(Errors.E405.format(path=output_dir))
         checkpoint = torch.load(path, map_location="cpu", weights_only=False)
         saved = PretrainConfig(**checkpoint["config"])
-        ignored = _differing_settings(config, saved)
+        # The epochs keyword is the one setting a resumed run takes from the caller.
+        ignored = _differing_settings(config, saved, skip={"epochs"} if epochs is not None else set())
         if ignored:
             warnings.warn(Warnings.W401.format(path=path, settings=ignored))
         config = saved
@@ -355,12 +356,12 @@ def pretrain(
     return metrics
 
 
-def _differing_settings(config: Optional[PretrainConfig], saved: PretrainConfig) -> List[str]:
-    """The settings of `config` a resumed run cannot take from it."""
+def _differing_settings(config: Optional[PretrainConfig], saved: PretrainConfig, skip: Set[str]) -> List[str]:
+    """The settings of `config` (but `skip`) that differ from the saved ones."""
     if config is None:
         return []
     mine, theirs = asdict(config), asdict(saved)
-    return [name for name in mine if mine[name] != theirs[name]]
+    return [name for name in mine if name not in skip and mine[name] != theirs[name]]
 
 
 def _encoder_config(config: PretrainConfig, output_dir: Path) -> dict:

@@ -1,4 +1,6 @@
 """The ELMo encoder (spacy_ctx.ELMoEncoder.v1) and its biLM pretraining."""
+import warnings
+
 import numpy
 import pytest
 import spacy
@@ -248,51 +250,50 @@ def test_configs_agree_with_the_pretraining_defaults(root):
         assert block[key] == defaults[key], key
 
 
-def test_cli_pretrains_and_resumes(tmp_path):
+def _pretrain_cli(tmp_path, *options, **settings):
+    """Run `pretrain-elmo` on tiny texts and settings (plus `settings`) into
+    tmp_path/out; return the metrics it wrote."""
     import srsly
     from typer.testing import CliRunner
 
     from spacy_ctx.cli import app
 
     texts = tmp_path / "texts.jsonl"
-    srsly.write_jsonl(texts, [{"text": s} for s in SENTENCES * 5])
+    if not texts.exists():
+        srsly.write_jsonl(texts, [{"text": s} for s in SENTENCES * 5])
     config = tmp_path / "tiny.json"
-    srsly.write_json(config, {**TINY, "vocab_size": 30, "min_count": 1, "cutoffs": [], "batch_tokens": 100})
+    srsly.write_json(config, {**TINY, "vocab_size": 30, "min_count": 1, "cutoffs": [], "batch_tokens": 100, **settings})
     out = tmp_path / "out"
-    runner = CliRunner()
-    args = ["pretrain-elmo", str(texts), str(out), "--config", str(config)]
-    result = runner.invoke(app, [*args, "--max-steps", "2"])
+    result = CliRunner().invoke(app, ["pretrain-elmo", str(texts), str(out), "--config", str(config), *options])
     assert result.exit_code == 0, result.output
-    assert srsly.read_json(out / "metrics.json")["steps"] == 2
-    result = runner.invoke(app, [*args, "--max-steps", "3", "--resume"])
-    assert result.exit_code == 0, result.output
-    assert srsly.read_json(out / "metrics.json")["steps"] == 3
+    return srsly.read_json(out / "metrics.json")
+
+
+def test_cli_pretrains_and_resumes(tmp_path):
+    import srsly
+
+    assert _pretrain_cli(tmp_path, "--max-steps", "2")["steps"] == 2
+    assert _pretrain_cli(tmp_path, "--max-steps", "3", "--resume")["steps"] == 3
+    out = tmp_path / "out"
     assert srsly.read_json(out / "config.json")["weights"] == str(out.resolve())
 
 
 def test_cli_resume_trains_more_epochs(tmp_path):
-    import srsly
-    from typer.testing import CliRunner
-
-    from spacy_ctx.cli import app
-
-    texts = tmp_path / "texts.jsonl"
-    srsly.write_jsonl(texts, [{"text": s} for s in SENTENCES * 5])
-    config = tmp_path / "tiny.json"
-    srsly.write_json(config, {**TINY, "vocab_size": 30, "min_count": 1, "cutoffs": [], "batch_tokens": 100})
-    out = tmp_path / "out"
-    runner = CliRunner()
-    result = runner.invoke(app, ["pretrain-elmo", str(texts), str(out), "--config", str(config), "--epochs", "1"])
-    assert result.exit_code == 0, result.output
-    first = srsly.read_json(out / "metrics.json")
+    first = _pretrain_cli(tmp_path, "--epochs", "1")
     assert first["stopped_by"] == "epochs" and first["epochs_completed"] == 1
-    # The checkpoint says 1 epoch; --epochs on resume extends it.
-    result = runner.invoke(app, ["pretrain-elmo", str(texts), str(out), "--resume", "--epochs", "2"])
-    assert result.exit_code == 0, result.output
-    second = srsly.read_json(out / "metrics.json")
+    # The checkpoint says 1 epoch; --epochs on resume extends it (the same
+    # --config as the first run: nothing to report).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        second = _pretrain_cli(tmp_path, "--resume", "--epochs", "2")
     assert second["epochs_completed"] == 2
     assert second["steps"] == 2 * first["steps"]
     assert second["config"]["epochs"] == 2
+    # --epochs wins over the epochs of --config, silently: the caller asked for it.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        third = _pretrain_cli(tmp_path, "--resume", "--epochs", "3", epochs=1)
+    assert third["epochs_completed"] == 3
 
 
 def test_resume_reports_settings_it_cannot_take(pretrained, tmp_path):
