@@ -99,6 +99,8 @@ def main() -> None:
                 train_path = _wsd_docbin(args.data / train, Path(tmp) / f"{task}-train.spacy", args.wsd_stride)
                 dev_path = _wsd_docbin(args.data / dev, Path(tmp) / f"{task}-dev.spacy", 1)
                 overrides["paths.wordnet"] = str(args.data / "wordnet30" / "dict")
+                # wsd.cfg scores the dev set every 5 updates; here only the weights count.
+                overrides["training.eval_frequency"] = 200
             else:
                 settings = {"train_docs": args.n_train, "dev_docs": args.n_dev}
                 train_path = _docbin(args.data / train, Path(tmp) / f"{task}-train.spacy", args.n_train)
