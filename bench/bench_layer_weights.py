@@ -83,11 +83,14 @@ def main() -> None:
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
     parser.add_argument("--wsd-stride", type=int, default=10, help="WSD: every N-th SemCor sentence")
     parser.add_argument("--update", action="store_true", help="keep the other tasks of an existing --out")
+    parser.add_argument("--plot-only", action="store_true", help="train nothing: draw --png from --out")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--png", type=Path, default=None)
     args = parser.parse_args()
     report = {"heads": {}, "scores": {}, "runs": {}}
-    if args.update and args.out and args.out.exists():
+    if args.plot_only:
+        args.tasks = []
+    if (args.update or args.plot_only) and args.out and args.out.exists():
         report = json.loads(args.out.read_text())
         report.setdefault("runs", {})
     with TemporaryDirectory() as tmp:
@@ -118,7 +121,8 @@ def main() -> None:
                 "overrides": EXTRA_OVERRIDES.get(task, {}), "wall_s": round(time.perf_counter() - start, 1),
             }
     report["machine"] = "2-core shared CPU"
-    emit(report, args.out)
+    if not args.plot_only:
+        emit(report, args.out)
     if args.png:
         n_layers = len(next(iter(report["heads"].values())))
         keys = [f"layer{i}" for i in range(n_layers)]
