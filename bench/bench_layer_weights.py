@@ -31,7 +31,7 @@ from spacy_ctx.senses.raganato import read_raganato, sentence_to_doc
 
 ROOT = Path(__file__).resolve().parent.parent
 TASKS = {
-    # config, train file, dev file (relative to --data), n_sents per doc
+    # config, train file, dev file (relative to --data; WSD: Raganato stems)
     "tagger": ("tagger.cfg", "ud_english_ewt/en_ewt-ud-train.conllu", "ud_english_ewt/en_ewt-ud-dev.conllu"),
     "ner": ("ner.cfg", "conll2003/train.txt", "conll2003/valid.txt"),
     "wsd": ("wsd.cfg", "wsd/semcor30_from_naf", "wsd/semeval2007/semeval2007"),
@@ -81,7 +81,7 @@ def main() -> None:
     parser.add_argument("--n-dev", type=int, default=50)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
-    parser.add_argument("--wsd-stride", type=int, default=10, help="WSD: every N-th SemCor sentence")
+    parser.add_argument("--wsd-stride", type=int, default=20, help="WSD: every N-th SemCor sentence")
     parser.add_argument("--update", action="store_true", help="keep the other tasks of an existing --out")
     parser.add_argument("--plot-only", action="store_true", help="train nothing: draw --png from --out")
     parser.add_argument("--out", type=Path, default=None)
