@@ -42,10 +42,12 @@ def pretrain_elmo_cli(
         "busy machine, OpenMP threads waiting on each other made a step ~10-40x slower.",
     ),
     lang: str = typer.Option("en", "--lang", help="spaCy language of the tokenizer for raw text."),
+    gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU to train on (-1 = the CPU)."),
 ):
     """Pretrain the ELMo encoder as a forward and a backward language model.
 
-    Writes OUTPUT_DIR/elmo.pt, to load with `weights = "OUTPUT_DIR"` in a
+    Trains on the CPU, or on a GPU with --gpu-id. Writes OUTPUT_DIR/elmo.pt
+    (CPU tensors, also after GPU training), to load with `weights = "OUTPUT_DIR"` in a
     spacy_ctx.ELMoEncoder.v1 block (OUTPUT_DIR/config.json has the block).
     """
     import torch
@@ -54,6 +56,11 @@ def pretrain_elmo_cli(
 
     if threads:
         torch.set_num_threads(threads)
+    device = "cpu"
+    if gpu_id >= 0:
+        if gpu_id >= torch.cuda.device_count():
+            msg.fail(f"--gpu-id {gpu_id}: torch sees {torch.cuda.device_count()} CUDA device(s).", exits=1)
+        device = f"cuda:{gpu_id}"
     settings = {}
     if config is not None:
         if config.suffix == ".cfg":
@@ -76,6 +83,7 @@ def pretrain_elmo_cli(
         max_minutes=max_minutes,
         checkpoint_every=checkpoint_every,
         lang=lang,
+        device=device,
         log=msg.info,
     )
     before, after = metrics["perplexity_before"], metrics["perplexity_after"]

@@ -95,7 +95,9 @@ def load_encoder_weights(module: ELMoEncoderModule, path: Union[str, Path]) -> N
 
 def save_encoder_weights(module: ELMoEncoderModule, path: Union[str, Path]) -> None:
     """Save the encoder's weights and sizes, for `weights = ...` in a config."""
-    torch.save({"config": module.config, "state_dict": module.state_dict()}, str(path))
+    # CPU tensors, so that weights trained on a GPU load on any machine.
+    state = {name: tensor.cpu() for name, tensor in module.state_dict().items()}
+    torch.save({"config": module.config, "state_dict": state}, str(path))
 
 
 def _forward(model: Model, docs: List[Doc], is_train: bool):

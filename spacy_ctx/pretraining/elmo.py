@@ -17,7 +17,7 @@ import warnings
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
 import srsly
 import torch
@@ -144,13 +144,15 @@ class Batcher:
         self.eos = self.ids[EOS_WORD]
         self.min_length = min_length
 
-    def __call__(self, sequences: Sequence[Sequence[str]]) -> Tuple[dict, torch.Tensor]:
+    def __call__(
+        self, sequences: Sequence[Sequence[str]], device: Optional[torch.device] = None
+    ) -> Tuple[dict, torch.Tensor]:
         batch = encode_sequences(sequences, self.min_length)
         targets = torch.full(batch.word_index.shape, self.eos, dtype=torch.long)
         for i, seq in enumerate(sequences):
             row = [self.bos, *(self.ids.get(w, self.unk) for w in seq), self.eos]
             targets[i, : len(row)] = torch.as_tensor(row)
-        return batch_to_tensors(batch), targets
+        return batch_to_tensors(batch, device), targets.to(device)
 
 
 # Training
@@ -164,7 +166,11 @@ class Perplexity:
 
 
 def evaluate(
-    lm: BidirectionalLM, batcher: Batcher, sequences: Sequence[Sequence[str]], batch_tokens: int
+    lm: BidirectionalLM,
+    batcher: Batcher,
+    sequences: Sequence[Sequence[str]],
+    batch_tokens: int,
+    device: Optional[torch.device] = None,
 ) -> Perplexity:
     """Held-out perplexity of the forward and the backward LM (each word, and
     </S> / <S>, predicted from one side; out-of-vocabulary words as <unk>)."""
@@ -173,7 +179,7 @@ def evaluate(
     n = 0
     with torch.no_grad():
         for batch in make_batches(sequences, batch_tokens, seed=None):
-            inputs, targets = batcher([sequences[i] for i in batch])
+            inputs, targets = batcher([sequences[i] for i in batch], device)
             nll_f, nll_b, count = lm(**inputs, targets=targets)
             total_f += float(nll_f)
             total_b += float(nll_b)
@@ -208,6 +214,7 @@ def pretrain(
     max_minutes: float = 0.0,
     checkpoint_every: int = 500,
     lang: str = "en",
+    device: Union[str, torch.device] = "cpu",
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> dict:
@@ -220,6 +227,8 @@ def pretrain(
     `config` that differ from it are reported and not used). epochs: passes
     over the texts in all, counting those before a resume (default
     config.epochs), so a resumed run can train longer than first planned.
+    device: the torch device to train on ("cpu", "cuda:0"); the weights and
+    checkpoints are saved for the CPU, so they load anywhere.
     Returns the metrics written to metrics.json.
     """
     from tqdm import tqdm
@@ -261,7 +270,7 @@ def pretrain(
     )
 
     encoder = ELMoEncoderModule(**config.encoder_kwargs())
-    lm = BidirectionalLM(encoder, len(vocab), config.cutoffs)
+    lm = BidirectionalLM(encoder, len(vocab), config.cutoffs).to(device)
     optimizer = torch.optim.Adam(lm.parameters(), lr=config.learning_rate)
     batcher = Batcher(vocab, encoder.min_length)
     state = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "tokens": 0, "train_seconds": 0.0}
@@ -272,15 +281,15 @@ def pretrain(
         before = Perplexity(**checkpoint["before"])
         log(f"Resumed at step {state['step']} (epoch {state['epoch']})")
     else:
-        before = evaluate(lm, batcher, heldout, config.batch_tokens)
+        before = evaluate(lm, batcher, heldout, config.batch_tokens, device)
         log(f"Held-out perplexity before: forward {before.forward:.1f}, backward {before.backward:.1f}")
 
     def save_checkpoint() -> None:
         data = {
             "config": asdict(config),
             "vocab": vocab,
-            "lm": lm.state_dict(),
-            "optimizer": optimizer.state_dict(),
+            "lm": _to_cpu(lm.state_dict()),
+            "optimizer": _to_cpu(optimizer.state_dict()),
             "state": state,
             "before": asdict(before),
         }
@@ -309,7 +318,7 @@ def pretrain(
                 if stopped:
                     break
                 start = time.time()
-                inputs, targets = batcher([train[i] for i in batch])
+                inputs, targets = batcher([train[i] for i in batch], device)
                 nll_f, nll_b, n = lm(**inputs, targets=targets)
                 loss = (nll_f + nll_b) / (2 * n)
                 optimizer.zero_grad()
@@ -334,7 +343,7 @@ def pretrain(
         save_checkpoint()
     stopped = stopped or "epochs"
 
-    after = evaluate(lm, batcher, heldout, config.batch_tokens)
+    after = evaluate(lm, batcher, heldout, config.batch_tokens, device)
     log(f"Held-out perplexity after: forward {after.forward:.1f}, backward {after.backward:.1f}")
     metrics = {
         "perplexity_before": asdict(before),
@@ -354,6 +363,17 @@ def pretrain(
     srsly.write_json(output_dir / "vocab.json", vocab)
     srsly.write_json(output_dir / "config.json", _encoder_config(config, output_dir))
     return metrics
+
+
+def _to_cpu(state):
+    """A state dict (nested dicts and lists of tensors) with its tensors on the CPU."""
+    if isinstance(state, torch.Tensor):
+        return state.cpu()
+    if isinstance(state, dict):
+        return {key: _to_cpu(value) for key, value in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(_to_cpu(value) for value in state)
+    return state
 
 
 def _differing_settings(config: Optional[PretrainConfig], saved: PretrainConfig, skip: Set[str]) -> List[str]:

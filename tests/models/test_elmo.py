@@ -309,3 +309,31 @@ def test_resume_reports_settings_it_cannot_take(pretrained, tmp_path):
                            progress=False, log=lambda s: None)
     assert resumed["config"]["learning_rate"] == saved.learning_rate
     assert resumed["config"]["epochs"] == saved.epochs  # changed by the epochs keyword only
+
+
+def test_cli_rejects_a_gpu_it_cannot_see(tmp_path):
+    from typer.testing import CliRunner
+
+    from spacy_ctx.cli import app
+
+    texts = tmp_path / "texts.jsonl"
+    texts.write_text('{"text": "a b c"}\n', encoding="utf8")
+    result = CliRunner().invoke(app, ["pretrain-elmo", str(texts), str(tmp_path / "out"), "--gpu-id", "99"])
+    assert result.exit_code == 1
+    assert "--gpu-id 99" in result.output and "CUDA device" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_pretraining_on_a_gpu_saves_weights_for_the_cpu(tmp_path):
+    metrics = _pretrain_cli(tmp_path, "--max-steps", "3", "--gpu-id", "0")
+    assert metrics["steps"] == 3
+    out = tmp_path / "out"
+    saved = torch.load(out / "elmo.pt", weights_only=True)  # no map_location
+    assert all(t.device.type == "cpu" for t in saved["state_dict"].values())
+    checkpoint = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert all(t.device.type == "cpu" for t in checkpoint["lm"].values())
+    # A GPU checkpoint resumes on the CPU.
+    resumed = pretrain([tmp_path / "texts.jsonl"], out, resume=True, max_steps=4, progress=False, log=lambda s: None)
+    assert resumed["steps"] == 4
+    assert resumed["perplexity_before"] == metrics["perplexity_before"]
