@@ -81,11 +81,20 @@ def convert(data: Path, work: Path, train_limit: int) -> Dict:
     return info
 
 
+def pretrained_sizes(weights: Path) -> Dict:
+    """The encoder sizes of pretrained weights (pretrain-elmo's config.json),
+    so that weights of any size load into the config's encoder block."""
+    block = json.loads(((weights if weights.is_dir() else weights.parent) / "config.json").read_text())
+    return {key: value for key, value in block.items() if key not in ("@architectures", "weights")}
+
+
 def make_config(system: str, paths: Dict, args) -> Config:
     config = Config().from_disk(CONFIG, interpolate=False)
     config["paths"]["train"] = str(paths["train"])
     config["paths"]["dev"] = str(paths["dev"])
     config["paths"]["elmo_weights"] = str(args.weights) if system == "elmo" else None
+    if system == "elmo" and args.weights is not None:
+        config["components"]["ctx_encoder"]["model"].update(pretrained_sizes(Path(args.weights)))
     heads = ["morphologizer", "tagger"] if args.with_tagger else ["morphologizer"]
     config["nlp"]["pipeline"] = ["ctx_encoder", *heads]
     if not args.with_tagger:
@@ -168,6 +177,7 @@ def main(argv=None) -> Dict:
         texts = dev_texts(args.data, args.speed_sentences)
         elmo_block = dict(Config().from_disk(CONFIG, interpolate=False)["components"]["ctx_encoder"]["model"])
         elmo_block["weights"] = str(args.weights)
+        elmo_block.update(pretrained_sizes(args.weights))
         elmo = throughput(elmo_block, texts, 64)
         minilm = throughput({"@architectures": "spacy_ctx.TransformerEncoder.v1"}, texts, 64)
         report["throughput"] = {

@@ -164,7 +164,7 @@ def test_pretraining_resumes(pretrained, tmp_path):
     shutil.copytree(output, tmp_path / "out")
     resumed = pretrain([texts], tmp_path / "out", resume=True, max_steps=33, progress=False, log=lambda s: None)
     assert resumed["steps"] == 33
-    assert resumed["perplexity_before"] == metrics["perplexity_before"]
+    assert resumed["perplexity_before"] == pytest.approx(metrics["perplexity_before"])  # JSON rounds
 
 
 def test_pretrained_weights_load_through_config(pretrained):
@@ -334,6 +334,7 @@ def test_pretraining_on_a_gpu_saves_weights_for_the_cpu(tmp_path):
     checkpoint = torch.load(out / "checkpoint.pt", weights_only=False)
     assert all(t.device.type == "cpu" for t in checkpoint["lm"].values())
     # A GPU checkpoint resumes on the CPU.
-    resumed = pretrain([tmp_path / "texts.jsonl"], out, resume=True, max_steps=4, progress=False, log=lambda s: None)
+    resumed = pretrain([tmp_path / "texts.jsonl"], out, resume=True, epochs=100, max_steps=4,
+                       progress=False, log=lambda s: None)
     assert resumed["steps"] == 4
-    assert resumed["perplexity_before"] == metrics["perplexity_before"]
+    assert resumed["perplexity_before"] == pytest.approx(metrics["perplexity_before"])  # JSON rounds

@@ -7,10 +7,14 @@ import numpy
 import pytest
 import spacy
 from numpy.testing import assert_allclose
+from thinc.api import NumpyOps, get_current_ops
+from thinc.util import to_numpy
 
 from spacy_ctx.errors import SpacyCtxError
 from spacy_ctx.models.pytorch.precision import supports
 from spacy_ctx.models.transformer import precision_of
+
+ON_GPU = not isinstance(get_current_ops(), NumpyOps)
 
 TEXTS = [
     "The bank raised rates; its river bank branch closed at 5 p.m.",
@@ -44,7 +48,10 @@ def test_int8_pipeline_is_faithful_and_saves_fp32_weights(fp32_docs, tmp_path):
     for doc, ref in zip(docs, fp32_docs):
         cos = token_cosines(doc._.ctx_layers, ref._.ctx_layers)  # [n_layers, n_tokens]
         assert cos.mean() > 0.995 and cos.min() > 0.95
-        assert not numpy.array_equal(doc._.ctx_layers[-1], ref._.ctx_layers[-1])
+        if ON_GPU:  # int8 kernels are the CPU's: on a GPU the encoder warns (W060) and runs fp32
+            assert_allclose(doc._.ctx_layers, ref._.ctx_layers, atol=1e-5)
+        else:
+            assert not numpy.array_equal(doc._.ctx_layers[-1], ref._.ctx_layers[-1])
     nlp.to_disk(tmp_path / "int8")
     loaded = spacy.load(tmp_path / "int8")
     assert precision_of(loaded.get_pipe("ctx_encoder").model) == "int8"
@@ -119,7 +126,7 @@ def test_forward_pass_stops_at_the_highest_layer_anything_reads(fp32_docs):
     # predict() still gives every layer (what listeners and tools read).
     full = encoder.predict([nlp.make_doc(TEXTS[0])])[0]
     assert full.shape[0] == 7
-    assert_allclose(full[6], fp32_docs[0]._.ctx_layers[6], atol=1e-5)
+    assert_allclose(to_numpy(full[6]), fp32_docs[0]._.ctx_layers[6], atol=1e-5)
 
 
 def test_long_doc_in_float16_equals_float32_rounded():
