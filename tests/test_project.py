@@ -89,6 +89,23 @@ def test_scripts_name_files_that_exist(project):
     assert project["workflows"]["curves"] == ["pretrain-elmo", "bench-curves"]
 
 
+def test_pretrain_elmo_follows_its_vars(project, tmp_path):
+    def script(config):
+        command = {cmd["name"]: cmd for cmd in config["commands"]}["pretrain-elmo"]
+        return " ".join(command["script"]).split()
+
+    default = script(project)
+    assert (ROOT / project["vars"]["elmo_config"]).exists()
+    assert default[default.index("--gpu-id") + 1] == "-1"
+    gpu = {"vars.gpu_id": 0, "vars.elmo_config": "configs/pretrain_elmo_wide.cfg",
+           "vars.elmo_minutes": 5, "vars.elmo_epochs": 200}
+    wide = script(_load(tmp_path, **gpu))
+    for option, value in [("--gpu-id", "0"), ("--config", "configs/pretrain_elmo_wide.cfg"),
+                          ("--max-minutes", "5"), ("--epochs", "200")]:
+        assert wide[wide.index(option) + 1] == value, option
+    assert (ROOT / "configs/pretrain_elmo_wide.cfg").exists()
+
+
 def test_defaults_never_point_into_shared_data(project, tmp_path):
     used = [*project["vars"].values()]
     for command in project["commands"]:

@@ -250,6 +250,20 @@ def test_configs_agree_with_the_pretraining_defaults(root):
         assert block[key] == defaults[key], key
 
 
+def test_wide_config_is_the_default_one_wider(root):
+    from dataclasses import asdict
+
+    from thinc.api import Config
+
+    wide = dict(Config().from_disk(root / "configs" / "pretrain_elmo_wide.cfg")["pretrain_elmo"])
+    defaults = asdict(PretrainConfig())
+    assert set(wide) == set(defaults)
+    changed = {key for key in wide if wide[key] != defaults[key]}
+    assert changed == {"projection_dim", "hidden_size", "dropout", "batch_tokens"}
+    assert wide["projection_dim"] == 2 * defaults["projection_dim"]
+    assert wide["hidden_size"] > wide["projection_dim"]  # the ELMo-style projected LSTM
+
+
 def _pretrain_cli(tmp_path, *options, **settings):
     """Run `pretrain-elmo` on tiny texts and settings (plus `settings`) into
     tmp_path/out; return the metrics it wrote."""
