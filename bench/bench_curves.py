@@ -6,8 +6,9 @@
         --elmo-weights /tmp/elmo_pretrained --out bench/results/curves-pos.json
     python bench/bench_curves.py plot --inputs bench/results/curves-*.json --png docs/figures/curves.png
 
-The runs can be split over processes (--sizes, --only-seeds: the subsets
-depend on the seed only); `plot` merges their reports.
+--jobs N runs the runs in N worker processes (one report); they can also be
+split over separate calls (--sizes, --only-seeds: the subsets depend on the
+seed only), and `plot` merges their reports.
 
 Each system is trained on 1, 2, 5, 10 and 25% of CoNLL-2003 train (ner) or UD
 English EWT train (pos) and scored on the whole dev set (CoNLL valid: ents_f;
@@ -368,6 +369,7 @@ def main(argv=None) -> Dict:
     parser.add_argument("--check-eval", type=int, default=20, help="dev docs for the cached-vs-nlp.evaluate check (0 = skip)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes for the runs (each with --threads torch threads)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     if args.task == "plot":
@@ -402,24 +404,67 @@ def main(argv=None) -> Dict:
             "pos_heads": None if args.task != "pos" else (["morphologizer"] if args.upos_only else HEADS["pos"]),
             "runs": [],
         }
-        runner = Runner(args.task, args, paths, work)
-        for spec in subsets(len(train_docs), args.sizes, args.seeds, args.max_seeded):
-            if args.only_seeds and spec["seed"] not in args.only_seeds:
-                continue
-            docs = [train_docs[i] for i in spec["docs"]]
-            subset = work / f"train-{spec['size']}-{spec['seed']}.spacy"
-            DocBin(docs=docs, store_user_data=False).to_disk(subset)
-            for system in args.systems:
-                report["runs"].append(runner.run(system, spec["size"], spec["seed"], subset, docs))
-                key = SCORES[args.task][0]
-                report["summary"] = {key: summarise(report["runs"], key)}
-                if hasattr(runner, "check"):
-                    report["eval_check"] = runner.check
-                report["total_s"] = round(time.perf_counter() - start_all, 1)
-                if args.out:
-                    args.out.parent.mkdir(parents=True, exist_ok=True)
-                    args.out.write_text(json.dumps(report, indent=2) + "\n")
+        specs = [
+            spec for spec in subsets(len(train_docs), args.sizes, args.seeds, args.max_seeded)
+            if not args.only_seeds or spec["seed"] in args.only_seeds
+        ]
+        items = [(system, spec) for spec in specs for system in args.systems]
+        if args.jobs > 1:
+            report["jobs"] = args.jobs
+            results = run_in_processes(items, args, paths, work)
+        else:
+            runner = Runner(args.task, args, paths, work)
+            results = (run_item(runner, train_docs, item) for item in items)
+        for result, check in results:
+            report["runs"].append(result)
+            key = SCORES[args.task][0]
+            report["summary"] = {key: summarise(report["runs"], key)}
+            if check is not None:
+                report["eval_check"] = check
+            report["total_s"] = round(time.perf_counter() - start_all, 1)
+            if args.out:
+                args.out.parent.mkdir(parents=True, exist_ok=True)
+                args.out.write_text(json.dumps(report, indent=2) + "\n")
+    report["runs"].sort(key=lambda run: (run["size"], run["seed"], args.systems.index(run["system"])))
     return emit(report, args.out)
+
+
+def run_item(runner: "Runner", train_docs: List, item) -> tuple:
+    """Train and score one (system, subset) run; (its result, the eval check)."""
+    system, spec = item
+    docs = [train_docs[i] for i in spec["docs"]]
+    subset = runner.work / f"train-{spec['size']}-{spec['seed']}.spacy"
+    if not subset.exists():
+        DocBin(docs=docs, store_user_data=False).to_disk(subset)
+    result = runner.run(system, spec["size"], spec["seed"], subset, docs)
+    return result, getattr(runner, "check", None)
+
+
+# --jobs: one Runner (and its frozen-feature stores) per worker process.
+_worker: Dict = {}
+
+
+def _start_worker(task: str, args, paths: Dict, work: Path) -> None:
+    torch.set_num_threads(args.threads)
+    lane = Path(tempfile.mkdtemp(prefix="lane_", dir=work))
+    _worker["runner"] = Runner(task, args, paths, lane)
+    _worker["train_docs"] = load_docs(paths["train"], spacy.blank("en").vocab)
+
+
+def _run_in_worker(item) -> tuple:
+    return run_item(_worker["runner"], _worker["train_docs"], item)
+
+
+def run_in_processes(items: List, args, paths: Dict, work: Path):
+    """Spread the runs over args.jobs worker processes (one CPU core each).
+    Each worker encodes the dev set once for itself: the price of the lanes."""
+    import multiprocessing
+
+    # Large subsets first, so that no worker is left with a long run at the end.
+    items = sorted(items, key=lambda item: -item[1]["size"])
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(args.jobs, _start_worker, (args.task, args, paths, work), maxtasksperchild=None) as pool:
+        yield from pool.imap_unordered(_run_in_worker, items)
 
 
 if __name__ == "__main__":
