@@ -298,7 +298,7 @@ LABELS = {
     "elmo": "ELMo (pretrained, frozen)",
 }
 COLORS = {"ctx": "C0", "ctx-few": "C5", "hash": "C1", "hash-few": "C7", "cnn": "C2", "elmo": "C4"}
-LATER_STAGE_COLORS = {"(stage 2)": "C3", "(stage 3)": "C9", "(stage 4)": "C8"}
+LATER_STAGE_COLORS = {"(stage 2)": "C3", "(stage 3)": "C9", "(stage 4)": "C8", "(GPU, 5 min)": "C6"}
 
 
 def plot(inputs: List[Path], png: Path) -> None:
