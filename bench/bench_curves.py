@@ -315,11 +315,17 @@ def plot(inputs: List[Path], png: Path) -> None:
         key = SCORES[task][0]
         # Reports of one task (e.g. the small and the large sizes run in two
         # processes) are merged per system and label.
+        # A run measured again in a later report (the same system, label,
+        # size and seed) counts once: the first report's.
         curves: Dict[str, Dict[float, List[float]]] = {}
+        seen = set()
         for report in (r for r in reports if r["task"] == task):
             for run in report["runs"]:
                 suffix = report.get("label_suffix", "") if run["system"] == "elmo" else ""
                 label = LABELS[run["system"]] + suffix
+                if (label, run["size"], run["seed"]) in seen:
+                    continue
+                seen.add((label, run["size"], run["seed"]))
                 curves.setdefault(label, {}).setdefault(run["size"], []).append(run["scores"][key])
         order = list(LABELS.values())
         colors = {LABELS[system]: color for system, color in COLORS.items()}
