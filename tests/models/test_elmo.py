@@ -18,7 +18,7 @@ from spacy_ctx.pretraining.elmo import (
     read_sequences,
 )
 
-from ._tiny import one_thread  # noqa: F401 (autouse fixture: one torch thread)
+from ._tiny import needs_gpu, one_thread  # noqa: F401 (one_thread: autouse fixture, one torch thread)
 
 # Small sizes so that the tests run in seconds on a busy CPU.
 TINY = {
@@ -338,7 +338,7 @@ def test_cli_rejects_a_gpu_it_cannot_see(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@needs_gpu
 def test_pretraining_on_a_gpu_saves_weights_for_the_cpu(tmp_path):
     metrics = _pretrain_cli(tmp_path, "--max-steps", "3", "--gpu-id", "0")
     assert metrics["steps"] == 3
