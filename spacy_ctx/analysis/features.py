@@ -115,7 +115,7 @@ def fit_normalizers(
     keys: Optional[Sequence[str]] = None,
 ) -> Dict[str, "Normalizer"]:
     """Fit one Normalizer per method on every key of `features`."""
-    from ..models.normalizer import Normalizer
+    from ..normalizer import Normalizer
 
     data = features.as_dict(keys)
     return {

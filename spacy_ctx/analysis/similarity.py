@@ -33,7 +33,7 @@ from spacy.vocab import Vocab
 from ..compat import require
 from ..corpora import read_docs
 from ..errors import Errors, SpacyCtxError
-from ..models.normalizer import METHODS, Normalizer
+from ..normalizer import METHODS, Normalizer
 from .report import write_report
 from ..pipeline.encoder import CtxEncoder
 from .features import MIX_KEY, LayerFeatures, encode_docs, find_encoder, layer_key
@@ -217,12 +217,12 @@ def sentence_transformers_vectors(
         from sentence_transformers import SentenceTransformer
     except ImportError:
         return None, "skipped: sentence-transformers is not installed (pip install 'spacy-ctx[bench]')"
-    from ..util import resolve_model_path
+    from ..models.hf_loading import resolve_model_dir
 
     shim = _hf_shim(encoder)
     if shim is None:
         return None, "skipped: the encoder is not a Hugging Face transformer"
-    path = resolve_model_path(shim.name, shim.revision)
+    path = resolve_model_dir(shim.name, shim.revision)
     if not (path / "modules.json").is_file():
         return None, f"skipped: '{shim.name}' is not a sentence-transformers model (no modules.json)"
     model = SentenceTransformer(str(path), device="cpu")

@@ -39,7 +39,7 @@ from spacy.util import minibatch
 
 from ..corpora import read_texts
 from ..errors import Errors, SpacyCtxError
-from ..models.normalizer import Normalizer
+from ..normalizer import Normalizer
 from .features import MIX_KEY, encode_docs, find_encoder, layer_key
 from .similarity import DISTILL_INFO
 

@@ -11,7 +11,7 @@ from spacy.language import Language
 from ..errors import Errors, SpacyCtxError
 from .anisotropy import anisotropy_table, token_info
 from .features import encode_docs, find_encoder, read_docs
-from ..models.normalizer import METHODS, Normalizer
+from ..normalizer import METHODS, Normalizer
 from .plots import anisotropy_plot, probe_plot
 from .polysemy import polysemy_table, sense_items
 from .probing import run_probes, split_docs

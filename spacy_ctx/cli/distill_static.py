@@ -7,7 +7,7 @@ from wasabi import msg
 
 from ..analysis.static import ATTRS, METHODS, distill_static, write_static_vectors
 from ..errors import Errors, SpacyCtxError
-from ..models.normalizer import Normalizer
+from ..normalizer import Normalizer
 from ._app import app
 from ._util import load_pipeline, user_errors
 

@@ -6,7 +6,7 @@ import typer
 from spacy.cli._util import parse_config_overrides
 from wasabi import msg
 
-from ..models.normalizer import METHODS
+from ..normalizer import METHODS
 from ..analysis.workflows import fit_normalizer_corpus
 from ._app import app
 from ._util import load_pipeline, user_errors

@@ -13,7 +13,7 @@ from torch import nn
 from .hf_loading import load_encoder, load_encoder_dir, usable_length
 from .pytorch.layer_encoder import LayerEncoder
 from .pytorch.precision import CALIBRATION_TEXTS, calibration_batches, inference_copy
-from .wordpieces import WordpiecePlanner
+from ..tokenization.wordpieces import WordpiecePlanner
 
 
 class HFShim(PyTorchShim):

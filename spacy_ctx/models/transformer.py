@@ -12,7 +12,7 @@ from .hf_shim import HFShim
 from .pytorch.precision import PRECISIONS
 from .torch_io import no_input_gradient
 from .types import DocLayers
-from .wordpieces import POOLINGS, EncoderPlan
+from ..tokenization.wordpieces import POOLINGS, EncoderPlan
 
 
 def build_transformer_encoder_v1(

@@ -154,7 +154,7 @@ class CtxEncoder(TrainablePipe):
             "frozen_cache": frozen_cache,
             "normalize": normalize,
         }
-        # A fitted spacy_ctx.models.normalizer.Normalizer, or None.
+        # A fitted spacy_ctx.normalizer.Normalizer, or None.
         self.normalizer = None
         self._warned = False
         self.listener_map: Dict[str, List[Model]] = {}
@@ -554,7 +554,7 @@ class CtxEncoder(TrainablePipe):
             self.cfg.setdefault(key, value)
 
     def _load_normalizer(self, data: bytes) -> None:
-        from ..models.normalizer import Normalizer
+        from ..normalizer import Normalizer
 
         self.normalizer = Normalizer.from_bytes(data) if data else None
 

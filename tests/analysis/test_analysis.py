@@ -19,7 +19,7 @@ from spacy_ctx.analysis.anisotropy import (
     self_similarity,
     token_info,
 )
-from spacy_ctx.models.normalizer import Normalizer
+from spacy_ctx.normalizer import Normalizer
 from spacy_ctx.analysis.polysemy import (
     SenseItems,
     SensePairs,

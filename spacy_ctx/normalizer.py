@@ -21,7 +21,7 @@ from typing import Dict, List, Mapping, Optional, Union
 import numpy
 import srsly
 
-from ..errors import Errors, SpacyCtxError
+from .errors import Errors, SpacyCtxError
 
 METHODS = ("center", "whiten", "abtt")
 FORMAT_VERSION = 1
