@@ -170,6 +170,8 @@ class Errors(metaclass=_WithCodes):
     E405 = (
         "Cannot resume: no checkpoint in '{path}'."
     )
+    E406 = "Unknown pretraining settings in '{path}': {unknown}. Known: {known}."
+    E407 = "{setting} {gpu_id}: torch sees {n} CUDA device(s)."
     E013 = (
         "The encoder needs a fast (Rust) Hugging Face tokenizer for character "
         "offsets; '{name}' has only a slow one. Convert it with "
@@ -228,6 +230,11 @@ class Errors(metaclass=_WithCodes):
     E024 = (
         "The transformer encoder '{name}' is not loaded yet: call "
         "nlp.initialize() (or model.initialize()), or load a saved pipeline."
+    )
+    E025 = (
+        "The ctx_encoder '{name}' has not loaded its model yet, so its depth "
+        "and width are unknown: call nlp.initialize() or the component's "
+        "load_model(), or encode a doc first."
     )
 
     E107 = (

@@ -8,9 +8,10 @@ from spacy.tokens import Doc
 from thinc.api import ArgsKwargs, Model, PyTorchWrapper_v2, torch2xp, xp2torch
 
 from ..errors import Errors, SpacyCtxError
-from .pytorch.elmo import ELMoEncoderModule, batch_to_tensors, encode_sequences
-from .torch_io import docs_to_torch_kwargs
-from .types import DocLayers
+from ..tokenization.chars import encode_sequences
+from .pytorch.elmo import ELMoEncoderModule
+from .torch_io import planned_inputs
+from .types import DocLayers, EncoderInput, unpack_request
 
 WEIGHTS_FILE = "elmo.pt"
 
@@ -24,7 +25,7 @@ def build_elmo_encoder_v1(
     hidden_size: int = 128,
     dropout: float = 0.0,
     max_chunk_chars: int = 32768,
-) -> Model[List[Doc], DocLayers]:
+) -> Model[EncoderInput, DocLayers]:
     """An ELMo-style encoder over the characters of each token.
 
     weights: pretrained weights written by `python -m spacy_ctx pretrain-elmo`
@@ -47,6 +48,8 @@ def build_elmo_encoder_v1(
     char-CNN word vector (repeated twice to match the width), layers 1 and 2
     are [forward; backward] of the two biLSTM layers (layer 2 includes the
     residual from layer 1). A doc is one sequence, between <S> and </S>.
+    Input: docs, or (docs, LayerRequest): all three layers are computed, and
+    the request's are returned in its dtype.
     """
     module = ELMoEncoderModule(
         char_dim=char_dim,
@@ -58,7 +61,7 @@ def build_elmo_encoder_v1(
     )
     wrapper = PyTorchWrapper_v2(
         module,
-        convert_inputs=docs_to_torch_kwargs(_make_build_kwargs(module.min_length, max_chunk_chars)),
+        convert_inputs=planned_inputs(partial(_plan_chars, min_length=module.min_length, max_chunk_chars=max_chunk_chars)),
         convert_outputs=_convert_outputs,
     )
     return Model(
@@ -100,18 +103,28 @@ def save_encoder_weights(module: ELMoEncoderModule, path: Union[str, Path]) -> N
     torch.save({"config": module.config, "state_dict": state}, str(path))
 
 
-def _forward(model: Model, docs: List[Doc], is_train: bool):
-    return model.layers[0](docs, is_train)
+def _forward(model: Model, X: EncoderInput, is_train: bool):
+    docs, request = unpack_request(X)
+    outputs, backprop = model.layers[0](docs, is_train)
+    if request.layers is None and request.dtype == "float32":
+        return outputs, backprop
+    rows = list(range(model.attrs["n_layers"])) if request.layers is None else list(request.layers)
+    xp = model.ops.xp
+
+    def backprop_rows(d_selected: DocLayers) -> List[Doc]:
+        d_outputs = []
+        for X_doc, dS in zip(outputs, d_selected):
+            dX = xp.zeros(X_doc.shape, dtype="f")
+            for k, layer in enumerate(rows):
+                dX[layer] += dS[k]
+            d_outputs.append(dX)
+        return backprop(d_outputs)
+
+    return [X_doc[rows].astype(request.dtype) for X_doc in outputs], backprop_rows
 
 
-def _make_build_kwargs(min_length: int, max_chunk_chars: int) -> Callable:
-    def build_kwargs(docs: List[Doc], device) -> dict:
-        batch = encode_sequences(
-            [[token.text for token in doc] for doc in docs], min_length, max_chunk_chars
-        )
-        return batch_to_tensors(batch, device)
-
-    return build_kwargs
+def _plan_chars(docs: List[Doc], *, min_length: int, max_chunk_chars: int):
+    return encode_sequences([[token.text for token in doc] for doc in docs], min_length, max_chunk_chars)
 
 
 def _convert_outputs(

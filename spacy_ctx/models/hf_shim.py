@@ -1,12 +1,10 @@
 """The thinc shim of a Hugging Face encoder: loaded after the model is built,
 and saved whole (config, tokenizer files and weights) with the pipeline."""
-from io import BytesIO
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Optional
 
 import srsly
-import torch
 from thinc.api import PyTorchShim, get_torch_default_device
 from torch import nn
 
@@ -86,13 +84,6 @@ class HFShim(PyTorchShim):
 
     def from_bytes(self, bytes_data: bytes) -> "HFShim":
         msg = srsly.msgpack_loads(bytes_data)
-        if "files" not in msg:
-            # Saved by an earlier spacy-ctx, as a plain PyTorchShim: weights
-            # only, so the model files must still be where `name` points.
-            self.load_named()
-            state = torch.load(BytesIO(msg["state"]), map_location=self.device)
-            self._model.load_state_dict(state)
-            return self
         files = msg["files"]
         if files:
             with TemporaryDirectory() as tmp:

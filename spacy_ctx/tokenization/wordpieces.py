@@ -2,7 +2,7 @@
 
 The planner turns a batch of docs into padded wordpiece windows, sorted by
 length, plus an alignment from wordpieces back to spaCy tokens. It is plain
-NumPy: the torch module in `pytorch/layer_encoder.py` executes the plan, and
+NumPy: the torch module in `models/pytorch/layer_encoder.py` executes the plan, and
 can backpropagate through the pooling because the pooling is a scatter.
 
 Why this bypasses parts of spacy-transformers:
@@ -14,9 +14,10 @@ Why this bypasses parts of spacy-transformers:
   a single vectorised NumPy pass instead of a per-doc string diff.
 """
 from dataclasses import dataclass
-from typing import List, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import numpy
+import torch
 from spacy.tokens import Doc
 
 from ..errors import Errors, SpacyCtxError
@@ -50,6 +51,18 @@ class EncoderPlan:
     counts: numpy.ndarray  # [n_tokens] float32, pairs per token (>= 1)
     lengths: List[int]  # spaCy tokens per doc
     pooling: str
+
+    def to_torch(self, device=None) -> Dict[str, object]:
+        """The keyword arguments of LayerEncoder.forward, on `device`."""
+        as_tensor = lambda a: torch.as_tensor(a, device=device)
+        return {
+            "input_ids": [as_tensor(b.input_ids) for b in self.batches],
+            "attention_mask": [as_tensor(b.attention_mask) for b in self.batches],
+            "sources": [as_tensor(b.source) for b in self.batches],
+            "targets": [as_tensor(b.target) for b in self.batches],
+            "counts": as_tensor(self.counts),
+            "pooling": self.pooling,
+        }
 
 
 class WordpiecePlanner:

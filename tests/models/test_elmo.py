@@ -9,13 +9,14 @@ from spacy.tokens import Doc
 from spacy.util import registry
 
 from spacy_ctx.errors import SpacyCtxError
-from spacy_ctx.models.pytorch.elmo import encode_sequences, reverse_within_lengths
+from spacy_ctx.corpora import read_sequences
+from spacy_ctx.models.pytorch.elmo import reverse_within_lengths
+from spacy_ctx.tokenization.chars import encode_sequences
 from spacy_ctx.pretraining.elmo import (
     PretrainConfig,
     build_vocab,
     make_batches,
     pretrain,
-    read_sequences,
 )
 
 from ._tiny import needs_gpu, one_thread  # noqa: F401 (one_thread: autouse fixture, one torch thread)

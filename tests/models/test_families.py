@@ -10,6 +10,7 @@ from torch import nn
 
 from spacy_ctx.errors import SpacyCtxError
 from spacy_ctx.models.hf_loading import usable_length
+from spacy_ctx.models.types import LayerRequest
 from spacy_ctx.tokenization.wordpieces import special_tokens
 
 from ._tiny import (
@@ -122,11 +123,7 @@ def test_fewer_layers_in_float16_match_raw_transformers(tiny_model, nlp, family)
     tokenizer, transformer = reference(directory)
     docs = [nlp(text) for text in TEXTS]
     model = make_encoder(directory)
-    model.attrs["output_layers"], model.attrs["output_dtype"] = [1, 0], "float16"
-    try:
-        outputs = model.predict(docs)
-    finally:
-        model.attrs["output_layers"], model.attrs["output_dtype"] = None, "float32"
+    outputs = model.predict((docs, LayerRequest((1, 0), "float16")))
     for doc, layers in zip(docs, outputs):
         expected = reference_layers(tokenizer, transformer, doc, "mean")
         assert layers.shape == (2, len(doc), 32) and layers.dtype == numpy.float16

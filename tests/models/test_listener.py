@@ -84,14 +84,14 @@ def test_frozen_features_keep_encoder_fixed_and_cache_outputs():
     encoder = nlp.get_pipe("ctx_encoder")
     # One cached encoding per training doc, reused on every later epoch:
     # another update leaves the cache as it is, and the encoder is not run.
-    info = encoder.cache_info()
+    info = encoder.frozen_cache.info()
     assert info["docs"] == len(TRAIN)
     with encoder_calls(encoder) as calls:
         nlp.update(_examples(nlp), sgd=nlp.create_optimizer())
         assert calls == []
-        assert encoder.cache_info() == info
-        encoder.clear_cache()
-        assert encoder.cache_info()["docs"] == 0
+        assert encoder.frozen_cache.info() == info
+        encoder.frozen_cache.clear()
+        assert encoder.frozen_cache.info()["docs"] == 0
         nlp.update(_examples(nlp), sgd=nlp.create_optimizer())
         assert calls == [len(TRAIN)]
 
@@ -104,7 +104,8 @@ def encoder_calls(encoder):
 
     def spy(model, X):
         if model is encoder.model:
-            calls.append(len(X))
+            docs = X[0] if isinstance(X, tuple) else X  # (docs, LayerRequest)
+            calls.append(len(docs))
         return original(model, X)
 
     with pytest.MonkeyPatch.context() as patch:
@@ -121,14 +122,14 @@ def test_shared_cache_encodes_each_doc_once_across_pipelines():
         nlp.add_pipe("tagger", config=_tagger_config(grad_factor=0.0))
         nlp.initialize(lambda: _examples(nlp))
         encoder = nlp.get_pipe("ctx_encoder")
-        encoder.share_cache(store)
+        encoder.frozen_cache.share(store)
         encoders.append(encoder)
         with encoder_calls(encoder) as calls:
             nlp.update(_examples(nlp), sgd=nlp.create_optimizer())
         # The first pipeline fills the store; the second finds every doc there.
         assert calls == ([len(TRAIN)] if len(encoders) == 1 else [])
     assert len(store) == len(TRAIN)
-    assert encoders[0].cache_info() == encoders[1].cache_info()
+    assert encoders[0].frozen_cache.info() == encoders[1].frozen_cache.info()
 
 
 def test_each_head_learns_its_own_mix():
@@ -204,7 +205,7 @@ def test_listener_reads_float16_storage():
     doc = nlp("The cat sat on the mat .")
     assert [t.tag_ for t in doc] == TRAIN[0][1].split()
     # The frozen cache holds only the mixed layers, in the storage dtype.
-    info = nlp.get_pipe("ctx_encoder").cache_info()
+    info = nlp.get_pipe("ctx_encoder").frozen_cache.info()
     n_tokens = sum(len(words.split()) for words, _ in TRAIN)
     assert info["docs"] == len(TRAIN) and info["layers"] == [4, 5, 6]
     assert info["dtype"] == "float16" and info["nbytes"] == 3 * n_tokens * 384 * 2

@@ -8,7 +8,9 @@ import torch
 from torch import nn
 
 from spacy_ctx.errors import SpacyCtxError
+from spacy_ctx.models.pytorch import cpu as C
 from spacy_ctx.models.pytorch import precision as P
+from spacy_ctx.models.pytorch import truncation as T
 
 # Not the calibration texts: fidelity is judged on text the ranges never saw.
 TEXTS = [
@@ -177,7 +179,7 @@ def test_int8_linear_undoes_its_row_centring_and_scaling_exactly():
 
 def test_truncate_layers_keeps_the_lower_layers_exactly(fp32, inputs, reference):
     k = 3
-    short = P.truncate_layers(copy.deepcopy(fp32), k)
+    short = T.truncate_layers(copy.deepcopy(fp32), k)
     got = hidden_states(short, inputs)
     assert got.shape[0] == k + 1
     assert short.config.num_hidden_layers == k
@@ -186,19 +188,19 @@ def test_truncate_layers_keeps_the_lower_layers_exactly(fp32, inputs, reference)
 
 def test_truncate_after_int8_matches_int8(int8, inputs):
     full = hidden_states(int8, inputs)
-    short = hidden_states(P.truncate_layers(copy.deepcopy(int8), 2), inputs)
+    short = hidden_states(T.truncate_layers(copy.deepcopy(int8), 2), inputs)
     assert torch.equal(short, full[:3])
 
 
 @pytest.mark.parametrize("k", [0, 7])
 def test_truncate_layers_out_of_range(fp32, k):
     with pytest.raises(SpacyCtxError, match="E062"):
-        P.truncate_layers(copy.deepcopy(fp32), k)
+        T.truncate_layers(copy.deepcopy(fp32), k)
 
 
 def test_truncate_layers_needs_a_layer_stack():
     with pytest.raises(SpacyCtxError, match="E063"):
-        P.truncate_layers(nn.Sequential(nn.Linear(2, 2)), 1)
+        T.truncate_layers(nn.Sequential(nn.Linear(2, 2)), 1)
 
 
 def test_unknown_precision_and_missing_calibration(fp32):
@@ -222,20 +224,20 @@ def test_unknown_precision_and_missing_calibration(fp32):
     ],
 )
 def test_supports_by_cpu_flags(flags, bf16, int8, reduce_range, monkeypatch):
-    monkeypatch.setattr(P.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(C.platform, "machine", lambda: "x86_64")
     assert P.supports("fp32", flags)
     assert P.supports("bf16", flags) == (bf16 and torch.backends.mkldnn.is_available())
     assert P.supports("int8", flags) == int8
-    assert P.int8_reduce_range(flags) == reduce_range
+    assert C.int8_reduce_range(flags) == reduce_range
 
 
 def test_supports_agrees_with_this_cpu():
     flags = cpuinfo_flags()
-    assert P.cpu_flags() == frozenset(flags)
+    assert C.cpu_flags() == frozenset(flags)
     native_bf16 = bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
     assert P.supports("bf16") == (native_bf16 and torch.backends.mkldnn.is_available())
     assert P.supports("int8") == ("avx2" in flags and "fbgemm" in torch.backends.quantized.supported_engines)
-    assert P.int8_reduce_range() == (not flags & {"avx512_vnni", "avx_vnni", "amx_int8"})
+    assert C.int8_reduce_range() == (not flags & {"avx512_vnni", "avx_vnni", "amx_int8"})
     # torch's own dispatch level must agree with the flags it was read from.
     capability = torch.backends.cpu.get_cpu_capability()
     if "avx2" not in flags:

@@ -55,7 +55,7 @@ def hub_cache(tmp_path, monkeypatch, tiny_model) -> Path:
 
 
 def encoder(name, revision=None):
-    build = spacy.registry.architectures.get("spacy_ctx.TransformerEncoder.v2")
+    build = spacy.registry.architectures.get("spacy_ctx.TransformerEncoder.v1")
     model = build(name=name, revision=revision)
     model.initialize()
     return model
@@ -92,7 +92,7 @@ def test_hf_home_locates_the_cache(hub_cache, monkeypatch):
 
 def test_v2_config_with_revision(hub_cache, docs):
     nlp = spacy.blank("en")
-    model = {"@architectures": "spacy_ctx.TransformerEncoder.v2", "name": "org/minilm", "revision": "v2"}
+    model = {"@architectures": "spacy_ctx.TransformerEncoder.v1", "name": "org/minilm", "revision": "v2"}
     encoder_pipe = nlp.add_pipe("ctx_encoder", config={"model": model})
     nlp.initialize()
     doc = nlp(TEXTS[0])

@@ -15,7 +15,7 @@ N_LAYERS, WIDTH = 2, 4
 
 def make_model(n_senses=5, train_senses=True):
     tok2vec = build_ctx_listener_v1(grad_factor=0.0, mix_dropout=0.0)
-    tok2vec.get_ref("tap").connect(N_LAYERS, WIDTH, list(range(N_LAYERS)))
+    tok2vec.connect(N_LAYERS, WIDTH, list(range(N_LAYERS)))
     model = build_wsd_scorer_v1(tok2vec, scale=2.0, prior_weight=0.5, train_senses=train_senses)
     model.set_dim("nS", n_senses)
     model.initialize()

@@ -25,7 +25,7 @@ TEXTS = [
 
 def encoder_pipeline(precision="fp32", **config):
     nlp = spacy.blank("en")
-    model = {"@architectures": "spacy_ctx.TransformerEncoder.v3", "precision": precision}
+    model = {"@architectures": "spacy_ctx.TransformerEncoder.v1", "precision": precision}
     nlp.add_pipe("ctx_encoder", config={"model": model, **config})
     nlp.initialize()
     return nlp
@@ -93,7 +93,7 @@ def test_fine_tuning_an_int8_encoder_fails_clearly_and_frozen_training_works():
 
     for grad_factor in (1.0, 0.0):
         nlp = spacy.blank("en")
-        nlp.add_pipe("ctx_encoder", config={"model": {"@architectures": "spacy_ctx.TransformerEncoder.v3", "precision": "int8"}})
+        nlp.add_pipe("ctx_encoder", config={"model": {"@architectures": "spacy_ctx.TransformerEncoder.v1", "precision": "int8"}})
         nlp.add_pipe("tagger", config=_tagger_config(grad_factor=grad_factor))
         optimizer = nlp.initialize(lambda: _examples(nlp))
         if grad_factor:

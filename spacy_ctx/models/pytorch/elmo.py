@@ -1,118 +1,15 @@
-"""ELMo-style torch modules: byte-level char-CNN, highway, 2-layer biLSTM, LM head.
+"""ELMo-style torch modules: byte-level char-CNN, highway, 2-layer biLSTM.
 
-Nothing here knows about spaCy. Words come in as strings and are turned into
-byte ids by `encode_sequences`, so there is no out-of-vocabulary input: any
-Unicode string is a sequence of UTF-8 bytes. Words are never truncated: each
-distinct word of a batch is run through the char-CNN once, in chunks of
-similar length, and max-pooling is masked, so a word's vector does not depend
-on what else is in the batch.
+Nothing here knows about spaCy. The inputs are the char ids that
+`spacy_ctx.tokenization.chars` builds; max-pooling over characters is
+masked, so a word's vector does not depend on what else is in the batch.
 """
-from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
-import numpy
 import torch
 from torch import nn
 
-# Character ids: 0 pads, 1..256 are the bytes 0..255, then markers.
-PAD_CHAR = 0
-BOW_CHAR = 257  # begin of word
-EOW_CHAR = 258  # end of word
-BOS_CHAR = 259  # the <S> sentence marker's only character
-EOS_CHAR = 260  # the </S> sentence marker's only character
-N_CHARS = 261
-
-
-class _Marker(str):
-    """A sentence-boundary word, distinct from any string in the text."""
-
-
-BOS = _Marker("<S>")
-EOS = _Marker("</S>")
-
-
-def word_char_ids(word: str) -> List[int]:
-    """The char ids of one word: begin-of-word, its UTF-8 bytes, end-of-word."""
-    if word is BOS:
-        return [BOW_CHAR, BOS_CHAR, EOW_CHAR]
-    if word is EOS:
-        return [BOW_CHAR, EOS_CHAR, EOW_CHAR]
-    # surrogatepass: lone surrogates (possible in Python strings) still encode.
-    data = word.encode("utf-8", "surrogatepass")
-    return [BOW_CHAR, *(b + 1 for b in data), EOW_CHAR]
-
-
-@dataclass
-class CharBatch:
-    """A batch of sentences, as the distinct words' char ids and an index.
-
-    chunks: [n_words_in_chunk, chunk_length] char ids, words sorted by length.
-    char_lengths: [n_words_in_chunk] true lengths for each chunk.
-    word_index: [n_seqs, max_seq_len] row of each position in the
-        concatenated chunk output. Each sequence is <S> w1 .. wn </S>.
-    seq_lengths: [n_seqs] sequence lengths, markers included.
-    words: the distinct words, in row order.
-    """
-
-    chunks: List[numpy.ndarray]
-    char_lengths: List[numpy.ndarray]
-    word_index: numpy.ndarray
-    seq_lengths: numpy.ndarray
-    words: List[str]
-
-
-def encode_sequences(
-    sequences: Sequence[Sequence[str]], min_length: int, max_chunk_chars: int = 32768
-) -> CharBatch:
-    """Turn word sequences into a CharBatch, adding <S> and </S> to each.
-
-    min_length: pad every word to at least this many chars (the widest filter).
-    max_chunk_chars: about how many padded chars a char-CNN chunk may hold.
-    """
-    rows: Dict[str, int] = {}
-    words: List[str] = []
-    seq_lengths = numpy.asarray([len(seq) + 2 for seq in sequences], dtype="int64")
-    width = int(seq_lengths.max()) if len(sequences) else 2
-    index = numpy.zeros((len(sequences), width), dtype="int64")
-    for i, seq in enumerate(sequences):
-        for j, word in enumerate((BOS, *seq, EOS)):
-            key = word if not isinstance(word, _Marker) else ("\0marker", str(word))
-            row = rows.get(key)
-            if row is None:
-                row = rows[key] = len(words)
-                words.append(word)
-            index[i, j] = row
-    char_ids = [word_char_ids(w) for w in words]
-    order = sorted(range(len(words)), key=lambda k: len(char_ids[k]))
-    chunks, lengths = [], []
-    start = 0
-    while start < len(order):
-        # Grow the chunk while its padded size stays within budget (at least one word).
-        end = start + 1
-        while end < len(order):
-            longest = max(len(char_ids[order[end]]), min_length)
-            if (end + 1 - start) * longest > max_chunk_chars:
-                break
-            end += 1
-        members = order[start:end]
-        longest = max(max(len(char_ids[k]) for k in members), min_length)
-        chunk = numpy.full((len(members), longest), PAD_CHAR, dtype="int64")
-        for r, k in enumerate(members):
-            chunk[r, : len(char_ids[k])] = char_ids[k]
-        chunks.append(chunk)
-        lengths.append(numpy.asarray([len(char_ids[k]) for k in members], dtype="int64"))
-        start = end
-    # Chunk outputs are concatenated in `order`: remap word rows to that order.
-    position = numpy.empty(len(order), dtype="int64")
-    position[numpy.asarray(order, dtype="int64")] = numpy.arange(len(order))
-    return CharBatch(
-        chunks=chunks,
-        char_lengths=lengths,
-        word_index=position[index],
-        seq_lengths=seq_lengths,
-        words=[words[k] for k in order],
-    )
-
+from ...tokenization.chars import N_CHARS, PAD_CHAR
 
 class Highway(nn.Module):
     """Highway layers: y = g * x + (1 - g) * relu(W x), g = sigmoid(V x)."""
@@ -288,54 +185,3 @@ class ELMoEncoderModule(nn.Module):
         stacked = [torch.cat([tokens, tokens], dim=-1)]
         stacked.extend(torch.cat([f, b], dim=-1) for f, b in layers)
         return torch.stack(stacked)
-
-
-class BidirectionalLM(nn.Module):
-    """The pretraining objective: a forward and a backward language model on
-    one shared encoder, with one shared adaptive softmax over a word vocabulary."""
-
-    def __init__(self, encoder: ELMoEncoderModule, vocab_size: int, cutoffs: Sequence[int]):
-        super().__init__()
-        self.encoder = encoder
-        width = encoder.config["projection_dim"]
-        cutoffs = [int(c) for c in cutoffs if 0 < int(c) < vocab_size - 1]
-        if cutoffs:
-            self.softmax = nn.AdaptiveLogSoftmaxWithLoss(width, vocab_size, cutoffs, div_value=4.0)
-        else:  # a tiny vocabulary: a plain softmax
-            self.softmax = None
-            self.output = nn.Linear(width, vocab_size)
-
-    def forward(
-        self, chunks, char_lengths, word_index, seq_lengths, targets: torch.Tensor
-    ) -> Tuple[torch.Tensor, torch.Tensor, int]:
-        """targets: [n_seqs, max_seq_len] vocabulary ids of <S> w1 .. wn </S>.
-
-        Returns the summed negative log-likelihood of the forward LM (each
-        word given the words before it) and of the backward LM (each word
-        given the words after it), and the number of predictions per direction.
-        """
-        _, layers = self.encoder.contextual(chunks, char_lengths, word_index, seq_lengths)
-        forward_top, backward_top = layers[-1]
-        steps = torch.arange(word_index.shape[1], device=word_index.device)
-        # A position predicts its right (left) neighbour, if it has one.
-        has_next = steps.unsqueeze(0) < (seq_lengths.unsqueeze(1) - 1)
-        nll_f = self._nll(forward_top[:, :-1][has_next[:, :-1]], targets[:, 1:][has_next[:, :-1]])
-        # Position t+1 predicts word t; t+1 < length iff t has a next word.
-        nll_b = self._nll(backward_top[:, 1:][has_next[:, :-1]], targets[:, :-1][has_next[:, :-1]])
-        return nll_f, nll_b, int(has_next.sum())
-
-    def _nll(self, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        if self.softmax is not None:
-            return -self.softmax(hidden, targets).output.sum()
-        return nn.functional.cross_entropy(self.output(hidden), targets, reduction="sum")
-
-
-def batch_to_tensors(batch: CharBatch, device: Optional[torch.device] = None) -> dict:
-    """The keyword arguments of ELMoEncoderModule.forward for a CharBatch."""
-    as_tensor = lambda a: torch.as_tensor(a, device=device)
-    return {
-        "chunks": [as_tensor(c) for c in batch.chunks],
-        "char_lengths": [as_tensor(n) for n in batch.char_lengths],
-        "word_index": as_tensor(batch.word_index),
-        "seq_lengths": as_tensor(batch.seq_lengths),
-    }

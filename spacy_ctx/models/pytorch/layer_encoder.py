@@ -1,23 +1,11 @@
 """A torch module that runs a Hugging Face encoder and pools every layer."""
-import os
 from contextlib import nullcontext
 from typing import Dict, Optional, Sequence
 
 import torch
 from torch import nn
 
-from .precision import truncated_layers, truncation_is_exact
-
-
-def _single_thread_after_fork() -> None:
-    # A forked child (e.g. nlp.pipe(n_process=2)) inherits the parent's
-    # OpenMP pool without its threads and hangs in its first parallel torch
-    # op. One intra-op thread per worker avoids the pool, and the workers
-    # share the cores anyway.
-    torch.set_num_threads(1)
-
-
-os.register_at_fork(after_in_child=_single_thread_after_fork)
+from .truncation import truncated_layers, truncation_is_exact
 
 
 class LayerEncoder(nn.Module):

@@ -1,83 +1,38 @@
-"""Faster CPU inference for a Hugging Face encoder: bf16 and int8.
+"""Reduced-precision copies of a Hugging Face encoder for inference: bf16 and int8.
 
-`convert` turns a loaded encoder into one precision; `supports` says whether
-this CPU runs it natively (if not, keep fp32: it is faster); `truncate_layers`
-stops the forward pass at a given hidden layer. The converted model still
-returns fp32 hidden states. Figures: docs/inference.md.
+`convert` turns a loaded encoder into one precision, and `inference_copy`
+makes a converted copy beside the fp32 model that is saved and fine-tuned;
+`supports` says whether this CPU runs a precision natively (if not, fp32 is
+faster). A converted model still returns fp32 hidden states. Why each
+recipe, and what it measured: docs/inference.md.
 
 - "fp32": unchanged.
-- "bf16": the whole model is cast to bfloat16 (weights, LayerNorm, softmax,
-  residual sums); a forward hook casts the outputs back to fp32. Nothing has
-  to stay fp32: on MiniLM the top layer kept a mean token cosine of 0.9999
-  with fp32, and torch's CPU LayerNorm and softmax accumulate in fp32 anyway.
-  Casting the whole model was 3.2x fp32 on a Xeon with AMX, where bf16 linears
-  between fp32 LayerNorms (1.9x) and autocast (2.7x) lost time to casts. Only
-  native bf16 is fast (x86 `amx_bf16` or `avx512_bf16`, ARM `bf16`): oneDNN
-  then runs the matmuls on AMX tiles (`brg_matmul:avx10_1_512_amx`). Without
-  it torch falls back to a reference bf16 gemm, 6-7x slower than fp32 on an
-  AVX2-only CPU, so `supports("bf16")` is False there.
+- "bf16": the whole model is cast to bfloat16; a forward hook casts the
+  outputs back to fp32. Casting the whole model beats bf16 linears between
+  fp32 LayerNorms and autocast, which lose time to casts.
 - "int8": the linears multiply int8 by int8 through fbgemm's dynamic
-  quantized linear, with three changes that buy the fidelity that torch's
-  plain `quantize_dynamic` recipe lacks (its top layer fell to a mean cosine
-  of 0.91 with fp32 on MiniLM, EWT dev):
-    * per-token activation ranges: fbgemm quantizes the whole input with one
-      range, so one large token coarsens every other. Each row is mapped
-      onto [-1, 1] first and mapped back after the product (exact algebra
-      for a linear map);
-    * per-output-channel weight scales;
-    * SmoothQuant (Xiao et al., 2023): a few input channels carry values ten
-      times the median and set the range; dividing them by s and multiplying
-      the matching weight columns by s moves that difficulty into the
-      weights, which are quantized per channel. s comes from a few
-      calibration sentences.
-  The feed-forward down projections stay fp32 (`fp32_linears`). Without VNNI
-  (`avx512_vnni`, `avx_vnni`) fbgemm multiplies with AVX2's vpmaddubsw, whose
-  int16 pair sums saturate for full-range uint8 inputs, so activations keep
-  7 bits there (`int8_reduce_range`); with VNNI they keep 8, and fidelity
-  is higher.
+  quantized linear, with per-token activation ranges (each row is mapped
+  onto [-1, 1] and back, exact algebra for a linear map), per-output-channel
+  weight scales, and SmoothQuant (Xiao et al., 2023), which moves the range
+  of a few outlier input channels into the weights. The feed-forward down
+  projections stay fp32 (`fp32_linears`). Without VNNI, activations keep 7
+  bits (`cpu.int8_reduce_range`).
 
 Neither bf16 nor int8 is for fine-tuning (`trainable`): int8 weights are
 packed constants with no gradient, and an optimizer step on bf16 weights
 drops every update smaller than 1/256 of the weight.
 """
 import copy
-import functools
-import platform
 import warnings
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Dict, FrozenSet, Iterable, Iterator, List, Mapping, Optional, Sequence
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 
 import torch
 from torch import nn
 
 from ...errors import Errors, SpacyCtxError, Warnings
+from .cpu import BF16_FLAGS, INT8_FLAGS, int8_reduce_range, native_bf16, native_int8
 
 PRECISIONS = ("fp32", "bf16", "int8")
-
-# CPU flags (as /proc/cpuinfo spells them) under which a precision runs on
-# native instructions.
-_BF16_FLAGS = frozenset({"amx_bf16", "avx512_bf16", "bf16"})
-_VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
-# fbgemm's int8 kernels need AVX2 at least (x86 only).
-_INT8_FLAGS = frozenset({"avx2"})
-
-
-@functools.lru_cache(maxsize=1)
-def cpu_flags() -> FrozenSet[str]:
-    """The CPU feature flags of this machine, as /proc/cpuinfo lists them.
-
-    Read from "flags" (x86) or "Features" (ARM). Empty where there is no
-    /proc/cpuinfo; then torch's own dispatch level stands in (e.g. "avx2").
-    """
-    path = Path("/proc/cpuinfo")
-    if path.exists():
-        for line in path.read_text(errors="replace").splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() in ("flags", "Features"):
-                return frozenset(value.split())
-    capability = torch.backends.cpu.get_cpu_capability().lower()
-    return frozenset({capability}) if capability != "default" else frozenset()
 
 
 def supports(precision: str, flags: Optional[Iterable[str]] = None) -> bool:
@@ -89,27 +44,9 @@ def supports(precision: str, flags: Optional[Iterable[str]] = None) -> bool:
     not run, so keep fp32 (and warn once).
     """
     _check_precision(precision)
-    flags = cpu_flags() if flags is None else frozenset(flags)
     if precision == "fp32":
         return True
-    if precision == "bf16":
-        return bool(flags & _BF16_FLAGS) and torch.backends.mkldnn.is_available()
-    return (
-        platform.machine().lower() in ("x86_64", "amd64")
-        and bool(flags & _INT8_FLAGS)
-        and "fbgemm" in torch.backends.quantized.supported_engines
-    )
-
-
-def int8_reduce_range(flags: Optional[Iterable[str]] = None) -> bool:
-    """Whether int8 activations must keep 7 bits to avoid int16 saturation.
-
-    True on x86 CPUs without VNNI, where fbgemm's AVX2 kernel sums pairs of
-    uint8 x int8 products in int16 (vpmaddubsw): 2 * 255 * 127 overflows it,
-    2 * 127 * 127 does not. VNNI's vpdpbusd sums in int32.
-    """
-    flags = cpu_flags() if flags is None else frozenset(flags)
-    return not flags & _VNNI_FLAGS
+    return native_bf16(flags) if precision == "bf16" else native_int8(flags)
 
 
 # Why each reduced precision cannot be fine-tuned (for error E061).
@@ -149,11 +86,12 @@ def convert(
     calibration: for int8 (required there), a few batches of model inputs
         (dicts of input_ids and attention_mask) to measure each linear's
         input channel ranges for SmoothQuant: `calibration_batches(tokenizer)`.
-        Eight short sentences were as good as 128 (docs/inference.md).
+        A few short sentences are enough (docs/inference.md).
     skip: int8 only: qualified names of linears that stay fp32. None:
         `fp32_linears(model)`.
     alpha: SmoothQuant's migration strength, 0 (none) to 1 (all of it into
-        the weights); 0.5 was more faithful than 0.4 and 0.7 on MiniLM.
+        the weights); the default is the most faithful value measured
+        (docs/inference.md).
     reduce_range: 7-bit int8 activations; None decides by the CPU
         (`int8_reduce_range`).
     """
@@ -218,7 +156,7 @@ def unsupported_reason(precision: str, device: torch.device) -> str:
     if device.type != "cpu":
         return f"{precision} is implemented for CPU and CUDA only"
     if not supports(precision):
-        needed = _BF16_FLAGS if precision == "bf16" else _INT8_FLAGS
+        needed = BF16_FLAGS if precision == "bf16" else INT8_FLAGS
         return f"needs one of the CPU flags {', '.join(sorted(needed))}"
     return ""
 
@@ -230,10 +168,8 @@ def fp32_linears(model: nn.Module) -> List[str]:
     down projection, recognised as a linear from `config.intermediate_size`
     features back to `config.hidden_size` (BERT's `output.dense`,
     DistilBERT's `ffn.lin2`): its input is the GELU output, sparse with rare
-    large values that 7 bits resolve badly. On MiniLM these six linears
-    caused 60% of the last layer's int8 error (quantizing one linear at a
-    time), and keeping them fp32 lifted its mean word cosine on EWT dev above
-    0.999 (docs/inference.md).
+    large values that 7 bits resolve badly. Which share of the int8 error
+    they cause is measured in docs/inference.md.
     """
     config = getattr(model, "config", None)
     inner = getattr(config, "intermediate_size", None)
@@ -366,92 +302,6 @@ def _keep_fp32(module: nn.Module, linear: nn.Linear) -> None:
     module.register_buffer("weight", linear.weight.detach().float())
     bias = None if linear.bias is None else linear.bias.detach().float()
     module.register_buffer("bias", bias)
-
-
-def truncate_layers(model: nn.Module, k: int) -> nn.Module:
-    """Keep the encoder's first k hidden layers and drop the ones above, in place.
-
-    The forward pass then stops at layer k, and output_hidden_states returns
-    layers 0..k (the embedding output, then hidden layers 1..k), identical
-    to the full model's for families whose hidden states are the layers' own
-    outputs (BERT, RoBERTa, ELECTRA, XLM-R, DeBERTa, DistilBERT; not those
-    that normalise the last state, e.g. ModernBERT, T5: see `truncation_is_exact`).
-    Finds the layers at one of `_LAYER_PATHS`; add a family's path there.
-    `truncated_layers` does the same for the duration of a `with` block.
-    """
-    _set_layers(model, k)
-    return model
-
-
-@contextmanager
-def truncated_layers(model: nn.Module, k: int) -> Iterator[nn.Module]:
-    """Run `model` with only its first k hidden layers inside the block.
-
-    The layer modules are shared, not copied: the same parameters, no extra
-    memory, and the full stack (and the config's layer count) come back on
-    exit, so saving and fine-tuning see the whole model.
-    """
-    saved = _set_layers(model, k)
-    try:
-        yield model
-    finally:
-        _restore_layers(model, saved)
-
-
-def truncation_is_exact(model: nn.Module, k: int, inputs: Mapping[str, torch.Tensor]) -> bool:
-    """Whether hidden state k of the model run with k layers equals the full
-    model's on `inputs`. False where the family normalises or projects its
-    last hidden state (ModernBERT's final norm, T5's final layer norm), or
-    where its layer stack is not found."""
-    try:
-        _find_layers(model)
-    except SpacyCtxError:
-        return False
-    with torch.inference_mode():
-        full = model(**inputs, output_hidden_states=True).hidden_states[k]
-        with truncated_layers(model, k):
-            states = model(**inputs, output_hidden_states=True).hidden_states
-    return len(states) == k + 1 and torch.allclose(states[k], full, rtol=1e-4, atol=1e-5)
-
-
-def _set_layers(model: nn.Module, k: int):
-    path, layers = _find_layers(model)
-    if not 1 <= k <= len(layers):
-        raise SpacyCtxError(Errors.E062.format(k=k, n_layers=len(layers)))
-    parent_path, _, attr = path.rpartition(".")
-    parent = model.get_submodule(parent_path) if parent_path else model
-    config_keys = [key for key in ("num_hidden_layers", "n_layers") if hasattr(model.config, key)]
-    saved = (parent, attr, layers, {key: getattr(model.config, key) for key in config_keys})
-    setattr(parent, attr, nn.ModuleList(list(layers)[:k]))
-    # Keep the config truthful: code that sizes things by it (e.g. a
-    # LayerEncoder's layer count) then sees k + 1 hidden states.
-    for key in config_keys:
-        setattr(model.config, key, k)
-    return saved
-
-
-def _restore_layers(model: nn.Module, saved) -> None:
-    parent, attr, layers, config_values = saved
-    setattr(parent, attr, layers)
-    for key, value in config_values.items():
-        setattr(model.config, key, value)
-
-
-# Where each model family keeps its layer stack, relative to the base model.
-_LAYER_PATHS = ("encoder.layer", "transformer.layer", "layers", "encoder.layers")
-
-
-def _find_layers(model: nn.Module):
-    for path in _LAYER_PATHS:
-        try:
-            layers = model.get_submodule(path)
-        except AttributeError:
-            continue
-        if isinstance(layers, nn.ModuleList):
-            return path, layers
-    raise SpacyCtxError(
-        Errors.E063.format(model=type(model).__name__, paths=", ".join(_LAYER_PATHS))
-    )
 
 
 def _smoothing(linear: nn.Linear, x_range: torch.Tensor, alpha: float) -> torch.Tensor:

@@ -1,0 +1,50 @@
+"""What the ctx_encoder writes on each doc: stored layers, the mix, vector hooks."""
+from dataclasses import dataclass
+from typing import List, Optional, Sequence
+
+import numpy
+from spacy.tokens import Doc
+from thinc.api import Model
+
+from ..extensions import set_vector_hooks
+from ..models.scalar_mix import mix_stored
+from ..models.types import DocLayers
+from ..normalizer import Normalizer
+
+
+@dataclass
+class Annotation:
+    """How encoder outputs become doc attributes; fixed when the component
+    binds its model.
+
+    layer_ids: the layers of the encoder output, in row order (stored and
+        mixed layers).
+    stored: the layers kept in doc._.ctx_layers, a subset of layer_ids.
+    dtype: of doc._.ctx_layers.
+    vector_hooks: route .vector/.similarity through the mix.
+    """
+
+    layer_ids: List[int]
+    stored: List[int]
+    dtype: str
+    vector_hooks: bool
+
+    def __call__(
+        self, docs: Sequence[Doc], outputs: DocLayers, mix: Model, normalizer: Optional[Normalizer]
+    ) -> None:
+        """Set doc.tensor (the mix, corrected by `normalizer` if given),
+        doc._.ctx_layers and doc._.ctx_layer_ids of each doc."""
+        ops = mix.ops
+        rows = [self.layer_ids.index(layer) for layer in self.stored]
+        every_row = rows == list(range(len(self.layer_ids)))
+        for doc, X in zip(docs, outputs):
+            doc_mix = ops.to_numpy(mix_stored(mix, X, self.layer_ids))
+            if normalizer is not None and len(doc):
+                doc_mix = normalizer.transform(doc_mix, "mix").astype("float32")
+            doc.tensor = doc_mix
+            stored = ops.to_numpy(X)
+            doc._.ctx_layers = numpy.ascontiguousarray(stored if every_row else stored[rows], dtype=self.dtype)
+            doc._.ctx_layer_ids = list(self.stored)
+            if self.vector_hooks:
+                set_vector_hooks(doc)
+
