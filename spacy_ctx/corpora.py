@@ -18,7 +18,16 @@ Formats (names as `sniff_format` returns them):
              with -DOCSTART-): token first, BIO tag last
     wsd      Raganato WSD XML (gold keys in <stem>.gold.key.txt beside it)
     spacy    a DocBin
+
+Similarity benchmarks, each read by its own reader (not sniffed):
+
+    sts      read_sts: the STS Benchmark .csv, 7 tab-separated columns
+             (genre, file, year, id, score, sentence 1, sentence 2)
+    wordsim  read_word_pairs: word1<TAB>word2<TAB>score lines;
+             find_wordsim_sets: the WORDSIM_FILES of a directory
+             (SimLex-999, WS-353, MEN, RG-65, MC-30)
 """
+import csv
 import json
 import re
 from itertools import islice
@@ -48,6 +57,16 @@ SEQUENCE_FORMATS = ("conllu", "ner", "wsd", "text", "jsonl")
 # The formats with one record per line: a byte offset can find a record.
 LINE_FORMATS = ("text", "jsonl")
 DOCSTART = "-DOCSTART-"
+# File names of the word-similarity sets (as in wordvectors.org's collection).
+WORDSIM_FILES = {
+    "SimLex-999": "EN-SIMLEX-999.txt",
+    "WS-353-ALL": "EN-WS-353-ALL.txt",
+    "WS-353-SIM": "EN-WS-353-SIM.txt",
+    "WS-353-REL": "EN-WS-353-REL.txt",
+    "MEN": "EN-MEN-TR-3k.txt",
+    "RG-65": "EN-RG-65.txt",
+    "MC-30": "EN-MC-30.txt",
+}
 
 PathLike = Union[str, Path]
 
@@ -67,6 +86,14 @@ class BadRecord(NamedTuple):
 
     id: str
     reason: str
+
+
+class ScoredPair(NamedTuple):
+    """Two texts (sentences or words) and their gold similarity."""
+
+    a: str
+    b: str
+    gold: float
 
 
 OnError = Callable[[BadRecord], None]
@@ -368,3 +395,44 @@ def _column_rows(path: Path, conllu: bool = False) -> Iterator[List[List[str]]]:
                 rows.append(line.split("\t") if "\t" in line else line.split())
     if rows:
         yield rows
+
+
+# Similarity benchmarks
+
+
+def read_sts(path: PathLike, limit: Optional[int] = None) -> List[ScoredPair]:
+    """STS Benchmark pairs: 7 tab-separated columns, the score (0-5) fifth.
+    Sentences hold quote characters, so no CSV quoting is applied."""
+    pairs = []
+    with Path(path).open(encoding="utf8", newline="") as file_:
+        for n, row in enumerate(csv.reader(file_, delimiter="\t", quoting=csv.QUOTE_NONE)):
+            if len(row) < 7:
+                raise SpacyCtxError(Errors.E301.format(path=path, line=n + 1, n=len(row)))
+            pairs.append(ScoredPair(row[5], row[6], float(row[4])))
+            if limit is not None and len(pairs) >= limit:
+                break
+    return pairs
+
+
+def read_word_pairs(path: PathLike) -> List[ScoredPair]:
+    """`word1<TAB>word2<TAB>score` lines (blank lines skipped)."""
+    pairs = []
+    with Path(path).open(encoding="utf8") as file_:
+        for n, line in enumerate(file_):
+            if not line.strip():
+                continue
+            fields = line.rstrip("\n").split("\t")
+            try:
+                pairs.append(ScoredPair(fields[0].strip(), fields[1].strip(), float(fields[2])))
+            except (IndexError, ValueError):
+                raise SpacyCtxError(Errors.E302.format(path=path, line=n + 1)) from None
+    return pairs
+
+
+def find_wordsim_sets(directory: PathLike) -> Dict[str, Path]:
+    """{set name: path} of the WORDSIM_FILES present in `directory`."""
+    directory = Path(directory)
+    found = {name: directory / f for name, f in WORDSIM_FILES.items() if (directory / f).is_file()}
+    if not found:
+        raise SpacyCtxError(Errors.E303.format(path=directory, names=", ".join(WORDSIM_FILES.values())))
+    return found

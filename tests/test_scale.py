@@ -1,5 +1,6 @@
-"""spacy_ctx.scale: blocks, resume and the errors table in one process (the
-code each Ray actor runs), then the whole job on a real local Ray cluster."""
+"""spacy_ctx.embed.blocks and .ray: blocks, resume and the errors table in
+one process (the code each Ray actor runs), then the whole job on a real
+local Ray cluster."""
 import json
 import os
 import signal
@@ -17,14 +18,8 @@ from typer.testing import CliRunner
 from spacy_ctx.cli import app
 from spacy_ctx.corpora import read_texts
 from spacy_ctx.errors import SpacyCtxError
-from spacy_ctx.scale import (
-    JobSpec,
-    block_path,
-    embed_block,
-    errors_path,
-    plan_blocks,
-    prepare_output,
-)
+from spacy_ctx.embed.blocks import JobSpec, block_path, errors_path, plan_blocks, prepare_output
+from spacy_ctx.embed.ray import embed_block
 
 TEXTS = [f"Sentence {n} is about the {'river' if n % 2 else 'money'} bank." for n in range(10)]
 
@@ -89,7 +84,7 @@ def test_plan_blocks_are_deterministic_and_cover_the_input(corpus, tmp_path):
 def test_job_spec_from_model(model_dir):
     spec = JobSpec.from_model(str(model_dir), [0, -1], dtype="float16", block_size=8)
     assert spec.layers == (0, 6) and spec.width == 384 and spec.block_size == 8
-    assert list(spec.widths) == ["mix", "layer_0", "layer_6"]
+    assert list(spec.widths) == ["mix", "layer0", "layer6"]
     with pytest.raises(SpacyCtxError, match="E207"):
         JobSpec.from_model(str(model_dir), None, mix=False)
     with pytest.raises(SpacyCtxError, match="E205"):
@@ -106,14 +101,14 @@ def test_blocks_equal_single_process_embed(nlp, model_dir, corpus, tmp_path):
     single = _single_process_embed(corpus, tmp_path / "single.parquet")
     assert table.schema.equals(single.schema)
     assert table.select(["doc", "i", "text", "idx"]).equals(single.select(["doc", "i", "text", "idx"]))
-    for column in ("mix", "layer_0", "layer_6"):
+    for column in ("mix", "layer0", "layer6"):
         numpy.testing.assert_allclose(
             numpy.asarray(table.column(column).to_pylist()), numpy.asarray(single.column(column).to_pylist()), atol=1e-5
         )
     # And against the pipeline itself, doc by doc.
     doc = nlp(TEXTS[5])
     rows = table.filter(numpy.asarray(table.column("doc").to_pylist()) == "6")
-    numpy.testing.assert_allclose(numpy.asarray(rows.column("layer_6").to_pylist()), doc._.ctx_layers[6], atol=1e-5)
+    numpy.testing.assert_allclose(numpy.asarray(rows.column("layer6").to_pylist()), doc._.ctx_layers[6], atol=1e-5)
     assert not (out / "_errors").exists()
 
 
@@ -201,7 +196,7 @@ def ray_cluster():
 @pytest.fixture(scope="module")
 def ray_run(ray_cluster, model_dir, corpus, tmp_path_factory):
     """An uninterrupted 2-actor job over in.txt and a jsonl with bad records."""
-    from spacy_ctx.scale import embed_with_ray
+    from spacy_ctx.embed.ray import embed_with_ray
 
     folder = tmp_path_factory.mktemp("ray_input")
     (folder / "in.txt").write_bytes(corpus.read_bytes())
@@ -221,7 +216,7 @@ def test_two_ray_actors_equal_single_process_embed(ray_run, corpus, tmp_path):
     single = _single_process_embed(corpus, tmp_path / "single.parquet")
     assert mine.column("doc").to_pylist() == ["in.txt:" + d for d in single.column("doc").to_pylist()]
     assert mine.drop(["doc"]).schema.equals(single.drop(["doc"]).schema)
-    for column in ("text", "idx", "mix", "layer_0", "layer_6"):
+    for column in ("text", "idx", "mix", "layer0", "layer6"):
         left, right = numpy.asarray(mine.column(column).to_pylist()), numpy.asarray(single.column(column).to_pylist())
         if left.dtype.kind == "f":
             numpy.testing.assert_allclose(left, right, atol=1e-5)
@@ -233,7 +228,7 @@ def test_two_ray_actors_equal_single_process_embed(ray_run, corpus, tmp_path):
 
 @pytest.mark.slow
 def test_a_killed_ray_job_resumes_to_the_same_output(ray_cluster, model_dir, tmp_path):
-    from spacy_ctx.scale import embed_with_ray
+    from spacy_ctx.embed.ray import embed_with_ray
 
     source = tmp_path / "in.txt"
     source.write_text("\n".join(TEXTS * 3) + "\n", encoding="utf8")

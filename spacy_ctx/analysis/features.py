@@ -1,34 +1,13 @@
-"""Corpora in, per-layer token vectors out: the input side of the analysis tools."""
+"""Docs in, per-layer token vectors out: the input side of the analysis tools."""
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy
-from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.util import minibatch
 
-from ..corpora import read_docs  # noqa: F401 (the readers moved to spacy_ctx.corpora)
-from ..errors import Errors, SpacyCtxError
 from ..pipeline.encoder import CtxEncoder
-
-MIX_KEY = "mix"
-
-
-def layer_key(layer: int) -> str:
-    """The key of encoder layer `layer` in features, tables and normalizers."""
-    return f"layer{layer}"
-
-
-def find_encoder(nlp: Language, name: Optional[str] = None) -> CtxEncoder:
-    """The pipeline's ctx_encoder: the one called `name`, or the first one."""
-    for pipe_name, pipe in nlp.pipeline:
-        if isinstance(pipe, CtxEncoder) and (name is None or pipe_name == name):
-            return pipe
-    raise SpacyCtxError(
-        Errors.A006.format(
-            name=f" called '{name}'" if name else "", components=nlp.pipe_names
-        )
-    )
+from ..util import MIX_KEY, layer_key
 
 
 @dataclass

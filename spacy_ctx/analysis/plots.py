@@ -1,8 +1,9 @@
 """PNG plots of per-layer results (matplotlib, no display needed)."""
 from pathlib import Path
-from typing import Dict, Mapping, Optional, Sequence, Union
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 from ..compat import require
+from ..util import MIX_KEY
 
 Series = Mapping[str, float]  # key ("layer0".."layerN", "mix") -> value
 
@@ -53,6 +54,16 @@ def plot_panels(
     return path
 
 
+def _layer_order(keys: Iterable[str]) -> List[str]:
+    """Distinct keys in layer order ("layer2" before "layer10"), the mix last."""
+    return sorted(set(keys), key=lambda k: (k == MIX_KEY, len(k), k))
+
+
+def _nan(value: Optional[float]) -> float:
+    # An undefined score is None in a result (JSON has no nan): a gap in a line.
+    return float("nan") if value is None else value
+
+
 def _colors():
     colormaps = require("matplotlib", "analysis", "Plots").colormaps
 
@@ -84,8 +95,7 @@ def anisotropy_plot(
 ) -> Path:
     """One panel per measure, one line per correction; with `polysemy`, a
     last panel with the sense-separation AUC."""
-    keys = list(dict.fromkeys(k for rows in table.values() for k in rows))
-    keys = sorted(keys, key=lambda k: (k == "mix", len(k), k))
+    keys = _layer_order(k for rows in table.values() for k in rows)
     panels = {
         title: {c: {k: v[measure] for k, v in rows.items()} for c, rows in table.items()}
         for measure, title in ANISOTROPY_PANELS.items()
@@ -94,4 +104,34 @@ def anisotropy_plot(
         panels["Polysemy AUC (same vs different sense)"] = {
             c: {k: v["auc"] for k, v in rows.items()} for c, rows in polysemy.items()
         }
+    return plot_panels(panels, keys, path)
+
+
+def similarity_plot(result: Dict, path: Union[str, Path]) -> Path:
+    """STS-B by layer (one line per row, the pipeline as a flat line), and
+    per word-similarity set the isolation and distilled rows by layer (other
+    tables as flat lines), on the pairs every row covers."""
+    panels: Dict[str, Dict[str, Dict[str, float]]] = {}
+    keys: List[str] = []
+    sts = result.get("sts")
+    if sts:
+        keys = list(sts["keys"])
+        lines = {row: dict(values) for row, values in sts["rows"].items()}
+        lines["doc.similarity (pipeline)"] = dict.fromkeys(keys, sts["pipeline"]["score"])
+        panels["STS-B dev, Spearman x 100"] = lines
+    words = result.get("words")
+    if words:
+        info = words["row_info"]
+        keys = keys or _layer_order(i["key"] for i in info.values() if "key" in i)
+        for name in words["datasets"]:
+            lines = {}
+            for row, values in words["rows"].items():
+                row_info = info.get(row, {})
+                series = "isolation" if row_info.get("kind") == "isolation" else row_info.get("method")
+                if series and row_info.get("key") in keys:
+                    label = series if series == "isolation" else f"distilled {series}"
+                    lines.setdefault(label, {})[row_info["key"]] = _nan(values[name]["shared"])
+                else:
+                    lines[row] = dict.fromkeys(keys, _nan(values[name]["shared"]))
+            panels[f"{name} ({words['n_shared'][name]} shared pairs)"] = lines
     return plot_panels(panels, keys, path)

@@ -8,7 +8,7 @@ instance with several gold keys. Spans with an empty label are ignored.
 from collections import defaultdict
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Dict, FrozenSet, List, Optional, Sequence
+from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 import numpy
 from spacy.tokens import Doc
@@ -270,3 +270,37 @@ def polysemy_table(
 def roc_auc_score(*args, **kwargs) -> float:
     """scikit-learn's ROC AUC (the [analysis] extra), imported on use."""
     return require("sklearn.metrics", "analysis", "The polysemy AUC").roc_auc_score(*args, **kwargs)
+
+
+# The `demo` command: one word, two senses, four contexts.
+DEMO_SENTENCES = (
+    ("river", "The boat drifted toward the river bank.", "bank"),
+    ("river", "We had a picnic on the grassy bank of the stream.", "bank"),
+    ("money", "She deposited her salary at the bank on Monday.", "bank"),
+    ("money", "The bank raised its interest rates again.", "bank"),
+)
+
+
+def sense_demo(nlp, sentences: Sequence[Tuple[str, str, str]] = DEMO_SENTENCES) -> Dict:
+    """The cosine (`token.similarity`) between the vectors of one word in
+    several contexts, each (sense, text, word): a contextual encoder gives a
+    word a different vector in each sense, so the same-sense mean should be
+    above the cross-sense mean.
+
+    Returns {"contexts": [(sense, text)], "similarity": [n, n] nested lists,
+    "same_sense", "cross_sense": the mean over the pairs of contexts}.
+    """
+    tokens = []
+    for sense, text, word in sentences:
+        doc = nlp(text)
+        tokens.append((sense, next(t for t in doc if t.lower_ == word)))
+    similarity = [[a.similarity(b) for _, b in tokens] for _, a in tokens]
+    pairs = list(combinations(range(len(tokens)), 2))
+    same = [similarity[i][j] for i, j in pairs if tokens[i][0] == tokens[j][0]]
+    cross = [similarity[i][j] for i, j in pairs if tokens[i][0] != tokens[j][0]]
+    return {
+        "contexts": [(sense, text) for sense, text, _ in sentences],
+        "similarity": similarity,
+        "same_sense": float(numpy.mean(same)),
+        "cross_sense": float(numpy.mean(cross)),
+    }

@@ -1,12 +1,13 @@
-"""Markdown tables for the probe and anisotropy results."""
+"""Markdown tables of the analysis results (probe, anisotropy, similarity),
+and `write_report`, which saves a result as JSON, Markdown and PNG."""
 from pathlib import Path
 from typing import Callable, Dict, Mapping, Optional, Union
 
 import srsly
-
 from wasabi import MarkdownRenderer
 
 from .anisotropy import MEASURES
+from .plots import similarity_plot
 
 
 def _fmt(value, digits: int = 3) -> str:
@@ -71,6 +72,36 @@ def anisotropy_markdown(
     return md.text + "\n"
 
 
+def similarity_markdown(result: Dict) -> str:
+    """The STS-B table (rows: representations, columns: pooling and
+    corrections) and the word-similarity table (rho, coverage, shared)."""
+    md = MarkdownRenderer()
+    sts = result.get("sts")
+    if sts:
+        md.add(md.title(3, f"STS-B: Spearman x 100 ({sts['n_pairs']} pairs)"))
+        columns = list(sts["rows"])
+        rows = [[key] + [_fmt(sts["rows"][c].get(key), 1) for c in columns] for key in sts["keys"]]
+        md.add(md.table(rows, ["representation"] + columns, aligns=("l",) + ("r",) * len(columns)))
+        pipe = sts["pipeline"]
+        md.add(
+            f"doc.similarity of this pipeline (mix of layers {pipe['mix_layers']}, "
+            f"normalizer: {pipe['normalizer'] or 'none'}): **{_fmt(pipe['score'], 1)}**"
+        )
+        for note in sts["notes"]:
+            md.add(f"Note: {note}")
+    words = result.get("words")
+    if words:
+        names = list(words["datasets"])
+        md.add(md.title(3, "Word similarity: Spearman x 100 (coverage) / on the pairs every row covers"))
+        header = ["vectors"] + [f"{n} ({words['datasets'][n]}; shared {words['n_shared'][n]})" for n in names]
+        rows = [
+            [row] + [f"{_fmt(v[n]['spearman'], 1)} ({v[n]['coverage']:.0%}) / {_fmt(v[n]['shared'], 1)}" for n in names]
+            for row, v in words["rows"].items()
+        ]
+        md.add(md.table(rows, header, aligns=("l",) + ("r",) * len(names)))
+    return md.text + "\n"
+
+
 def write_report(
     result: Dict,
     output_dir: Union[str, Path],
@@ -87,3 +118,8 @@ def write_report(
     paths["md"].write_text(markdown(result), encoding="utf8")
     plot(result, paths["png"])
     return paths
+
+
+def write_similarity_outputs(result: Dict, output_dir: Union[str, Path]) -> Dict[str, Path]:
+    """similarity.json, similarity.md and similarity.png in output_dir."""
+    return write_report(result, output_dir, "similarity", similarity_markdown, similarity_plot)

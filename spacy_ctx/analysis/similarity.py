@@ -1,67 +1,45 @@
 """How well cosine similarity of spacy-ctx vectors agrees with people.
 
 Two benchmarks, each scored as Spearman's rho x 100 between the gold scores
-and the cosine of two vectors:
+and the cosine of two vectors (the files are read by `spacy_ctx.corpora`):
 
-- Sentence similarity on the STS Benchmark (tab-separated: genre, file,
-  year, id, score, sentence 1, sentence 2). Rows, per layer and for the
+- Sentence similarity on the STS Benchmark. Rows, per layer and for the
   uncorrected scalar mix: the mean of the token vectors (what `doc.vector`
   is), the first wordpiece ([CLS]), and the mean under each fitted
-  normalizer; then `doc.similarity` of the pipeline as it is loaded, and the
-  bundled model's own sentence-transformers `encode()` as an anchor.
+  normalizer; then `doc.similarity` of the pipeline as it is loaded.
 - Word similarity on SimLex-999, WS-353 (all / sim / rel), MEN, RG-65 and
-  MC-30 (`word1<TAB>word2<TAB>score`). Rows: the encoder's vectors of each
-  word in isolation (the word alone as a one-word doc, per layer), and any
-  spaCy vectors table (e.g. written by `distill-static`). Each row scores
-  the pairs it covers; "shared" scores only the pairs every row covers, so
-  rows with different coverage compare like for like.
+  MC-30. Rows: the encoder's vectors of each word in isolation (the word
+  alone as a one-word doc, per layer), and any spaCy vectors table (e.g.
+  written by `distill-static`). Each row scores the pairs it covers;
+  "shared" scores only the pairs every row covers, so rows with different
+  coverage compare like for like.
 
-`similarity_corpus` runs both and `write_similarity_outputs` writes
-similarity.json, similarity.md and similarity.png; the `similarity` command
-is a thin shell over them.
+`similarity_corpus` runs both; `analysis.report.write_similarity_outputs`
+writes similarity.json, similarity.md and similarity.png. The `similarity`
+command is a thin shell over them.
 """
-import csv
 from pathlib import Path
-from typing import Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy
-import srsly
 from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
 from ..compat import require
-from ..corpora import read_docs
+from ..corpora import ScoredPair, find_wordsim_sets, read_docs, read_sts, read_word_pairs
 from ..errors import Errors, SpacyCtxError
+from ..models.transformer import find_hf_shim
 from ..normalizer import METHODS, Normalizer
-from .report import write_report
 from ..pipeline.encoder import CtxEncoder
-from .features import MIX_KEY, LayerFeatures, encode_docs, find_encoder, layer_key
+from ..pipeline.loading import find_encoder
+from ..util import layer_key
+from .features import LayerFeatures, encode_docs
+from .static import load_vectors_vocab, table_info
 
 PathLike = Union[str, Path]
-# File names of the word-similarity sets (as in wordvectors.org's collection).
-WORDSIM_FILES = {
-    "SimLex-999": "EN-SIMLEX-999.txt",
-    "WS-353-ALL": "EN-WS-353-ALL.txt",
-    "WS-353-SIM": "EN-WS-353-SIM.txt",
-    "WS-353-REL": "EN-WS-353-REL.txt",
-    "MEN": "EN-MEN-TR-3k.txt",
-    "RG-65": "EN-RG-65.txt",
-    "MC-30": "EN-MC-30.txt",
-}
 MEAN_ROW = "mean"
 FIRST_ROW = "first wordpiece"
-ANCHOR_ROW = "sentence-transformers encode()"
-# A distilled table's settings, beside its vectors (see analysis.static).
-DISTILL_INFO = "distill.json"
-
-
-class ScoredPair(NamedTuple):
-    """Two texts (sentences or words) and their gold similarity."""
-
-    a: str
-    b: str
-    gold: float
 
 
 # Scoring
@@ -86,67 +64,6 @@ def row_cosines(A: numpy.ndarray, B: numpy.ndarray) -> numpy.ndarray:
     norms = numpy.linalg.norm(A, axis=1) * numpy.linalg.norm(B, axis=1)
     dots = numpy.einsum("ij,ij->i", A, B)
     return numpy.divide(dots, norms, out=numpy.zeros_like(dots), where=norms > 0)
-
-
-# Reading
-
-
-def read_sts(path: PathLike, limit: Optional[int] = None) -> List[ScoredPair]:
-    """STS Benchmark pairs: 7 tab-separated columns, the score (0-5) fifth.
-    Sentences hold quote characters, so no CSV quoting is applied."""
-    pairs = []
-    with Path(path).open(encoding="utf8", newline="") as file_:
-        for n, row in enumerate(csv.reader(file_, delimiter="\t", quoting=csv.QUOTE_NONE)):
-            if len(row) < 7:
-                raise SpacyCtxError(Errors.E301.format(path=path, line=n + 1, n=len(row)))
-            pairs.append(ScoredPair(row[5], row[6], float(row[4])))
-            if limit is not None and len(pairs) >= limit:
-                break
-    return pairs
-
-
-def read_word_pairs(path: PathLike) -> List[ScoredPair]:
-    """`word1<TAB>word2<TAB>score` lines (blank lines skipped)."""
-    pairs = []
-    with Path(path).open(encoding="utf8") as file_:
-        for n, line in enumerate(file_):
-            if not line.strip():
-                continue
-            fields = line.rstrip("\n").split("\t")
-            try:
-                pairs.append(ScoredPair(fields[0].strip(), fields[1].strip(), float(fields[2])))
-            except (IndexError, ValueError):
-                raise SpacyCtxError(Errors.E302.format(path=path, line=n + 1)) from None
-    return pairs
-
-
-def find_wordsim_sets(directory: PathLike) -> Dict[str, Path]:
-    """{set name: path} of the WORDSIM_FILES present in `directory`."""
-    directory = Path(directory)
-    found = {name: directory / f for name, f in WORDSIM_FILES.items() if (directory / f).is_file()}
-    if not found:
-        raise SpacyCtxError(
-            Errors.E303.format(path=directory, names=", ".join(WORDSIM_FILES.values()))
-        )
-    return found
-
-
-def load_vectors_vocab(path: PathLike, lang: str = "en") -> Vocab:
-    """A vocab holding the vectors table at `path`: a pipeline directory
-    (`spacy init vectors` or `distill-static` output), its vocab/ directory,
-    or any directory with `vectors` and `key2row`. Lookups follow the table's
-    key attribute (ORTH, LOWER, ...), as `vocab.get_vector` does."""
-    from spacy.vectors import Vectors
-    import spacy
-
-    path = Path(path)
-    for directory in (path / "vocab", path):
-        if (directory / "key2row").exists() or (directory / "vectors.cfg").exists():
-            vocab = spacy.blank(lang).vocab
-            vocab.vectors = Vectors(strings=vocab.strings).from_disk(directory)
-            if vocab.vectors.shape[0]:
-                return vocab
-    raise SpacyCtxError(Errors.E304.format(path=path))
 
 
 # Sentence vectors
@@ -177,7 +94,8 @@ def first_wordpiece_vectors(
     with the model's special tokens; a text longer than the model's maximum
     is truncated, so its [CLS] has seen only the first window.
     """
-    shim = _hf_shim(encoder)
+    encoder.load_model()
+    shim = find_hf_shim(encoder.model)
     if shim is None:
         return None
     import torch
@@ -204,41 +122,6 @@ def first_wordpiece_vectors(
     finally:
         transformer.train(was_training)
     return out
-
-
-def sentence_transformers_vectors(
-    encoder: CtxEncoder, texts: Sequence[str], *, batch_size: int = 64
-) -> Tuple[Optional[numpy.ndarray], str]:
-    """The bundled model's own sentence embeddings (sentence-transformers'
-    `encode()`, its pooling included), or (None, why) when
-    sentence-transformers is not installed or the encoder's model directory
-    is not a sentence-transformers model. Returns ([n_texts, width], note)."""
-    try:
-        from sentence_transformers import SentenceTransformer
-    except ImportError:
-        return None, "skipped: sentence-transformers is not installed (pip install 'spacy-ctx[bench]')"
-    from ..models.hf_loading import resolve_model_dir
-
-    shim = _hf_shim(encoder)
-    if shim is None:
-        return None, "skipped: the encoder is not a Hugging Face transformer"
-    path = resolve_model_dir(shim.name, shim.revision)
-    if not (path / "modules.json").is_file():
-        return None, f"skipped: '{shim.name}' is not a sentence-transformers model (no modules.json)"
-    model = SentenceTransformer(str(path), device="cpu")
-    vectors = model.encode(list(texts), batch_size=batch_size, convert_to_numpy=True)
-    return numpy.asarray(vectors, dtype="float32"), f"{shim.name}, with the pooling its modules.json defines"
-
-
-def _hf_shim(encoder: CtxEncoder):
-    """The encoder's loaded Hugging Face shim (tokenizer, planner,
-    transformer, name), or None for another kind of encoder (ELMo)."""
-    from ..models.hf_shim import HFShim
-
-    encoder.n_layers  # loads the transformer of a freshly added component
-    shims = (s for node in encoder.model.walk() for s in node.shims if isinstance(s, HFShim))
-    shim = next(shims, None)
-    return shim if shim is not None and shim.loaded else None
 
 
 # STS-B
@@ -271,19 +154,18 @@ def sts_benchmark(
     fit_features: Optional[LayerFeatures] = None,
     methods: Sequence[str] = METHODS,
     n_components: Optional[int] = None,
-    anchor: bool = True,
     encoder_name: Optional[str] = None,
     batch_size: int = 64,
     progress: bool = False,
 ) -> Dict:
     """Spearman x 100 of every sentence representation on `pairs`.
 
-    Returns {"keys", "rows": {row: {key: score}}, "pipeline", "anchor",
-    "notes"}. Rows: "mean" (the mean token vector of a layer or the
-    uncorrected mix), "first wordpiece", and one per normalizer method,
-    fitted on `fit_features` (skipped without them). "pipeline" is
-    `doc.similarity` of the two docs as `nlp` makes them: its mix, and its
-    own normalizer when it has one switched on.
+    Returns {"keys", "rows": {row: {key: score}}, "pipeline", "notes"}.
+    Rows: "mean" (the mean token vector of a layer or the uncorrected mix),
+    "first wordpiece", and one per normalizer method, fitted on
+    `fit_features` (skipped without them). "pipeline" is `doc.similarity`
+    of the two docs as `nlp` makes them: its mix, and its own normalizer
+    when it has one switched on.
     """
     encoder = find_encoder(nlp, encoder_name)
     texts = _unique(t for pair in pairs for t in pair[:2])
@@ -297,7 +179,7 @@ def sts_benchmark(
 
     docs = _pipe(nlp, texts, batch_size, progress)
     pipeline_score = score(numpy.stack([_doc_vector(doc) for doc in docs]))
-    features = _features_of(encoder, docs)
+    features = _features_of(nlp, encoder, docs)
     if features is None:
         features = encode_docs(encoder, docs, progress=progress)
     keys = features.keys
@@ -318,7 +200,7 @@ def sts_benchmark(
             rows[method] = {key: score(norm.transform(V, key)) for key, V in means.items()}
     elif methods:
         notes.append("normalizers: skipped, no fit data given")
-    result = {
+    return {
         "n_pairs": len(pairs),
         "n_sentences": len(texts),
         "keys": keys,
@@ -328,13 +210,8 @@ def sts_benchmark(
             "mix_layers": list(encoder.mix.attrs["layers"]),
             "normalizer": _normalizer_name(encoder),
         },
-        "anchor": None,
         "notes": notes,
     }
-    if anchor:
-        vectors, note = sentence_transformers_vectors(encoder, texts)
-        result["anchor"] = {"name": ANCHOR_ROW, "score": None if vectors is None else score(vectors), "note": note}
-    return result
 
 
 def _pipe(nlp: Language, texts: Sequence[str], batch_size: int, progress: bool) -> List[Doc]:
@@ -349,11 +226,14 @@ def _doc_vector(doc: Doc) -> numpy.ndarray:
     return numpy.asarray(doc.vector, dtype="float32")
 
 
-def _features_of(encoder: CtxEncoder, docs: Sequence[Doc]) -> Optional[LayerFeatures]:
+def _features_of(nlp: Language, encoder: CtxEncoder, docs: Sequence[Doc]) -> Optional[LayerFeatures]:
     """LayerFeatures from the layers the pipeline stored on the docs, when it
     stored every layer (then nothing is encoded twice); else None."""
+    # The docs keep the layers of the last ctx_encoder that ran: another
+    # encoder's, when --encoder names an earlier one.
+    last = [pipe for _, pipe in nlp.pipeline if isinstance(pipe, CtxEncoder)][-1]
     every = list(range(encoder.n_layers))
-    if not docs or any(doc._.ctx_layer_ids != every for doc in docs):
+    if not docs or last is not encoder or any(doc._.ctx_layer_ids != every for doc in docs):
         return None
     layers = [numpy.asarray(doc._.ctx_layers, dtype="float32") for doc in docs]
     ops = encoder.mix.ops
@@ -461,12 +341,6 @@ def word_similarity(
     }
 
 
-def table_info(path: PathLike) -> Dict:
-    """The settings `distill-static` saved beside a table ({} for others)."""
-    info = Path(path) / DISTILL_INFO
-    return dict(srsly.read_json(info)) if info.exists() else {}
-
-
 # End to end
 
 
@@ -480,7 +354,6 @@ def similarity_corpus(
     sts_limit: Optional[int] = None,
     methods: Sequence[str] = METHODS,
     n_components: Optional[int] = None,
-    anchor: bool = True,
     wordsim_dir: Optional[PathLike] = None,
     vectors: Optional[Mapping[str, PathLike]] = None,
     isolation: bool = True,
@@ -511,7 +384,7 @@ def similarity_corpus(
             fit_features = encode_fit_data(nlp, fit_path, limit=fit_limit, encoder_name=encoder_name, progress=progress)
         result["sts"] = sts_benchmark(
             nlp, read_sts(stsb_path, sts_limit), fit_features=fit_features, methods=methods,
-            n_components=n_components, anchor=anchor, encoder_name=encoder_name, progress=progress,
+            n_components=n_components, encoder_name=encoder_name, progress=progress,
         )
         if fit_features is not None:
             result["sts"]["n_fit_tokens"] = fit_features.n_tokens
@@ -533,89 +406,3 @@ def similarity_corpus(
         result["words"] = word_similarity(lookups, datasets)
         result["words"]["row_info"] = info
     return result
-
-
-# Outputs
-
-
-def similarity_markdown(result: Dict) -> str:
-    """The STS-B table (rows: representations, columns: pooling and
-    corrections) and the word-similarity table (rho, coverage, shared)."""
-    from wasabi import MarkdownRenderer
-
-    md = MarkdownRenderer()
-    sts = result.get("sts")
-    if sts:
-        md.add(md.title(3, f"STS-B: Spearman x 100 ({sts['n_pairs']} pairs)"))
-        columns = list(sts["rows"])
-        rows = [[key] + [_fmt(sts["rows"][c].get(key)) for c in columns] for key in sts["keys"]]
-        md.add(md.table(rows, ["representation"] + columns, aligns=("l",) + ("r",) * len(columns)))
-        pipe = sts["pipeline"]
-        md.add(
-            f"doc.similarity of this pipeline (mix of layers {pipe['mix_layers']}, "
-            f"normalizer: {pipe['normalizer'] or 'none'}): **{_fmt(pipe['score'])}**"
-        )
-        if sts.get("anchor"):
-            md.add(f"{ANCHOR_ROW}: **{_fmt(sts['anchor']['score'])}** ({sts['anchor']['note']})")
-        for note in sts["notes"]:
-            md.add(f"Note: {note}")
-    words = result.get("words")
-    if words:
-        names = list(words["datasets"])
-        md.add(md.title(3, "Word similarity: Spearman x 100 (coverage) / on the pairs every row covers"))
-        header = ["vectors"] + [f"{n} ({words['datasets'][n]}; shared {words['n_shared'][n]})" for n in names]
-        rows = [
-            [row] + [f"{_fmt(v[n]['spearman'])} ({v[n]['coverage']:.0%}) / {_fmt(v[n]['shared'])}" for n in names]
-            for row, v in words["rows"].items()
-        ]
-        md.add(md.table(rows, header, aligns=("l",) + ("r",) * len(names)))
-    return md.text + "\n"
-
-
-def similarity_plot(result: Dict, path: PathLike) -> Path:
-    """STS-B by layer (one line per row, the pipeline and the anchor as flat
-    lines), and per word-similarity set the isolation and distilled rows by
-    layer (other tables as flat lines), on the pairs every row covers."""
-    from .plots import plot_panels
-
-    panels: Dict[str, Dict[str, Dict[str, float]]] = {}
-    keys: List[str] = []
-    sts = result.get("sts")
-    if sts:
-        keys = list(sts["keys"])
-        lines = {row: dict(values) for row, values in sts["rows"].items()}
-        lines["doc.similarity (pipeline)"] = dict.fromkeys(keys, sts["pipeline"]["score"])
-        if sts.get("anchor") and sts["anchor"]["score"] is not None:
-            lines[ANCHOR_ROW] = dict.fromkeys(keys, sts["anchor"]["score"])
-        panels["STS-B dev, Spearman x 100"] = lines
-    words = result.get("words")
-    if words:
-        info = words["row_info"]
-        keys = keys or sorted(
-            {i["key"] for i in info.values() if "key" in i}, key=lambda k: (k == MIX_KEY, len(k), k)
-        )
-        for name in words["datasets"]:
-            lines: Dict[str, Dict[str, float]] = {}
-            for row, values in words["rows"].items():
-                row_info = info.get(row, {})
-                series = "isolation" if row_info.get("kind") == "isolation" else row_info.get("method")
-                if series and row_info.get("key") in keys:
-                    label = series if series == "isolation" else f"distilled {series}"
-                    lines.setdefault(label, {})[row_info["key"]] = _nan(values[name]["shared"])
-                else:
-                    lines[row] = dict.fromkeys(keys, _nan(values[name]["shared"]))
-            panels[f"{name} ({words['n_shared'][name]} shared pairs)"] = lines
-    return plot_panels(panels, keys, path)
-
-
-def write_similarity_outputs(result: Dict, output_dir: PathLike) -> Dict[str, Path]:
-    """similarity.json, similarity.md and similarity.png in output_dir."""
-    return write_report(result, output_dir, "similarity", similarity_markdown, similarity_plot)
-
-
-def _nan(value: Optional[float]) -> float:
-    return float("nan") if value is None else value
-
-
-def _fmt(value) -> str:
-    return "-" if value is None or value != value else f"{value:.1f}"

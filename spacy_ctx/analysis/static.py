@@ -24,6 +24,8 @@ blank pipeline directory whose vocab holds the vectors (keyed by ORTH: the
 type and every surface form seen of it), so it serves as
 `[initialize] vectors` for `include_static_vectors` heads, loads with
 `spacy.load`, and its vocab/ directory with `Vectors().from_disk`.
+`load_vectors_vocab` and `table_info` read a table and its distill.json back
+(the `similarity` command scores them).
 """
 from collections import Counter
 from dataclasses import dataclass, field
@@ -36,16 +38,20 @@ from spacy import attrs as spacy_attrs
 from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.util import minibatch
+from spacy.vocab import Vocab
 
 from ..corpora import read_texts
 from ..errors import Errors, SpacyCtxError
 from ..normalizer import Normalizer
-from .features import MIX_KEY, encode_docs, find_encoder, layer_key
-from .similarity import DISTILL_INFO
+from ..pipeline.loading import find_encoder
+from ..util import MIX_KEY, layer_key
+from .features import encode_docs
 
 PathLike = Union[str, Path]
 METHODS = ("mean", "pca")
 ATTRS = ("LOWER", "ORTH", "NORM")
+# A distilled table's settings, beside its vectors.
+DISTILL_INFO = "distill.json"
 # SVDs of this many types at once: [chunk, n, width] float32 stays small.
 SVD_CHUNK = 2048
 
@@ -333,6 +339,45 @@ def write_static_vectors(table: StaticTable, output: PathLike, *, lang: str = "e
     nlp.to_disk(output)
     srsly.write_json(output / DISTILL_INFO, dict(table.settings, n_types=len(table.words)))
     return output
+
+
+def load_vectors_vocab(path: PathLike, lang: str = "en") -> Vocab:
+    """A vocab holding the vectors table at `path`: a pipeline directory
+    (`spacy init vectors` or `distill-static` output), its vocab/ directory,
+    or any directory with `vectors` and `key2row`. Lookups follow the table's
+    key attribute (ORTH, LOWER, ...), as `vocab.get_vector` does."""
+    import spacy
+    from spacy.vectors import Vectors
+
+    path = Path(path)
+    for directory in (path / "vocab", path):
+        if (directory / "key2row").exists() or (directory / "vectors.cfg").exists():
+            vocab = spacy.blank(lang).vocab
+            vocab.vectors = Vectors(strings=vocab.strings).from_disk(directory)
+            if vocab.vectors.shape[0]:
+                return vocab
+    raise SpacyCtxError(Errors.E304.format(path=path))
+
+
+def table_info(path: PathLike) -> Dict:
+    """The settings `write_static_vectors` saved beside a table ({} for a
+    table it did not write)."""
+    info = Path(path) / DISTILL_INFO
+    return dict(srsly.read_json(info)) if info.exists() else {}
+
+
+def load_normalizer(nlp: Language, spec: Optional[str], encoder_name: Optional[str] = None) -> Optional[Normalizer]:
+    """The normalizer to correct vectors with before distilling: None for no
+    spec, the fitted normalizer of the pipeline's ctx_encoder for
+    "pipeline" (E309 when it has none), else a Normalizer saved at `spec`."""
+    if spec is None:
+        return None
+    if spec != "pipeline":
+        return Normalizer.from_disk(spec)
+    encoder = find_encoder(nlp, encoder_name)
+    if encoder.normalizer is None:
+        raise SpacyCtxError(Errors.E309.format(name=encoder.name))
+    return encoder.normalizer
 
 
 def _attr_id(attr: str) -> int:

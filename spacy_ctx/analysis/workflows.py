@@ -8,10 +8,12 @@ from typing import Dict, Optional, Sequence, Union
 
 from spacy.language import Language
 
+from ..corpora import read_docs
 from ..errors import Errors, SpacyCtxError
-from .anisotropy import anisotropy_table, token_info
-from .features import encode_docs, find_encoder, read_docs
 from ..normalizer import METHODS, Normalizer
+from ..pipeline.loading import find_encoder
+from .anisotropy import anisotropy_table, token_info
+from .features import encode_docs
 from .plots import anisotropy_plot, probe_plot
 from .polysemy import polysemy_table, sense_items
 from .probing import run_probes, split_docs
@@ -72,7 +74,7 @@ CORRECTIONS = ("none", "pipeline") + METHODS
 
 
 def check_corrections(corrections: Sequence[str]) -> None:
-    """Raise a ValueError naming the first unknown correction."""
+    """Fail (A011) naming the first unknown correction, before any encoding."""
     for name in corrections:
         if name not in CORRECTIONS:
             raise SpacyCtxError(Errors.A011.format(name=name, options=", ".join(CORRECTIONS)))

@@ -1,20 +1,21 @@
 """Helpers shared by the CLI commands."""
 from contextlib import contextmanager
-from typing import Iterator, List, Optional
+from typing import Iterator, List, Optional, Union
 
 from wasabi import msg
 
 from ..errors import SpacyCtxError
-from ..util import load_pipeline, normalize_layers  # noqa: F401 (the commands' loader)
 
 
-def parse_layers(layers: Optional[str], n_layers: int) -> List[int]:
-    """'0,6' / '-1' / 'all' / None -> checked positive layer indices."""
+def parse_layers(layers: Optional[str]) -> Union[str, List[int], None]:
+    """The --layers option as the library takes it: '0,6' / '-1' -> [0, 6] /
+    [-1], 'all' -> "all", empty or None -> None. The library checks them
+    against the encoder."""
     if layers is None or not layers.strip():
-        return []
+        return None
     if layers.strip() == "all":
-        return list(range(n_layers))
-    return normalize_layers([int(x) for x in layers.split(",")], n_layers, "--layers")
+        return "all"
+    return [int(x) for x in layers.split(",") if x.strip()]
 
 
 @contextmanager

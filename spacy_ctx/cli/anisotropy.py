@@ -6,8 +6,9 @@ import typer
 from wasabi import msg
 
 from ..analysis.workflows import anisotropy_corpus, check_corrections, write_anisotropy_outputs
+from ..pipeline.loading import load_pipeline
 from ._app import app
-from ._util import load_pipeline, user_errors
+from ._util import user_errors
 
 
 @app.command("anisotropy")
@@ -33,10 +34,8 @@ def anisotropy_cli(
     writes anisotropy.json, anisotropy.md and anisotropy.png to OUTPUT_DIR.
     """
     names = [c.strip() for c in corrections.split(",") if c.strip()]
-    try:
+    with user_errors():
         check_corrections(names)  # before the slow pipeline load
-    except ValueError as err:
-        msg.fail(str(err), exits=1)
     nlp = load_pipeline(pipeline)
     with user_errors():
         result = anisotropy_corpus(

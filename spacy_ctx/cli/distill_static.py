@@ -5,11 +5,10 @@ from typing import Optional
 import typer
 from wasabi import msg
 
-from ..analysis.static import ATTRS, METHODS, distill_static, write_static_vectors
-from ..errors import Errors, SpacyCtxError
-from ..normalizer import Normalizer
+from ..analysis.static import ATTRS, distill_static, load_normalizer, write_static_vectors
+from ..pipeline.loading import load_pipeline
 from ._app import app
-from ._util import load_pipeline, user_errors
+from ._util import user_errors
 
 
 @app.command("distill-static")
@@ -39,7 +38,7 @@ def distill_static_cli(
     nlp = load_pipeline(pipeline)
     paths = [Path(p.strip()) for p in texts.split(",") if p.strip()]
     with user_errors():
-        norm = _normalizer(nlp, normalizer, encoder_name)
+        norm = load_normalizer(nlp, normalizer, encoder_name)
         tables = distill_static(
             nlp, paths, keys=[layer], methods=[method], normalizer=norm, attr=attr, min_count=min_count,
             max_occurrences=max_occurrences, vocab_size=vocab_size, limit=limit, batch_size=batch_size,
@@ -52,15 +51,3 @@ def distill_static_cli(
         f"{table.settings['n_tokens']} tokens; wrote {output}"
     )
 
-
-def _normalizer(nlp, spec: Optional[str], encoder_name: Optional[str]) -> Optional[Normalizer]:
-    if spec is None:
-        return None
-    if spec != "pipeline":
-        return Normalizer.from_disk(spec)
-    from ..analysis.features import find_encoder
-
-    encoder = find_encoder(nlp, encoder_name)
-    if encoder.normalizer is None:
-        raise SpacyCtxError(Errors.E309.format(name=encoder.name))
-    return encoder.normalizer

@@ -1,15 +1,14 @@
 """`python -m spacy_ctx embed INPUT OUTPUT [--ray]`: the main job."""
 from pathlib import Path
-from typing import List, Optional
+from typing import Optional
 
 import typer
-from tqdm import tqdm
 from wasabi import msg
 
-from ..errors import Errors
-from ..io import count_records, doc_outputs, make_writer, read_texts
+from ..embed.local import embed_corpus
+from ..embed.ray import embed_with_ray
 from ._app import app
-from ._util import load_pipeline, parse_layers, user_errors
+from ._util import parse_layers, user_errors
 
 
 @app.command("embed")
@@ -37,57 +36,18 @@ def embed_cli(
     command after a crash writes only the missing blocks, and records that
     cannot be read go to OUTPUT/_errors.
     """
-    if not ray and not input_path.is_file():
-        msg.fail(Errors.E202.format(pattern=input_path), exits=1)
-    if ray:
-        _embed_ray(input_path, output_path, model, layers, mix, dtype, batch_size, address, actors, cpus_per_actor, gpus_per_actor, block_size)
+    chosen = parse_layers(layers)
+    if not ray:
+        with user_errors():
+            counts = embed_corpus(
+                input_path, output_path, model=model, layers=chosen, mix=mix, dtype=dtype,
+                batch_size=batch_size, gpu_id=gpu_id, progress=True,
+            )
+        msg.good(f"Wrote {counts.tokens} tokens from {counts.docs} docs to {output_path}")
         return
     with user_errors():
-        _embed_local(input_path, output_path, model, layers, mix, dtype, batch_size, gpu_id)
-
-
-def _embed_local(input_path, output_path, model, layers, mix, dtype, batch_size, gpu_id) -> None:
-    nlp = load_pipeline(model, gpu_id)
-    encoder = nlp.get_pipe("ctx_encoder")
-    selected: List[int] = parse_layers(layers, encoder.n_layers)
-    if not selected and not mix:
-        msg.fail(Errors.E207, exits=1)
-    writer = make_writer(output_path, dtype)
-    total = count_records(input_path)
-    n_tokens = 0
-    texts = ((r[1], r) for r in read_texts(input_path))
-    try:
-        with tqdm(total=total, unit="doc", desc="embed") as bar:
-            batch_docs, batch_records = [], []
-            for doc, record in nlp.pipe(texts, as_tuples=True, batch_size=batch_size):
-                batch_docs.append(doc)
-                batch_records.append(record)
-                if len(batch_docs) >= batch_size:
-                    n_tokens += _flush(writer, batch_records, batch_docs, selected, mix)
-                    bar.update(len(batch_docs))
-                    batch_docs, batch_records = [], []
-            if batch_docs:
-                n_tokens += _flush(writer, batch_records, batch_docs, selected, mix)
-                bar.update(len(batch_docs))
-    except BaseException:
-        writer.discard()  # an unfinished Parquet file never appears at OUTPUT
-        raise
-    writer.close()
-    msg.good(f"Wrote {n_tokens} tokens from {total} docs to {output_path}")
-
-
-def _flush(writer, records, docs, layers, mix) -> int:
-    writer.write(records, docs, [doc_outputs(doc, layers, mix) for doc in docs])
-    return sum(len(doc) for doc in docs)
-
-
-def _embed_ray(input_path, output_path, model, layers, mix, dtype, batch_size, address, actors, cpus_per_actor, gpus_per_actor, block_size):
-    from ..scale import embed_with_ray
-
-    with user_errors():
-        selected = layers.strip() if layers and layers.strip() == "all" else [int(x) for x in (layers or "").split(",") if x.strip()]
         summary = embed_with_ray(
-            str(input_path), output_path, model=model, layers=selected, mix=mix, dtype=dtype,
+            str(input_path), output_path, model=model, layers=chosen, mix=mix, dtype=dtype,
             block_size=block_size, batch_size=batch_size, actors=actors, cpus_per_actor=cpus_per_actor,
             gpus_per_actor=gpus_per_actor, address=address, progress=True,
         )

@@ -6,10 +6,11 @@ import typer
 from spacy.cli._util import parse_config_overrides
 from wasabi import msg
 
-from ..normalizer import METHODS
 from ..analysis.workflows import fit_normalizer_corpus
+from ..normalizer import METHODS
+from ..pipeline.loading import load_pipeline
 from ._app import app
-from ._util import load_pipeline, user_errors
+from ._util import user_errors
 
 
 @app.command("fit-normalizer", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

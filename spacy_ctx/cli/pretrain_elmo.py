@@ -1,13 +1,12 @@
 """`python -m spacy_ctx pretrain-elmo TEXTS... OUTPUT_DIR`: biLM pretraining."""
-from dataclasses import fields
 from pathlib import Path
 from typing import List
 
-import srsly
 import typer
 from wasabi import msg
 
 from ._app import app
+from ._util import user_errors
 
 
 @app.command("pretrain-elmo")
@@ -52,40 +51,27 @@ def pretrain_elmo_cli(
     """
     import torch
 
-    from ..pretraining.elmo import PretrainConfig, pretrain
+    from ..pretraining.elmo import pretrain, read_pretrain_config, training_device
 
     if threads:
         torch.set_num_threads(threads)
-    device = "cpu"
-    if gpu_id >= 0:
-        if gpu_id >= torch.cuda.device_count():
-            msg.fail(f"--gpu-id {gpu_id}: torch sees {torch.cuda.device_count()} CUDA device(s).", exits=1)
-        device = f"cuda:{gpu_id}"
-    settings = {}
-    if config is not None:
-        if config.suffix == ".cfg":
-            from thinc.api import Config
-
-            settings = dict(Config().from_disk(config)["pretrain_elmo"])
-        else:
-            settings = srsly.read_json(config)
-        known = {f.name for f in fields(PretrainConfig)}
-        unknown = sorted(set(settings) - known)
-        if unknown:
-            msg.fail(f"Unknown settings in {config}: {unknown}. Known: {sorted(known)}", exits=1)
-    metrics = pretrain(
-        texts,
-        output_dir,
-        PretrainConfig(**settings) if config is not None or not resume else None,
-        resume=resume,
-        epochs=epochs,
-        max_steps=max_steps,
-        max_minutes=max_minutes,
-        checkpoint_every=checkpoint_every,
-        lang=lang,
-        device=device,
-        log=msg.info,
-    )
+    with user_errors():
+        device = training_device(gpu_id, "--gpu-id")
+        # Without --config: the defaults, or on --resume the checkpoint's.
+        settings = read_pretrain_config(config) if config is not None else None
+        metrics = pretrain(
+            texts,
+            output_dir,
+            settings,
+            resume=resume,
+            epochs=epochs,
+            max_steps=max_steps,
+            max_minutes=max_minutes,
+            checkpoint_every=checkpoint_every,
+            lang=lang,
+            device=device,
+            log=msg.info,
+        )
     before, after = metrics["perplexity_before"], metrics["perplexity_after"]
     msg.good(
         f"Held-out perplexity forward {before['forward']:.1f} -> {after['forward']:.1f}, "

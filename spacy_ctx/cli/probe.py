@@ -7,8 +7,9 @@ from wasabi import msg
 
 from ..analysis.probing import PROPERTIES
 from ..analysis.workflows import probe_corpus, write_probe_outputs
+from ..pipeline.loading import load_pipeline
 from ._app import app
-from ._util import load_pipeline, user_errors
+from ._util import user_errors
 
 
 @app.command("probe")

@@ -5,10 +5,12 @@ from typing import List, Optional
 import typer
 from wasabi import msg
 
-from ..analysis.similarity import similarity_corpus, similarity_markdown, write_similarity_outputs
+from ..analysis.report import similarity_markdown, write_similarity_outputs
+from ..analysis.similarity import similarity_corpus
 from ..errors import Errors, SpacyCtxError
+from ..pipeline.loading import load_pipeline
 from ._app import app
-from ._util import load_pipeline, user_errors
+from ._util import user_errors
 
 
 @app.command("similarity")
@@ -19,7 +21,6 @@ def similarity_cli(
     fit_limit: Optional[int] = typer.Option(None, "--fit-limit", help="Fit on at most this many texts."),
     corrections: str = typer.Option("center,whiten,abtt", "--corrections", "-c", help="Comma-separated normalizer methods to fit (empty: none)."),
     n_components: Optional[int] = typer.Option(None, "--n-components", "-D", help="Directions removed by abtt (default: width / 100)."),
-    anchor: bool = typer.Option(True, "--anchor/--no-anchor", help="Score the model's own sentence-transformers encode() too (needs sentence-transformers)."),
     wordsim: Optional[Path] = typer.Option(None, "--wordsim", help="Directory of word-similarity files (EN-SIMLEX-999.txt, EN-WS-353-*.txt, EN-MEN-TR-3k.txt, EN-RG-65.txt, EN-MC-30.txt).", exists=True, file_okay=False),
     vectors: List[str] = typer.Option([], "--vectors", help="A vectors table to score on the word sets, as PATH or NAME=PATH (a `distill-static` or `spacy init vectors` output); repeatable."),
     isolation: bool = typer.Option(True, "--isolation/--no-isolation", help="Score the encoder's vectors of each word alone, per layer."),
@@ -30,9 +31,9 @@ def similarity_cli(
 
     STS-B (--stsb): per layer and for the scalar mix, the mean token vector,
     the first wordpiece and each fitted normalizer; doc.similarity of the
-    pipeline as loaded; sentence-transformers' encode() as the anchor. Word
-    similarity (--wordsim): the encoder's words in isolation per layer, the
-    pipeline's static vectors and every --vectors table, with coverage.
+    pipeline as loaded. Word similarity (--wordsim): the encoder's words in
+    isolation per layer, the pipeline's static vectors and every --vectors
+    table, with coverage.
     """
     tables = dict(_named(v) for v in vectors)
     methods = [m.strip() for m in corrections.split(",") if m.strip()]
@@ -43,7 +44,7 @@ def similarity_cli(
     with user_errors():
         result = similarity_corpus(
             nlp, stsb_path=stsb, fit_path=fit_path, fit_limit=fit_limit, methods=methods,
-            n_components=n_components, anchor=anchor, wordsim_dir=wordsim, vectors=tables,
+            n_components=n_components, wordsim_dir=wordsim, vectors=tables,
             isolation=isolation, encoder_name=encoder_name, progress=True,
         )
     print(similarity_markdown(result))

@@ -7,9 +7,10 @@ from spacy.tokens import Doc
 from thinc.api import Model
 
 from ..extensions import set_vector_hooks
-from ..models.scalar_mix import mix_stored
+from ..models.scalar_mix import mix_stored, mixed_layers
 from ..models.types import DocLayers
 from ..normalizer import Normalizer
+from ..util import normalize_layers
 
 
 @dataclass
@@ -48,3 +49,18 @@ class Annotation:
             if self.vector_hooks:
                 set_vector_hooks(doc)
 
+
+
+def bind_annotation(cfg: dict, mix: Model, n_layers: int, name: str) -> Annotation:
+    """Check the component's layer settings against the encoder's depth and
+    make them positive in place (cfg["store_layers"], the mix's layers), set
+    up the inference mix, and return the annotation they define."""
+    stored = normalize_layers(cfg["store_layers"], n_layers, f"components.{name}.store_layers")
+    cfg["store_layers"] = stored
+    mix.attrs["layers"] = normalize_layers(mix.attrs["layers"], n_layers, f"components.{name}.mix.layers")
+    if mix.has_dim("nL") is not True or mix.get_dim("nL") != n_layers or not mix.has_param("weights"):
+        mix.set_dim("nL", n_layers, force=True)
+        # The inference mix needs no data: a plain mean until trained or loaded.
+        mix.initialize()
+    layer_ids = sorted(set(stored) | set(mixed_layers(mix)))
+    return Annotation(layer_ids, stored, cfg["store_dtype"], cfg["vector_hooks"])

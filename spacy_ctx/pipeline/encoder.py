@@ -18,13 +18,13 @@ from ..extensions import register_extensions
 from ..forking import install_fork_hooks
 from ..models.listener import CtxListener
 from ..models.pytorch.precision import NOT_TRAINABLE, trainable
-from ..models.scalar_mix import mixed_layers
 from ..models.transformer import precision_of
 from ..models.types import DocLayers, LayerRequest
 from ..normalizer import Normalizer
 from ..util import normalize_layers
-from .annotate import Annotation
+from .annotate import Annotation, bind_annotation
 from .frozen_cache import FrozenCache
+from .gradients import ListenerGradients
 
 DEFAULT_ENCODER_CONFIG = """
 [model]
@@ -192,23 +192,10 @@ class CtxEncoder(TrainablePipe):
             raise SpacyCtxError(Errors.E025.format(name=self.name))
 
     def _bind(self) -> None:
-        """Check the settings against the encoder's depth, set up the
-        inference mix, fix the annotation request, and connect the listeners
-        found so far."""
-        n_layers = int(self.model.attrs["n_layers"])
-        stored = normalize_layers(self.cfg["store_layers"], n_layers, f"components.{self.name}.store_layers")
-        self.cfg["store_layers"] = stored
-        self.mix.attrs["layers"] = normalize_layers(
-            self.mix.attrs["layers"], n_layers, f"components.{self.name}.mix.layers"
-        )
-        if self.mix.has_dim("nL") is not True or self.mix.get_dim("nL") != n_layers or not self.mix.has_param("weights"):
-            self.mix.set_dim("nL", n_layers, force=True)
-            # The inference mix needs no data: a plain mean until trained or loaded.
-            self.mix.initialize()
-        layer_ids = sorted(set(stored) | set(mixed_layers(self.mix)))
-        dtype = self.cfg["store_dtype"]
-        self._annotation = Annotation(layer_ids, stored, dtype, self.cfg["vector_hooks"])
-        self._annotate_request = LayerRequest(tuple(layer_ids), dtype)
+        """Check the settings against the encoder's depth, fix what is
+        stored and mixed, and connect the listeners found so far."""
+        self._annotation = bind_annotation(self.cfg, self.mix, int(self.model.attrs["n_layers"]), self.name)
+        self._annotate_request = LayerRequest(tuple(self._annotation.layer_ids), self.cfg["store_dtype"])
         for component_name, listeners in self.listener_map.items():
             for listener in listeners:
                 self._connect(listener, component_name)
@@ -354,32 +341,10 @@ class CtxEncoder(TrainablePipe):
             raise SpacyCtxError(Errors.E061.format(precision=precision, reason=NOT_TRAINABLE[precision]))
         set_dropout_rate(self.model, drop)
         outputs, bp_outputs = self.model.begin_update(docs)
-        d_outputs: List[Optional[object]] = [None] * len(outputs)
-
-        def accumulate_gradient(one_d_outputs):
-            if one_d_outputs is None:  # a frozen listener sends nothing back
-                return []
-            for i, d in enumerate(one_d_outputs):
-                d_outputs[i] = d if d_outputs[i] is None else d_outputs[i] + d
-            # One device-to-host sync per listener, not one per doc.
-            losses[self.name] += float(sum((d**2).sum() for d in one_d_outputs))
-            return []
-
-        def backprop(one_d_outputs):
-            accumulate_gradient(one_d_outputs)
-            if any(d is not None for d in d_outputs):
-                filled = [
-                    d if d is not None else self.model.ops.alloc3f(*x.shape)
-                    for d, x in zip(d_outputs, outputs)
-                ]
-                bp_outputs(filled)
-                if sgd is not None:
-                    self.finish_update(sgd)
-            return []
-
+        gradients = ListenerGradients(outputs, bp_outputs, self.model.ops, losses, self.name, self.finish_update, sgd)
         for listener in self.listeners[:-1]:
-            listener.receive(batch_id, outputs, accumulate_gradient)
-        self.listeners[-1].receive(batch_id, outputs, backprop)
+            listener.receive(batch_id, outputs, gradients.accumulate)
+        self.listeners[-1].receive(batch_id, outputs, gradients.accumulate_and_backprop)
         return losses
 
     def cached_predict(self, docs: List[Doc]) -> DocLayers:

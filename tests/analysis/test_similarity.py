@@ -7,22 +7,21 @@ import torch
 from numpy.testing import assert_allclose
 from scipy.stats import rankdata, spearmanr
 
-from spacy_ctx.analysis.features import encode_docs, find_encoder
+from spacy_ctx.analysis.features import encode_docs
 from spacy_ctx.analysis.similarity import (
-    ScoredPair,
     doc_means,
     first_wordpiece_vectors,
     isolation_vectors,
-    load_vectors_vocab,
-    read_sts,
-    read_word_pairs,
     row_cosines,
     spearman,
     sts_benchmark,
     word_similarity,
 )
+from spacy_ctx.analysis.static import load_vectors_vocab
+from spacy_ctx.corpora import ScoredPair, read_sts, read_word_pairs
 from spacy_ctx.errors import SpacyCtxError
 from spacy_ctx.normalizer import Normalizer
+from spacy_ctx.pipeline.loading import find_encoder
 
 PAIRS = [
     ScoredPair("A man is playing a guitar.", "A man plays the guitar.", 4.8),
@@ -145,7 +144,7 @@ def test_sts_benchmark_rows_by_hand(nlp):
     fit_texts = [p.a for p in PAIRS] + ["The weather is nice today.", "Nobody came to the party."]
     encoder = find_encoder(nlp)
     fit = encode_docs(encoder, [nlp.make_doc(t) for t in fit_texts])
-    result = sts_benchmark(nlp, PAIRS, fit_features=fit, methods=("center",), anchor=False)
+    result = sts_benchmark(nlp, PAIRS, fit_features=fit, methods=("center",))
     gold = [p.gold for p in PAIRS]
     a_docs = [nlp(p.a) for p in PAIRS]
     b_docs = [nlp(p.b) for p in PAIRS]

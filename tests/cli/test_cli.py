@@ -21,13 +21,13 @@ def test_embed_text_to_parquet(tmp_path, nlp):
     result = runner.invoke(app, ["embed", str(source), str(out), "--layers", "0,-1", "--batch-size", "1"])
     assert result.exit_code == 0, result.output
     table = pq.read_table(out)
-    assert table.column_names == ["doc", "i", "text", "idx", "mix", "layer_0", "layer_6"]
+    assert table.column_names == ["doc", "i", "text", "idx", "mix", "layer0", "layer6"]
     assert table.num_rows == 4 + 5
     assert table.column("text").to_pylist()[:4] == ["The", "river", "bank", "."]
     # Two row groups: the output was streamed batch by batch.
     assert pq.ParquetFile(out).num_row_groups == 2
     mix = numpy.asarray(table.column("mix").to_pylist(), dtype="f")
-    top = numpy.asarray(table.column("layer_6").to_pylist(), dtype="f")
+    top = numpy.asarray(table.column("layer6").to_pylist(), dtype="f")
     doc = nlp("The river bank.")
     assert_allclose(mix[:4], doc.tensor, atol=1e-6)
     assert_allclose(top[:4], doc._.ctx_layers[6], atol=1e-6)

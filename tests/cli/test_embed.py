@@ -1,4 +1,4 @@
-"""`embed --ray`: the CLI shell over spacy_ctx.scale (what needs no cluster)."""
+"""`embed --ray`: the CLI shell over spacy_ctx.embed.ray (what needs no cluster)."""
 import sys
 
 import pyarrow.parquet as pq
@@ -6,7 +6,8 @@ import pytest
 from typer.testing import CliRunner
 
 from spacy_ctx.cli import app
-from spacy_ctx.scale import JobSpec, embed_block, plan_blocks, prepare_output
+from spacy_ctx.embed.blocks import JobSpec, plan_blocks, prepare_output
+from spacy_ctx.embed.ray import embed_block
 
 runner = CliRunner()
 

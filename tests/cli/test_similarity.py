@@ -53,7 +53,7 @@ def test_distill_static_then_similarity(files):
     out = files["root"] / "out"
     result = runner.invoke(app, [
         "similarity", "default", "--stsb", str(files["sts"]), "--fit-data", str(files["fit"]),
-        "--corrections", "center", "--no-anchor", "--wordsim", str(files["wordsim"]),
+        "--corrections", "center", "--wordsim", str(files["wordsim"]),
         "--vectors", f"top={table}", "-o", str(out),
     ])
     assert result.exit_code == 0, result.output
@@ -84,7 +84,7 @@ def test_recommended_sentence_similarity_recipe(files):
     out = files["root"] / "out_abtt"
     result = runner.invoke(app, [
         "similarity", str(fitted), "--stsb", str(files["sts"]), "--fit-data", str(files["fit"]),
-        "--corrections", "abtt", "-D", "1", "--no-anchor", "-o", str(out),
+        "--corrections", "abtt", "-D", "1", "-o", str(out),
     ])
     assert result.exit_code == 0, result.output
     sts = json.loads((out / "similarity.json").read_text())["sts"]

@@ -8,7 +8,7 @@ import spacy
 from numpy.testing import assert_allclose, assert_array_equal
 from spacy.tokens import DocBin
 
-from spacy_ctx.io import DocBinWriter, read_docbin
+from spacy_ctx.embed.writers import DocBinWriter, read_docbin
 
 TEXTS = ["The boat drifted toward the river bank.", "She paid cash at the bank.", ""]
 

@@ -1,35 +1,57 @@
-"""Writers for the `embed` command, and the schema of its Parquet output.
+"""Streaming writers of embedded docs, their reader, and the Parquet schema.
 
 Writers take one batch of docs at a time (the readers, in `corpora`, yield one
-record at a time), so a corpus larger than memory streams through. The
-single-process writer and the Ray job (`scale`) write the same table:
-`token_schema` / `token_table`.
+record at a time), so a corpus larger than memory streams through. Both
+executors, local and Ray, write the same table: `token_schema` /
+`token_table`, one vector column per output named by `output_names`.
 """
 import os
 import uuid
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence, Union
 
 import numpy
 from spacy.tokens import Doc, DocBin
 
-from .compat import require
-from .corpora import Record, count_records, read_texts  # noqa: F401 (moved to corpora)
-from .errors import Errors, SpacyCtxError
-from .extensions import restore_doc
+from ..compat import require
+from ..corpora import Record
+from ..errors import Errors, SpacyCtxError
+from ..extensions import restore_doc
+from ..util import MIX_KEY, layer_key, normalize_layers
+
+Layers = Union[Sequence[int], str, None]
+
+
+def select_layers(layers: Layers, n_layers: int, mix: bool) -> List[int]:
+    """The layers to write, as positive indices: "all", indices (negative ones
+    count from the top), or None / [] for none. E207 when that leaves
+    nothing to write (no layers and no mix)."""
+    if layers == "all":
+        chosen = list(range(n_layers))
+    else:
+        chosen = normalize_layers(layers, n_layers, "layers") if layers else []
+    if not chosen and not mix:
+        raise SpacyCtxError(Errors.E207)
+    return chosen
+
+
+def output_names(layers: Sequence[int], mix: bool) -> List[str]:
+    """The vector columns written, in order: "mix" first, then each layer's
+    key ("layer0", "layer6")."""
+    return ([MIX_KEY] if mix else []) + [layer_key(layer) for layer in layers]
 
 
 def doc_outputs(doc: Doc, layers: Optional[Sequence[int]], mix: bool) -> Dict[str, numpy.ndarray]:
-    """The arrays to write for a doc: "mix" and/or "layer_<i>", [n_tokens, width]."""
+    """The arrays to write for a doc, by `output_names`: [n_tokens, width] each."""
     outputs = {}
     if mix:
-        outputs["mix"] = doc.tensor
+        outputs[MIX_KEY] = doc.tensor
     if layers:
         ids = list(doc._.ctx_layer_ids)
         for layer in layers:
             if layer not in ids:
                 raise SpacyCtxError(Errors.E006.format(layer=layer, stored=ids))
-            outputs[f"layer_{layer}"] = doc._.ctx_layers[ids.index(layer)]
+            outputs[layer_key(layer)] = doc._.ctx_layers[ids.index(layer)]
     return outputs
 
 
@@ -39,7 +61,7 @@ TOKEN_COLUMNS = ("doc", "i", "text", "idx")
 def token_schema(widths: Dict[str, int], dtype: str = "float32"):
     """The Arrow schema of an embedding table: one row per token with its doc
     id, index, text and character offset, then one fixed-size list column of
-    `dtype` per output ("mix", "layer_<i>", in the order of `widths`)."""
+    `dtype` per output ("mix", "layer<i>", in the order of `widths`)."""
     pa = require("pyarrow", "embed", "Parquet output")
     fields = [
         pa.field("doc", pa.string()),
@@ -93,7 +115,7 @@ def write_table_atomic(table, path: Path) -> None:
 
 class ParquetWriter:
     """One row per token (`token_schema`): doc, i, text, idx, then one
-    fixed-size list column per output ("mix", "layer_<i>"). Each batch of
+    fixed-size list column per output ("mix", "layer<i>"). Each batch of
     docs is one row group.
 
     The file is written under a temporary name and renamed to `path` by
