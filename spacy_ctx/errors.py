@@ -12,12 +12,17 @@ class SpacyCtxError(ValueError):
 
 class _WithCodes(type):
     def __getattribute__(self, code: str) -> str:
+        # Names with a leading underscore are not messages of their own
+        # (e.g. a prefix that says where an error happened): no code.
         msg = super().__getattribute__(code)
         if code.startswith("_"):
             return msg
         return f"[spacy-ctx {code}] {msg}"
 
+
 class Warnings(metaclass=_WithCodes):
+    """Warnings, numbered by the ranges of `Errors`."""
+
     W001 = (
         "Component '{name}' has normalize = true but no fitted "
         "normalizer: vectors stay in the raw space. Fit one with "
@@ -27,6 +32,8 @@ class Warnings(metaclass=_WithCodes):
         "Encoder precision '{precision}' is not native on this {device} "
         "({reason}): the encoder runs in fp32, which is faster here."
     )
+    W200 = "{n} records failed: see {path}."
+    W300 = "No labels in the data for: {names}."
     W401 = (
         "Resuming from {path}: its settings win over the ones given for "
         "{settings}. Only the number of epochs can change when resuming: "
@@ -35,8 +42,22 @@ class Warnings(metaclass=_WithCodes):
 
 
 class Errors(metaclass=_WithCodes):
-    # E0xx: encoders and components; A0xx: analysis tools;
-    # E1xx: the WSD head and sense data; E4xx: ELMo and its pretraining.
+    """Errors by code range (`_IN_COMPONENT` is a prefix, not an error):
+
+    - E001-E019: the ctx_encoder component, its listeners, layer settings and wordpiece windows;
+    - E020-E039: finding, loading and saving Hugging Face encoders;
+    - E060-E069: reduced-precision inference;
+    - E070-E079: optional packages and loading pipelines for the commands;
+    - E100-E199: the WSD head, WordNet and sense-annotated data;
+    - E200-E219: corpus reading and embedding at scale;
+    - E300-E319: similarity benchmarks and static vectors distilled from layers;
+    - E400-E419: the ELMo encoder and its pretraining;
+    - A001-A099: analysis tools: normalizers, probes and the corpora they read.
+    """
+
+    _IN_COMPONENT = "In component '{name}': {error}"
+
+    # E001-E019: the ctx_encoder component, its listeners, layer settings and wordpiece windows.
     E001 = (
         "Encoder model path '{path}' does not exist or is not a "
         "Hugging Face model directory (no config.json). Give a local directory "
@@ -84,6 +105,194 @@ class Errors(metaclass=_WithCodes):
         "or a directory (DocBin shards)."
     )
     E012 = "Layer dropout must be in [0, 1), got {value}."
+    E013 = (
+        "The encoder needs a fast (Rust) Hugging Face tokenizer for character "
+        "offsets; '{name}' has only a slow one. Convert it with "
+        "`AutoTokenizer.from_pretrained(..., use_fast=True)` and save it."
+    )
+    E014 = (
+        "The ctx_encoder '{name}' has not loaded its model yet, so its depth "
+        "and width are unknown: call nlp.initialize() or the component's "
+        "load_model(), or encode a doc first."
+    )
+    E015 = "ctx_encoder has no labels: it has no add_label."
+
+    # E020-E039: finding, loading and saving Hugging Face encoders.
+    E020 = (
+        "The encoder '{name}' (revision '{revision}') is neither a local "
+        "directory nor in the Hugging Face cache '{cache}', and HF_HUB_OFFLINE "
+        "forbids downloading it. Download it once while online (unset "
+        "HF_HUB_OFFLINE), point HF_HUB_CACHE or HF_HOME at a cache that holds "
+        "it, or give a local directory saved with `save_pretrained`."
+    )
+    E021 = (
+        "The encoder '{name}' (revision '{revision}') is neither a local "
+        "directory nor in the Hugging Face cache '{cache}', and downloading it "
+        "failed: {err}. Check the id, revision and network (and HF_TOKEN for "
+        "a gated model), or give a local directory saved with `save_pretrained`."
+    )
+    E022 = (
+        "Cannot load the Hugging Face encoder '{name}' from '{path}': {err}"
+    )
+    E023 = (
+        "The encoder '{name}' is an encoder-decoder ('{model_type}') without "
+        "an encoder-only class in transformers: give an encoder model."
+    )
+    E024 = (
+        "The transformer encoder '{name}' is not loaded yet: call "
+        "nlp.initialize() (or model.initialize()), or load a saved pipeline."
+    )
+
+    # E060-E069: reduced-precision inference.
+    E060 = "Unknown encoder precision '{precision}': use one of {options}."
+    E061 = (
+        "The encoder runs in precision '{precision}', which is for inference "
+        "only: {reason}. Set precision = \"fp32\" to fine-tune the encoder, or "
+        "freeze it."
+    )
+    E062 = (
+        "Cannot keep {k} hidden layers of {n_layers}: give 1..{n_layers}."
+    )
+    E063 = (
+        "Cannot find the layer stack of {model}: looked for the module lists "
+        "{paths}."
+    )
+    E064 = (
+        "int8 conversion needs calibration batches (model inputs) to measure "
+        "each linear's input ranges: pass calibration_batches(tokenizer)."
+    )
+
+    # E070-E079: optional packages and loading pipelines for the commands.
+    E070 = (
+        "{feature} needs the optional package '{module}' ({err}). Install it "
+        "with: pip install 'spacy-ctx[{extra}]'"
+    )
+    E071 = (
+        "Config overrides for the 'default' pipeline must be settings of its "
+        "ctx_encoder ('{prefix}...'); got: {keys}. Save a pipeline with those "
+        "components and pass its path instead."
+    )
+
+    # E100-E199: the WSD head, WordNet and sense-annotated data.
+    E101 = (
+        "'{path}' is not a WordNet 3.0 dict directory (missing: "
+        "{missing}). Set the ctx_wsd 'wordnet_path' (config: "
+        "[paths] wordnet) to a directory with index.sense, data.noun, lexnames, ..."
+    )
+    E102 = (
+        "ctx_wsd found no sense-annotated instances in the "
+        "training data: expected Span objects with sense-key labels in "
+        "doc.spans['{key}'] (make them with `python -m spacy_ctx convert-wsd`)."
+    )
+    E104 = (
+        "The pipeline '{pipeline}' has no ctx_wsd component "
+        "(its components: {names})."
+    )
+    E105 = (
+        "ctx_wsd has gloss_weight = {weight} but no upstream "
+        "ctx_encoder to encode the WordNet glosses with: initialize it inside "
+        "a pipeline (nlp.initialize(), or ctx_wsd.initialize(..., nlp=nlp)) "
+        "whose ctx_encoder it listens to, or set gloss_weight = 0."
+    )
+    E106 = "ctx_wsd gloss_weight must be >= 0, got {weight}."
+    E107 = (
+        "ctx_wsd needs WordNet 3.0 to initialize (trained pipelines carry "
+        "what they need of it), and found none: its 'wordnet_path' is not set "
+        "and nltk has no 'wordnet' corpus (searched: {searched}). Get it with "
+        "`python -m nltk.downloader wordnet`, or set wordnet_path (config: "
+        "[paths] wordnet, e.g. --paths.wordnet /path/to/WordNet-3.0/dict)."
+    )
+    E108 = "ctx_wsd takes its labels (sense keys) from WordNet: it has no add_label."
+
+    # E200-E219: corpus reading and embedding at scale.
+    E200 = "Cannot read record {id} of '{path}': {reason}."
+    E201 = (
+        "'{path}' holds the output of another job ({what}: {old} there, {new} "
+        "now). Resume with the same input, model, block size, layers and "
+        "dtype, or write to a new directory."
+    )
+    E202 = "No input file matches '{pattern}'."
+    E203 = (
+        "An embedding job on Ray writes a directory of Parquet files, but "
+        "'{path}' is a file. Give a new directory, or the one of an earlier "
+        "run to resume it."
+    )
+    E204 = (
+        "Cannot embed '{path}' on Ray: its format is '{fmt}'. Give .txt, "
+        ".jsonl or .parquet files."
+    )
+    E205 = "{setting} must be at least {min}, got {value}."
+    E206 = "'{path}' has no 'text' column (its columns: {columns})."
+    E207 = "Nothing to write: choose some layers or keep the scalar mix."
+
+    # E300-E319: similarity benchmarks and static vectors distilled from layers.
+    E300 = (
+        "Nothing to score: give an STS Benchmark file (--stsb) and/or a "
+        "directory of word-similarity files (--wordsim)."
+    )
+    E301 = (
+        "'{path}' is not an STS Benchmark file: line {line} has {n} "
+        "tab-separated columns, expected 7 (genre, file, year, id, score, "
+        "sentence 1, sentence 2)."
+    )
+    E302 = (
+        "'{path}' is not a word-similarity file: line {line} should be "
+        "'word1<TAB>word2<TAB>score'."
+    )
+    E303 = "No word-similarity files in '{path}': expected any of {names}."
+    E304 = (
+        "'{path}' holds no spaCy vectors table (looked in '{path}/vocab' and "
+        "'{path}' for 'vectors' and 'key2row'). Write one with `python -m "
+        "spacy_ctx distill-static` or `spacy init vectors`."
+    )
+    E305 = "Unknown distillation method '{method}'. Choose from: {options}."
+    E306 = (
+        "Unknown representation '{key}': give 'mix' or a layer index "
+        "(0..{last}, or -{n}..-1 from the top)."
+    )
+    E307 = (
+        "No word type occurs at least {min_count} times in the texts: nothing "
+        "to distill. Lower --min-count or give more text."
+    )
+    E308 = (
+        "The normalizer ({source}) has no parameters for '{key}' (fitted: "
+        "{keys}). Fit it on that representation (fit-normalizer without "
+        "--mix-only fits every layer)."
+    )
+    E309 = (
+        "--normalizer pipeline: the ctx_encoder '{name}' has no fitted "
+        "normalizer. Fit one with `python -m spacy_ctx fit-normalizer`, or "
+        "give the path of a saved Normalizer."
+    )
+    E310 = "Unknown key attribute '{attr}'. Choose from: {options}."
+
+    # E400-E419: the ELMo encoder and its pretraining.
+    E401 = (
+        "No ELMo weights at '{path}'. Give the `elmo.pt` file "
+        "(or the directory holding it) written by `python -m spacy_ctx "
+        "pretrain-elmo`, or set `weights = null` for random initialisation."
+    )
+    E402 = (
+        "The ELMo weights in '{path}' were pretrained with sizes "
+        "{saved}, but the architecture is configured with {configured}. Set the "
+        "same sizes in the spacy_ctx.ELMoEncoder.v1 block."
+    )
+    E403 = (
+        "Cannot read pretraining texts from '{path}': {reason}. "
+        "Give .txt (one text per line), .jsonl ({{\"text\": ...}}), .conllu, "
+        "CoNLL column files or Raganato .xml, or a directory of them."
+    )
+    E404 = (
+        "Not enough pretraining text: {n_train} training and "
+        "{n_heldout} held-out sequences (need at least 1 of each)."
+    )
+    E405 = (
+        "Cannot resume: no checkpoint in '{path}'."
+    )
+    E406 = "Unknown pretraining settings in '{path}': {unknown}. Known: {known}."
+    E407 = "{setting} {gpu_id}: torch sees {n} CUDA device(s)."
+
+    # A001-A099: analysis tools: normalizers, probes and the corpora they read.
     A001 = (
         "Unknown normalizer method '{method}'. Choose one of: "
         "{options}."
@@ -127,179 +336,4 @@ class Errors(metaclass=_WithCodes):
         "Unknown correction '{name}'. Choose from: {options}."
     )
     A012 = "Not a serialized spacy-ctx Normalizer (missing '{field}')."
-    E101 = (
-        "'{path}' is not a WordNet 3.0 dict directory (missing: "
-        "{missing}). Set the ctx_wsd 'wordnet_path' (config: "
-        "[paths] wordnet) to a directory with index.sense, data.noun, lexnames, ..."
-    )
-    E102 = (
-        "ctx_wsd found no sense-annotated instances in the "
-        "training data: expected Span objects with sense-key labels in "
-        "doc.spans['{key}'] (make them with `python -m spacy_ctx convert-wsd`)."
-    )
-    E104 = (
-        "The pipeline '{pipeline}' has no ctx_wsd component "
-        "(its components: {names})."
-    )
-    E105 = (
-        "ctx_wsd has gloss_weight = {weight} but no upstream "
-        "ctx_encoder to encode the WordNet glosses with: initialize it inside "
-        "a pipeline (nlp.initialize(), or ctx_wsd.initialize(..., nlp=nlp)) "
-        "whose ctx_encoder it listens to, or set gloss_weight = 0."
-    )
-    E106 = "ctx_wsd gloss_weight must be >= 0, got {weight}."
-    E401 = (
-        "No ELMo weights at '{path}'. Give the `elmo.pt` file "
-        "(or the directory holding it) written by `python -m spacy_ctx "
-        "pretrain-elmo`, or set `weights = null` for random initialisation."
-    )
-    E402 = (
-        "The ELMo weights in '{path}' were pretrained with sizes "
-        "{saved}, but the architecture is configured with {configured}. Set the "
-        "same sizes in the spacy_ctx.ELMoEncoder.v1 block."
-    )
-    E403 = (
-        "Cannot read pretraining texts from '{path}': {reason}. "
-        "Give .txt (one text per line), .jsonl ({{\"text\": ...}}), .conllu, "
-        "CoNLL column files or Raganato .xml, or a directory of them."
-    )
-    E404 = (
-        "Not enough pretraining text: {n_train} training and "
-        "{n_heldout} held-out sequences (need at least 1 of each)."
-    )
-    E405 = (
-        "Cannot resume: no checkpoint in '{path}'."
-    )
-    E406 = "Unknown pretraining settings in '{path}': {unknown}. Known: {known}."
-    E407 = "{setting} {gpu_id}: torch sees {n} CUDA device(s)."
-    E013 = (
-        "The encoder needs a fast (Rust) Hugging Face tokenizer for character "
-        "offsets; '{name}' has only a slow one. Convert it with "
-        "`AutoTokenizer.from_pretrained(..., use_fast=True)` and save it."
-    )
-    E070 = (
-        "{feature} needs the optional package '{module}' ({err}). Install it "
-        "with: pip install 'spacy-ctx[{extra}]'"
-    )
-    E071 = (
-        "Config overrides for the 'default' pipeline must be settings of its "
-        "ctx_encoder ('{prefix}...'); got: {keys}. Save a pipeline with those "
-        "components and pass its path instead."
-    )
-    # E200-E219: corpus reading and embedding at scale.
-    E200 = "Cannot read record {id} of '{path}': {reason}."
-    E201 = (
-        "'{path}' holds the output of another job ({what}: {old} there, {new} "
-        "now). Resume with the same input, model, block size, layers and "
-        "dtype, or write to a new directory."
-    )
-    E202 = "No input file matches '{pattern}'."
-    E203 = (
-        "An embedding job on Ray writes a directory of Parquet files, but "
-        "'{path}' is a file. Give a new directory, or the one of an earlier "
-        "run to resume it."
-    )
-    E204 = (
-        "Cannot embed '{path}' on Ray: its format is '{fmt}'. Give .txt, "
-        ".jsonl or .parquet files."
-    )
-    E205 = "{setting} must be at least {min}, got {value}."
-    E206 = "'{path}' has no 'text' column (its columns: {columns})."
-    E207 = "Nothing to write: choose some layers or keep the scalar mix."
-    # E020-E039: finding, loading and saving Hugging Face encoders.
-    E020 = (
-        "The encoder '{name}' (revision '{revision}') is neither a local "
-        "directory nor in the Hugging Face cache '{cache}', and HF_HUB_OFFLINE "
-        "forbids downloading it. Download it once while online (unset "
-        "HF_HUB_OFFLINE), point HF_HUB_CACHE or HF_HOME at a cache that holds "
-        "it, or give a local directory saved with `save_pretrained`."
-    )
-    E021 = (
-        "The encoder '{name}' (revision '{revision}') is neither a local "
-        "directory nor in the Hugging Face cache '{cache}', and downloading it "
-        "failed: {err}. Check the id, revision and network (and HF_TOKEN for "
-        "a gated model), or give a local directory saved with `save_pretrained`."
-    )
-    E022 = (
-        "Cannot load the Hugging Face encoder '{name}' from '{path}': {err}"
-    )
-    E023 = (
-        "The encoder '{name}' is an encoder-decoder ('{model_type}') without "
-        "an encoder-only class in transformers: give an encoder model."
-    )
-    E024 = (
-        "The transformer encoder '{name}' is not loaded yet: call "
-        "nlp.initialize() (or model.initialize()), or load a saved pipeline."
-    )
-    E025 = (
-        "The ctx_encoder '{name}' has not loaded its model yet, so its depth "
-        "and width are unknown: call nlp.initialize() or the component's "
-        "load_model(), or encode a doc first."
-    )
-
-    E107 = (
-        "ctx_wsd needs WordNet 3.0 to initialize (trained pipelines carry "
-        "what they need of it), and found none: its 'wordnet_path' is not set "
-        "and nltk has no 'wordnet' corpus (searched: {searched}). Get it with "
-        "`python -m nltk.downloader wordnet`, or set wordnet_path (config: "
-        "[paths] wordnet, e.g. --paths.wordnet /path/to/WordNet-3.0/dict)."
-    )
-
-    # E300-E319: similarity benchmarks and static vectors distilled from layers.
-    E300 = (
-        "Nothing to score: give an STS Benchmark file (--stsb) and/or a "
-        "directory of word-similarity files (--wordsim)."
-    )
-    E301 = (
-        "'{path}' is not an STS Benchmark file: line {line} has {n} "
-        "tab-separated columns, expected 7 (genre, file, year, id, score, "
-        "sentence 1, sentence 2)."
-    )
-    E302 = (
-        "'{path}' is not a word-similarity file: line {line} should be "
-        "'word1<TAB>word2<TAB>score'."
-    )
-    E303 = "No word-similarity files in '{path}': expected any of {names}."
-    E304 = (
-        "'{path}' holds no spaCy vectors table (looked in '{path}/vocab' and "
-        "'{path}' for 'vectors' and 'key2row'). Write one with `python -m "
-        "spacy_ctx distill-static` or `spacy init vectors`."
-    )
-    E305 = "Unknown distillation method '{method}'. Choose from: {options}."
-    E306 = (
-        "Unknown representation '{key}': give 'mix' or a layer index "
-        "(0..{last}, or -{n}..-1 from the top)."
-    )
-    E307 = (
-        "No word type occurs at least {min_count} times in the texts: nothing "
-        "to distill. Lower --min-count or give more text."
-    )
-    E308 = (
-        "The normalizer ({source}) has no parameters for '{key}' (fitted: "
-        "{keys}). Fit it on that representation (fit-normalizer without "
-        "--mix-only fits every layer)."
-    )
-    E309 = (
-        "--normalizer pipeline: the ctx_encoder '{name}' has no fitted "
-        "normalizer. Fit one with `python -m spacy_ctx fit-normalizer`, or "
-        "give the path of a saved Normalizer."
-    )
-    E310 = "Unknown key attribute '{attr}'. Choose from: {options}."
-    E060 = "Unknown encoder precision '{precision}': use one of {options}."
-    E061 = (
-        "The encoder runs in precision '{precision}', which is for inference "
-        "only: {reason}. Set precision = \"fp32\" to fine-tune the encoder, or "
-        "freeze it."
-    )
-    E062 = (
-        "Cannot keep {k} hidden layers of {n_layers}: give 1..{n_layers}."
-    )
-    E063 = (
-        "Cannot find the layer stack of {model}: looked for the module lists "
-        "{paths}."
-    )
-    E064 = (
-        "int8 conversion needs calibration batches (model inputs) to measure "
-        "each linear's input ranges: pass calibration_batches(tokenizer)."
-    )
-
+    A013 = "No features for '{key}': choose from {keys}."

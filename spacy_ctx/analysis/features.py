@@ -6,6 +6,7 @@ import numpy
 from spacy.tokens import Doc
 from spacy.util import minibatch
 
+from ..errors import Errors
 from ..pipeline.encoder import CtxEncoder
 from ..util import MIX_KEY, layer_key
 
@@ -38,7 +39,7 @@ class LayerFeatures:
             return self.mix
         if key.startswith("layer") and key[5:].isdigit() and int(key[5:]) < self.layers.shape[0]:
             return self.layers[int(key[5:])]
-        raise KeyError(f"No features for '{key}': choose from {self.keys}.")
+        raise KeyError(Errors.A013.format(key=key, keys=self.keys))
 
     def take_docs(self, indices: Sequence[int]) -> "LayerFeatures":
         """The features of the docs at `indices`, in that order."""

@@ -7,6 +7,7 @@ from wasabi import msg
 
 from ..embed.local import embed_corpus
 from ..embed.ray import embed_with_ray
+from ..errors import Warnings
 from ._app import app
 from ._util import parse_layers, user_errors
 
@@ -56,4 +57,4 @@ def embed_cli(
         f"to {output_path} ({summary.skipped} blocks were done already)"
     )
     if summary.errors:
-        msg.warn(f"{summary.errors} records failed: see {output_path / '_errors'}")
+        msg.warn(Warnings.W200.format(n=summary.errors, path=output_path / "_errors"))

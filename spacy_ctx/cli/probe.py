@@ -7,6 +7,7 @@ from wasabi import msg
 
 from ..analysis.probing import PROPERTIES
 from ..analysis.workflows import probe_corpus, write_probe_outputs
+from ..errors import Warnings
 from ..pipeline.loading import load_pipeline
 from ._app import app
 from ._util import user_errors
@@ -46,5 +47,5 @@ def probe_cli(
     for prop, res in report["properties"].items():
         msg.info(f"{prop}: best {res['best']} ({res['accuracy'][res['best']]:.3f}), mix {res['accuracy'].get('mix', float('nan')):.3f}, baseline {res['baseline']:.3f}")
     if report["skipped"]:
-        msg.warn(f"No labels in the data for: {', '.join(report['skipped'])}")
+        msg.warn(Warnings.W300.format(names=", ".join(report["skipped"])))
     msg.good(f"Wrote {', '.join(str(p) for p in paths.values())}")

@@ -27,6 +27,6 @@ def check_listeners(nlp: Language) -> Language:
         for node in model.walk():
             if isinstance(node, CtxListener) and node.upstream_attached is None:
                 raise SpacyCtxError(
-                    f"In component '{name}': " + Errors.E003.format(upstream=node.upstream_name)
+                    Errors._IN_COMPONENT.format(name=name, error=Errors.E003.format(upstream=node.upstream_name))
                 )
     return nlp

@@ -189,7 +189,7 @@ class CtxEncoder(TrainablePipe):
 
     def _require_bound(self) -> None:
         if self._annotation is None:
-            raise SpacyCtxError(Errors.E025.format(name=self.name))
+            raise SpacyCtxError(Errors.E014.format(name=self.name))
 
     def _bind(self) -> None:
         """Check the settings against the encoder's depth, fix what is
@@ -387,7 +387,7 @@ class CtxEncoder(TrainablePipe):
             self.predict(sample)
 
     def add_label(self, label: str) -> int:
-        raise NotImplementedError("ctx_encoder has no labels.")
+        raise NotImplementedError(Errors.E015)
 
     # Serialisation: the encoder model, the inference mix and the normalizer.
 

@@ -322,7 +322,7 @@ class CtxWSD(TrainablePipe):
             self.model.set_param("E", self.model.ops.asarray2f(E))
 
     def add_label(self, label: str) -> int:
-        raise NotImplementedError("ctx_wsd takes its labels (sense keys) from WordNet.")
+        raise NotImplementedError(Errors.E108)
 
     # Serialisation: cfg (with the sense table's keys), the sense inventory
     # and the model weights.
