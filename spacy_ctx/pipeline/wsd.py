@@ -356,7 +356,7 @@ class CtxWSD(TrainablePipe):
     def from_disk(self, path: Union[str, Path], *, exclude=tuple()) -> "CtxWSD":
         deserialize = {
             "cfg": lambda p: self._load_cfg(srsly.read_json(p)),
-            # Pipelines saved before the inventory travelled have none.
+            # A component saved before initialize has no inventory yet.
             "inventory": lambda p: self._load_inventory(p.read_bytes() if p.exists() else b""),
             "model": self._load_model(self.model.from_disk),
         }
