@@ -52,6 +52,7 @@ class Errors(metaclass=_WithCodes):
     - E200-E219: corpus reading and embedding at scale;
     - E300-E319: similarity benchmarks and static vectors distilled from layers;
     - E400-E419: the ELMo encoder and its pretraining;
+    - E500-E519: rendering and the explorer;
     - A001-A099: analysis tools: normalizers, probes and the corpora they read.
     """
 
@@ -291,6 +292,59 @@ class Errors(metaclass=_WithCodes):
     )
     E406 = "Unknown pretraining settings in '{path}': {unknown}. Known: {known}."
     E407 = "{setting} {gpu_id}: torch sees {n} CUDA device(s)."
+
+    # E500-E519: rendering and the explorer.
+    E500 = "Nothing to show: the text is empty. Type or paste a sentence (one per line)."
+    E501 = (
+        "The text has {n} characters; the explorer takes at most {max} "
+        "(set with --max-chars). Nothing was cut: shorten the text and try again."
+    )
+    E502 = (
+        "The request has {n} bytes, more than the {max} the explorer reads "
+        "(texts of at most {chars} characters)."
+    )
+    E503 = "Unknown doc {doc}: there {n} (numbered from 0)."
+    E504 = "Unknown token {token} in doc {doc}: it has {n} tokens (numbered from 0)."
+    E505 = "'{target}' is not a token of the docs (whole tokens, any case)."
+    E506 = (
+        "The pipeline has no ctx_wsd component, so there are no senses to "
+        "show. Components: {components}."
+    )
+    E507 = (
+        "The pipeline has no trained heads reading the encoder (no "
+        "initialised CtxListener): only the ctx_encoder's own mix is shown."
+    )
+    E508 = (
+        "No corpus to search for neighbours: give one with --corpus (or the "
+        "'corpus' option), a Parquet file or directory written by "
+        "`python -m spacy_ctx embed`."
+    )
+    E509 = "Unknown style '{style}'. Choose from: {options}."
+    E510 = "The '{style}' style needs the option '{option}': {what}."
+    E511 = (
+        "The docs have no contextual layers: run them through a pipeline "
+        "with a ctx_encoder first."
+    )
+    E512 = "The docs store different layers ({a} and {b}): encode them with one pipeline."
+    E513 = (
+        "Cannot read the embedded corpus '{path}': {reason}. Give a Parquet "
+        "file or directory written by `python -m spacy_ctx embed`."
+    )
+    E514 = (
+        "The corpus' '{key}' vectors have width {corpus}, the pipeline's "
+        "{pipeline}: embed the corpus with the same encoder."
+    )
+    E515 = "The request is not a JSON object with a 'text' string: {reason}."
+    E516 = "Unknown page '{path}'."
+    E517 = (
+        "The explorer failed on this request ({error}). The server keeps "
+        "running; its log has the details."
+    )
+    E518 = "ctx_wsd found no target word with WordNet senses in these sentences."
+    E519 = (
+        "The corpus has no vectors that the pipeline stores (corpus: {corpus}; "
+        "pipeline: {pipeline})."
+    )
 
     # A001-A099: analysis tools: normalizers, probes and the corpora they read.
     A001 = (

@@ -1,6 +1,6 @@
 """The ctx_wsd component: WordNet word-sense disambiguation on contextual layers."""
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Tuple, Union
+from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple, Union
 
 import numpy
 import srsly
@@ -22,7 +22,7 @@ from ..senses.scoring import make_wsd_scorer
 from ..senses.targets import Answer, Scored, Target, find_targets, gold_targets, plan_batch, span_lemma_pos
 from ..senses.wordnet import get_inventory
 
-__all__ = ["CtxWSD", "Target", "make_ctx_wsd", "make_wsd_scorer"]
+__all__ = ["CtxWSD", "Ranking", "Target", "make_ctx_wsd", "make_wsd_scorer"]
 
 DEFAULT_WSD_MODEL = """
 [model]
@@ -44,6 +44,14 @@ layers = [-4,-3,-2,-1]
 # Adding gloss embeddings to E (gloss_weight 1) and a lighter prior (0.5,
 # i.e. 0.05 per unit of cosine) gave about +3 F1 before any training; any
 # choice of layers from 3-6 and weights 0.5-1.5 was within 0.5 F1.
+
+class Ranking(NamedTuple):
+    """A target's candidate sense keys and their probabilities, best first."""
+
+    target: Target
+    keys: Tuple[str, ...]
+    scores: Tuple[float, ...]
+
 
 if not Token.has_extension("sense"):
     Token.set_extension("sense", default=None)
@@ -182,23 +190,36 @@ class CtxWSD(TrainablePipe):
     def predict(self, docs: Iterable[Doc]) -> List[List[Answer]]:
         """Score the candidates of every target. Returns, per doc, its answers
         (target, sense key, probability) in token order."""
+        return [[Answer(r.target, r.keys[0], r.scores[0]) for r in ranked] for ranked in self.rank(docs)]
+
+    def rank(self, docs: Iterable[Doc]) -> List[List[Ranking]]:
+        """Every candidate of every target with its probability, best first:
+        per doc, in token order. What `predict` answers is each target's first
+        candidate; the second is the runner-up (a target decided without the
+        model has its answer first, then the other candidates by prior)."""
         docs = list(docs)
         targets = [find_targets(doc, self.cfg["spans_key"], self.inventory) if len(doc) else [] for doc in docs]
         batch, scored, decided = plan_batch(docs, targets, self.inventory, self._rows)
-        answers: List[List[Answer]] = [[] for _ in docs]
+        ranked: List[List[Ranking]] = [[] for _ in docs]
         for d, answer in decided:
-            answers[d].append(answer)
+            keys = self.candidates(answer.target.lemma, answer.target.pos)
+            others = [(k, float(p)) for k, p in zip(keys, numpy.exp(self.log_prior(keys))) if k != answer.key]
+            pairs = [(answer.key, answer.score)] + others
+            ranked[d].append(Ranking(answer.target, *map(tuple, zip(*pairs))))
         if scored:
             ops = self.model.ops
             probs = ops.to_numpy(segment_softmax(ops, self.model.predict(batch), batch.lengths))
             offset = 0
             for (d, t, keys), n in zip(scored, batch.lengths):
-                best = int(probs[offset : offset + n].argmax())
-                answers[d].append(Answer(targets[d][t], keys[best], float(probs[offset + best])))
+                segment = probs[offset : offset + n]
+                order = numpy.argsort(-segment, kind="stable")  # ties: the first candidate, as argmax
+                ranked[d].append(
+                    Ranking(targets[d][t], tuple(keys[j] for j in order), tuple(float(segment[j]) for j in order))
+                )
                 offset += n
-        for doc_answers in answers:
-            doc_answers.sort(key=lambda a: (a.target.start, a.target.end))
-        return answers
+        for doc_ranked in ranked:
+            doc_ranked.sort(key=lambda r: (r.target.start, r.target.end))
+        return ranked
 
     def set_annotations(self, docs: Iterable[Doc], answers: List[List[Answer]]) -> None:
         """Write token._.sense/_.sense_score and the span group (label = key,

@@ -1,0 +1,30 @@
+"""`python -m spacy_ctx explore [PIPELINE]`: the interactive explorer."""
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..displacy.neighbors import DEFAULT_THRESHOLD, EmbeddedCorpus
+from ..displacy.server import DEFAULT_MAX_CHARS, Explorer, serve_explorer
+from ..pipeline.loading import load_pipeline
+from ._app import app
+from ._util import user_errors
+
+
+@app.command("explore")
+def explore_cli(
+    pipeline: str = typer.Argument("default", help="A pipeline directory or package, or 'default' (blank English with the bundled MiniLM)."),
+    corpus: Optional[Path] = typer.Option(None, "--corpus", "-c", help="A corpus embedded with `python -m spacy_ctx embed` (Parquet file or directory), for nearest neighbours."),
+    port: int = typer.Option(5000, "--port", "-p", help="Port to serve on."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; the default is reachable from this machine only."),
+    max_chars: int = typer.Option(DEFAULT_MAX_CHARS, "--max-chars", help="The longest text accepted; longer ones are refused, never cut."),
+    threshold: int = typer.Option(DEFAULT_THRESHOLD, "--ann-threshold", help="Corpora of more tokens are searched with an approximate index (pip install 'spacy-ctx[explore]')."),
+):
+    """Serve a local page: type sentences, click a token, and see its
+    per-layer similarities, the heads' layer weights, its senses and its
+    nearest neighbours in a corpus."""
+    with user_errors():
+        nlp = load_pipeline(pipeline)
+        embedded = EmbeddedCorpus(corpus, threshold) if corpus is not None else None
+        explorer = Explorer(nlp, embedded, max_chars)
+    serve_explorer(explorer, host=host, port=port)

@@ -1,0 +1,82 @@
+"""HTML for views: every piece of text escaped, every number shown as
+`format_number` writes it and kept whole in the cell's data-value."""
+from html import escape
+from typing import Any, List
+
+from .views import Panel, View
+
+STYLE_CSS = """
+.ctx-view { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 1em 0; }
+.ctx-view h2 { font-size: 1.1em; margin: 0.6em 0; }
+.ctx-view h3 { font-size: 0.95em; margin: 0.8em 0 0.3em; }
+.ctx-view table { border-collapse: collapse; font-size: 0.8em; }
+.ctx-view th, .ctx-view td { border: 1px solid #ddd; padding: 2px 6px; text-align: left; }
+.ctx-view td.cell { text-align: right; min-width: 3.5em; }
+.ctx-view .bar { display: inline-block; height: 0.8em; background: #4a7ebb; margin-right: 4px; }
+.ctx-view .note { color: #8a5a00; }
+"""
+
+
+def format_number(value: float) -> str:
+    """How a number is shown: three decimals (JS: value.toFixed(3))."""
+    return f"{value:.3f}"
+
+
+def cell_color(value: float) -> str:
+    """The background of a heatmap cell: white at cosine <= 0, deeper blue
+    towards 1 (the explorer's JS computes the same)."""
+    lightness = 100 - 45 * max(0.0, min(1.0, value))
+    return f"hsl(210, 70%, {lightness:.1f}%)"
+
+
+def _number_cell(value: float, heat: bool) -> str:
+    style = f' style="background: {cell_color(value)}"' if heat else ""
+    return f'<td class="cell" data-value="{value!r}"{style}>{format_number(value)}</td>'
+
+
+def _bar_cell(value: float) -> str:
+    width = 100 * max(0.0, min(1.0, value))
+    return (
+        f'<td class="cell" data-value="{value!r}"><span class="bar" style="width: {width:.1f}px"></span>'
+        f"{format_number(value)}</td>"
+    )
+
+
+def _cell(value: Any, kind: str) -> str:
+    if isinstance(value, float):
+        return _bar_cell(value) if kind == "bars" else _number_cell(value, kind == "heatmap")
+    return f"<td>{escape(str(value))}</td>"
+
+
+def panel_html(panel: Panel) -> str:
+    """One panel as a titled table: a header row of `cols`, then one row per
+    label with its cells."""
+    head = "".join(f"<th>{escape(col)}</th>" for col in panel.cols)
+    body: List[str] = []
+    for label, row in zip(panel.rows, panel.values):
+        cells = "".join(_cell(value, panel.kind) for value in row)
+        body.append(f"<tr><th>{escape(label)}</th>{cells}</tr>")
+    return (
+        f'<div class="ctx-panel" data-kind="{escape(panel.kind)}"><h3>{escape(panel.title)}</h3>'
+        f"<table><tr><th></th>{head}</tr>{''.join(body)}</table></div>"
+    )
+
+
+def view_html(view: View) -> str:
+    """A view: its title, notes and panels, in a div of class ctx-view."""
+    notes = "".join(f'<p class="note">{escape(note)}</p>' for note in view.notes)
+    panels = "".join(panel_html(panel) for panel in view.panels)
+    return f'<div class="ctx-view" data-style="{escape(view.style)}"><h2>{escape(view.title)}</h2>{notes}{panels}</div>'
+
+
+def page_html(body: str, title: str = "spacy-ctx") -> str:
+    """A whole HTML page around rendered views."""
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        f"<style>{STYLE_CSS}</style></head><body>{body}</body></html>"
+    )
+
+
+def fragment_html(body: str) -> str:
+    """Rendered views with their style, for Jupyter or another page."""
+    return f"<style>{STYLE_CSS}</style>{body}"
