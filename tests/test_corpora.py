@@ -1,4 +1,4 @@
-"""spacy_ctx.corpora: one format sniffer, one -DOCSTART- rule, three readers."""
+"""spacy_ctx.corpora: the format sniffer, the -DOCSTART- rule, the readers of texts, docs, sequences and benchmarks."""
 import json
 
 import pyarrow as pa
@@ -9,10 +9,13 @@ import spacy
 from spacy_ctx.corpora import (
     BadRecord,
     Record,
+    ScoredPair,
     is_docstart,
     read_docs,
     read_sequences,
+    read_sts,
     read_texts,
+    read_word_pairs,
     sniff_format,
 )
 from spacy_ctx.errors import SpacyCtxError
@@ -149,3 +152,44 @@ def test_read_sequences_directory_skips_wsd_key_files(tmp_path):
         ["EU", "rejects", "German"],
         ["Peter", "Blackburn"],
     ]
+
+
+def test_readers(tmp_path):
+    conllu = tmp_path / "a.conllu"
+    conllu.write_text(
+        "# text = Don't go\n1-2\tDon't\t_\n1\tDo\tdo\n2\tn't\tnot\n3\tgo\tgo\n\n", encoding="utf8"
+    )
+    conll = tmp_path / "b.txt"
+    conll.write_text("-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\n\n", encoding="utf8")
+    wnut = tmp_path / "c.conll"
+    wnut.write_text("New York\tB-location\nrocks\tO\n", encoding="utf8")
+    assert list(read_sequences(conllu)) == [["Do", "n't", "go"]]
+    assert list(read_sequences(conll)) == [["EU", "rejects"]]
+    assert list(read_sequences(wnut)) == [["New York", "rocks"]]
+    raw = tmp_path / "d.txt"
+    raw.write_text("Hello, world!\n", encoding="utf8")
+    assert list(read_sequences(raw)) == [["Hello", ",", "world", "!"]]
+    with pytest.raises(ValueError, match="E403"):
+        list(read_sequences(tmp_path / "nothing.txt"))
+
+
+def test_read_sts_keeps_quotes(tmp_path):
+    path = tmp_path / "sts.csv"
+    path.write_text('g\tf\t2012\t1\t3.5\tHe said "hi.\tShe said \'no\'.\n', encoding="utf8")
+    assert read_sts(path) == [ScoredPair('He said "hi.', "She said 'no'.", 3.5)]
+
+
+def test_read_sts_rejects_short_lines(tmp_path):
+    path = tmp_path / "sts.csv"
+    path.write_text("g\tf\t2012\t1\t3.5\tonly one sentence\n", encoding="utf8")
+    with pytest.raises(SpacyCtxError, match="E301"):
+        read_sts(path)
+
+
+def test_read_word_pairs(tmp_path):
+    path = tmp_path / "EN-MC-30.txt"
+    path.write_text("car\tautomobile\t3.92\n\nnoon\tstring\t0.08\n", encoding="utf8")
+    assert read_word_pairs(path) == [ScoredPair("car", "automobile", 3.92), ScoredPair("noon", "string", 0.08)]
+    path.write_text("car automobile\n", encoding="utf8")
+    with pytest.raises(SpacyCtxError, match="E302"):
+        read_word_pairs(path)

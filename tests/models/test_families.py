@@ -1,5 +1,4 @@
-"""The transformer encoder on every common tokenizer and architecture family,
-with tiny random-weight models, against raw transformers."""
+"""The transformer encoder on every tokenizer and architecture family, with tiny models, against raw transformers."""
 import contextlib
 import functools
 
@@ -11,19 +10,13 @@ from torch import nn
 from spacy_ctx.errors import SpacyCtxError
 from spacy_ctx.models.hf_loading import usable_length
 from spacy_ctx.models.types import LayerRequest
+from spacy_ctx.testing import FAMILY, FAMILY_NAMES, sentences
 from spacy_ctx.tokenization.wordpieces import special_tokens
 
-from ._tiny import (
-    FAMILY,
-    FAMILY_NAMES,
-    assert_allclose,
-    gpu_ops,
-    load_reference,
-    needs_gpu,
-    reference_layers,
-    sentences,
-)
-from ._tiny import one_thread, tiny_model  # noqa: F401 (fixtures)
+from ..reference import load_reference, reference_layers
+from ..util import assert_allclose, gpu_ops, needs_gpu
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 TEXTS = [
     "The boat drifted toward the river bank.",

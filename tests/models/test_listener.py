@@ -9,35 +9,12 @@ from thinc.api import Adam, Model, fix_random_seed
 
 from spacy_ctx.errors import SpacyCtxError
 
-TRAIN = [
-    ("The cat sat on the mat .", "DET NOUN VERB ADP DET NOUN PUNCT"),
-    ("A dog ran to the park .", "DET NOUN VERB ADP DET NOUN PUNCT"),
-    ("I like green apples .", "PRON VERB ADJ NOUN PUNCT"),
-    ("She reads long books .", "PRON VERB ADJ NOUN PUNCT"),
-]
-
-
-def _tagger_config(**listener):
-    return {
-        "model": {
-            "@architectures": "spacy.Tagger.v2",
-            "nO": None,
-            "tok2vec": {"@architectures": "spacy_ctx.CtxListener.v1", **listener},
-        }
-    }
-
-
-def _examples(nlp):
-    examples = []
-    for text, tags in TRAIN:
-        doc = nlp.make_doc(text)
-        examples.append(Example.from_dict(doc, {"tags": tags.split()}))
-    return examples
+from ..util import TAGGER_TRAIN, tagger_config, tagger_examples
 
 
 def _train(nlp, n_steps=12, learn_rate=0.01, *, initialized=False):
     fix_random_seed(0)
-    examples = _examples(nlp)
+    examples = tagger_examples(nlp)
     if not initialized:
         nlp.initialize(lambda: examples)
     optimizer = Adam(learn_rate)
@@ -56,8 +33,8 @@ def _encoder_weights(nlp) -> bytes:
 def test_fine_tuning_trains_head_and_encoder():
     nlp = spacy.blank("en")
     nlp.add_pipe("ctx_encoder")
-    nlp.add_pipe("tagger", config=_tagger_config(grad_factor=1.0, projection=32))
-    nlp.initialize(lambda: _examples(nlp))
+    nlp.add_pipe("tagger", config=tagger_config(grad_factor=1.0, projection=32))
+    nlp.initialize(lambda: tagger_examples(nlp))
     before = _encoder_weights(nlp)
     losses = _train(nlp, n_steps=8, learn_rate=0.002, initialized=True)
     assert losses[-1] < losses[0]
@@ -73,8 +50,8 @@ def test_fine_tuning_trains_head_and_encoder():
 def test_frozen_features_keep_encoder_fixed_and_cache_outputs():
     nlp = spacy.blank("en")
     nlp.add_pipe("ctx_encoder")
-    nlp.add_pipe("tagger", config=_tagger_config(grad_factor=0.0))
-    nlp.initialize(lambda: _examples(nlp))
+    nlp.add_pipe("tagger", config=tagger_config(grad_factor=0.0))
+    nlp.initialize(lambda: tagger_examples(nlp))
     before = _encoder_weights(nlp)
     losses = _train(nlp, initialized=True)
     assert losses[-1] < losses[0] * 0.5
@@ -85,15 +62,15 @@ def test_frozen_features_keep_encoder_fixed_and_cache_outputs():
     # One cached encoding per training doc, reused on every later epoch:
     # another update leaves the cache as it is, and the encoder is not run.
     info = encoder.frozen_cache.info()
-    assert info["docs"] == len(TRAIN)
+    assert info["docs"] == len(TAGGER_TRAIN)
     with encoder_calls(encoder) as calls:
-        nlp.update(_examples(nlp), sgd=nlp.create_optimizer())
+        nlp.update(tagger_examples(nlp), sgd=nlp.create_optimizer())
         assert calls == []
         assert encoder.frozen_cache.info() == info
         encoder.frozen_cache.clear()
         assert encoder.frozen_cache.info()["docs"] == 0
-        nlp.update(_examples(nlp), sgd=nlp.create_optimizer())
-        assert calls == [len(TRAIN)]
+        nlp.update(tagger_examples(nlp), sgd=nlp.create_optimizer())
+        assert calls == [len(TAGGER_TRAIN)]
 
 
 @contextlib.contextmanager
@@ -119,27 +96,27 @@ def test_shared_cache_encodes_each_doc_once_across_pipelines():
     for _ in range(2):
         nlp = spacy.blank("en")
         nlp.add_pipe("ctx_encoder")
-        nlp.add_pipe("tagger", config=_tagger_config(grad_factor=0.0))
-        nlp.initialize(lambda: _examples(nlp))
+        nlp.add_pipe("tagger", config=tagger_config(grad_factor=0.0))
+        nlp.initialize(lambda: tagger_examples(nlp))
         encoder = nlp.get_pipe("ctx_encoder")
         encoder.frozen_cache.share(store)
         encoders.append(encoder)
         with encoder_calls(encoder) as calls:
-            nlp.update(_examples(nlp), sgd=nlp.create_optimizer())
+            nlp.update(tagger_examples(nlp), sgd=nlp.create_optimizer())
         # The first pipeline fills the store; the second finds every doc there.
-        assert calls == ([len(TRAIN)] if len(encoders) == 1 else [])
-    assert len(store) == len(TRAIN)
+        assert calls == ([len(TAGGER_TRAIN)] if len(encoders) == 1 else [])
+    assert len(store) == len(TAGGER_TRAIN)
     assert encoders[0].frozen_cache.info() == encoders[1].frozen_cache.info()
 
 
 def test_each_head_learns_its_own_mix():
     nlp = spacy.blank("en")
     nlp.add_pipe("ctx_encoder")
-    nlp.add_pipe("tagger", config=_tagger_config(grad_factor=0.0))
+    nlp.add_pipe("tagger", config=tagger_config(grad_factor=0.0))
     nlp.add_pipe(
-        "tagger", name="tagger2", config=_tagger_config(grad_factor=0.0, layers=[1, 2, 3])
+        "tagger", name="tagger2", config=tagger_config(grad_factor=0.0, layers=[1, 2, 3])
     )
-    examples = _examples(nlp)
+    examples = tagger_examples(nlp)
     optimizer = nlp.initialize(lambda: examples)
     for _ in range(5):
         nlp.update(examples, sgd=optimizer)
@@ -156,8 +133,8 @@ def test_each_head_learns_its_own_mix():
 
 def test_listener_without_encoder_fails_clearly():
     nlp = spacy.blank("en")
-    nlp.add_pipe("tagger", config=_tagger_config())
-    examples = _examples(nlp)
+    nlp.add_pipe("tagger", config=tagger_config())
+    examples = tagger_examples(nlp)
     with pytest.raises(ValueError, match="E003"):
         nlp.initialize(lambda: examples)
 
@@ -165,10 +142,10 @@ def test_listener_without_encoder_fails_clearly():
 def test_listener_upstream_name_must_match():
     nlp = spacy.blank("en")
     nlp.add_pipe("ctx_encoder")
-    nlp.add_pipe("tagger", config=_tagger_config(upstream="no_such_encoder"))
+    nlp.add_pipe("tagger", config=tagger_config(upstream="no_such_encoder"))
     assert nlp.get_pipe("ctx_encoder").listening_components == []
     with pytest.raises(ValueError, match="E003"):
-        nlp.initialize(lambda: _examples(nlp))
+        nlp.initialize(lambda: tagger_examples(nlp))
 
 
 def test_listener_layer_out_of_range_fails_when_the_encoder_loads():
@@ -176,17 +153,17 @@ def test_listener_layer_out_of_range_fails_when_the_encoder_loads():
     # loads: at nlp.initialize() (or first use), before any training step.
     nlp = spacy.blank("en")
     nlp.add_pipe("ctx_encoder")
-    nlp.add_pipe("tagger", config=_tagger_config(layers=[0, 9]))
+    nlp.add_pipe("tagger", config=tagger_config(layers=[0, 9]))
     with pytest.raises(SpacyCtxError, match="E002"):
-        nlp.initialize(lambda: _examples(nlp))
+        nlp.initialize(lambda: tagger_examples(nlp))
 
 
 def test_listener_layer_not_stored_fails_when_the_encoder_loads():
     nlp = spacy.blank("en")
     nlp.add_pipe("ctx_encoder", config={"store_layers": [-1]})
-    nlp.add_pipe("tagger", config=_tagger_config(layers=[0]))
+    nlp.add_pipe("tagger", config=tagger_config(layers=[0]))
     with pytest.raises(SpacyCtxError, match="E006"):
-        nlp.initialize(lambda: _examples(nlp))
+        nlp.initialize(lambda: tagger_examples(nlp))
 
 
 def test_listener_added_to_a_loaded_encoder_fails_at_once():
@@ -194,20 +171,20 @@ def test_listener_added_to_a_loaded_encoder_fails_at_once():
     nlp.add_pipe("ctx_encoder", config={"store_layers": [-1]})
     nlp("Load the encoder.")
     with pytest.raises(SpacyCtxError, match="E006"):
-        nlp.add_pipe("tagger", config=_tagger_config(layers=[0]))
+        nlp.add_pipe("tagger", config=tagger_config(layers=[0]))
 
 
 def test_listener_reads_float16_storage():
     nlp = spacy.blank("en")
     nlp.add_pipe("ctx_encoder", config={"store_layers": [4, 5, 6], "store_dtype": "float16"})
-    nlp.add_pipe("tagger", config=_tagger_config(layers=[4, 5, 6], grad_factor=0.0))
+    nlp.add_pipe("tagger", config=tagger_config(layers=[4, 5, 6], grad_factor=0.0))
     _train(nlp, n_steps=15)
     doc = nlp("The cat sat on the mat .")
-    assert [t.tag_ for t in doc] == TRAIN[0][1].split()
+    assert [t.tag_ for t in doc] == TAGGER_TRAIN[0][1].split()
     # The frozen cache holds only the mixed layers, in the storage dtype.
     info = nlp.get_pipe("ctx_encoder").frozen_cache.info()
-    n_tokens = sum(len(words.split()) for words, _ in TRAIN)
-    assert info["docs"] == len(TRAIN) and info["layers"] == [4, 5, 6]
+    n_tokens = sum(len(words.split()) for words, _ in TAGGER_TRAIN)
+    assert info["docs"] == len(TAGGER_TRAIN) and info["layers"] == [4, 5, 6]
     assert info["dtype"] == "float16" and info["nbytes"] == 3 * n_tokens * 384 * 2
 
 

@@ -1,19 +1,19 @@
-"""The transformer encoder reads its files in initialize and carries them in
-to_bytes: a model rebuilt from the bytes needs neither the directory nor the
-Hub id it came from."""
+"""The transformer encoder reads its files in initialize and carries them in to_bytes.
+
+A model rebuilt from the bytes needs neither the directory nor the Hub id it came from."""
 import shutil
 
 import numpy
 import pytest
 import spacy
-import torch
 from thinc.api import SGD
 
 from spacy_ctx.errors import SpacyCtxError
 from spacy_ctx.models.hf_loading import resolve_model_dir
 
-from ._tiny import assert_allclose, assert_array_equal, gpu_ops, needs_gpu, to_numpy
-from ._tiny import one_thread, tiny_model  # noqa: F401 (fixtures)
+from ..util import assert_allclose, assert_array_equal, gpu_ops, needs_gpu, to_numpy
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 TEXTS = ["The boat drifted toward the river bank.", "Zoë e-mailed São Paulo 😀 at 5:30pm.", ""]
 SETTINGS = {"pooling": "max", "window": 16, "stride": 12}

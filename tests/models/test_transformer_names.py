@@ -1,5 +1,4 @@
-"""Encoder names as in spacy-transformers: the bundled model, a local
-directory, or a Hugging Face Hub id read from the local Hub cache.
+"""Encoder names as in spacy-transformers: the bundled model, a local directory, or a Hub id from the local cache.
 
 The caches are built here in huggingface_hub's own layout (blobs, snapshot
 symlinks, refs) and HF_HUB_OFFLINE is set, so nothing can reach a hub."""
@@ -13,10 +12,10 @@ import spacy
 
 from spacy_ctx.errors import SpacyCtxError
 from spacy_ctx.models.hf_loading import hub_cache_dir, resolve_model_dir
-from spacy_ctx.models.hf_loading import resolve_model_dir
 
-from ._tiny import assert_array_equal
-from ._tiny import one_thread, tiny_model  # noqa: F401 (fixtures)
+from ..util import assert_array_equal
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 MAIN = "3f8a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a"
 TINY = "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567"

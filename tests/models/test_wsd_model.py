@@ -10,6 +10,8 @@ from thinc.api import Adam, Config, NumpyOps
 from spacy_ctx.models.listener import build_ctx_listener_v1
 from spacy_ctx.models.wsd import WSDBatch, build_wsd_scorer_v1, segment_softmax
 
+from ..util import to_numpy
+
 N_LAYERS, WIDTH = 2, 4
 
 
@@ -22,11 +24,6 @@ def make_model(n_senses=5, train_senses=True):
     rng = numpy.random.default_rng(0)
     model.set_param("E", model.ops.asarray2f(rng.normal(size=(n_senses, WIDTH)).astype("f")))
     return model
-
-
-def _np(array) -> numpy.ndarray:
-    """A NumPy copy of a NumPy or CuPy array (the suite also runs on GPU)."""
-    return numpy.asarray(array.get() if hasattr(array, "get") else array)
 
 
 def make_batch():
@@ -49,8 +46,8 @@ def make_batch():
 
 def test_forward_matches_the_formula():
     model, batch = make_model(), make_batch()
-    scores = _np(model.predict(batch))
-    E, b = _np(model.get_param("E")), _np(model.get_param("b"))
+    scores = to_numpy(model.predict(batch))
+    E, b = to_numpy(model.get_param("E")), to_numpy(model.get_param("b"))
     # Uniform scalar mix (gamma 1) of two layers, mean over the span, L2 norm.
     h = batch.docs[0]._.ctx_layers.mean(axis=0)[1:3].mean(axis=0)
     h = h / numpy.linalg.norm(h)
@@ -65,7 +62,7 @@ def test_gradients_match_finite_differences(param):
     weights = model.ops.asarray1f([1.0, -2.0, 0.5, 3.0, -1.0])
     scores, backprop = model.begin_update(batch)
     backprop(weights)
-    grad = _np(model.get_grad(param)).copy()
+    grad = to_numpy(model.get_grad(param)).copy()
     value = model.get_param(param)
     eps = 1e-2
     for index in list(numpy.ndindex(value.shape))[:6]:
@@ -81,12 +78,12 @@ def test_gradients_match_finite_differences(param):
 
 def test_a_fixed_sense_table_gets_no_gradient():
     model, batch = make_model(train_senses=False), make_batch()
-    E = _np(model.get_param("E")).copy()
+    E = to_numpy(model.get_param("E")).copy()
     scores, backprop = model.begin_update(batch)
     backprop(model.ops.xp.ones_like(scores))
     assert not model.has_grad("E") and model.has_grad("W")
     model.finish_update(Adam(0.1))
-    numpy.testing.assert_array_equal(_np(model.get_param("E")), E)
+    numpy.testing.assert_array_equal(to_numpy(model.get_param("E")), E)
 
 
 def test_python_defaults_are_the_shipped_config_defaults(root):

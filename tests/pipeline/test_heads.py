@@ -1,6 +1,6 @@
-"""NER and tagger heads on contextual layers: the corpus samples, the configs,
-a short `spacy train` run through spaCy's own training code, and the errors
-for a listener without a ctx_encoder to listen to."""
+"""NER and tagger heads on contextual layers: corpus samples, configs, `spacy train`, and listeners without an encoder.
+
+The training runs go through spaCy's own training code; a listener without a ctx_encoder to listen to is an error."""
 from pathlib import Path
 from typing import Dict, List
 
@@ -13,7 +13,8 @@ from spacy.training import Corpus
 from spacy.util import load_model_from_config, registry
 from thinc.api import Config
 
-ROOT = Path(__file__).resolve().parents[2]
+from ..util import ROOT
+
 CORPUS = ROOT / "corpus"
 CONFIGS = ROOT / "configs"
 

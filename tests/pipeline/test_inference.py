@@ -1,6 +1,6 @@
-"""The encoder's inference settings on real pipelines with the bundled
-MiniLM: precision (int8, bf16 and their fallback), layer truncation, and
-what a saved pipeline keeps of them."""
+"""The encoder's inference settings on real pipelines: precision, layer truncation, and what a saved pipeline keeps.
+
+With the bundled MiniLM: int8, bf16 and their fallback, the forward pass stopped at the highest layer read."""
 import warnings
 
 import numpy
@@ -12,7 +12,7 @@ from spacy_ctx.errors import SpacyCtxError
 from spacy_ctx.models.pytorch.precision import supports
 from spacy_ctx.models.transformer import precision_of
 
-from ..models._tiny import assert_allclose  # arrays on any device
+from ..util import assert_allclose, tagger_config, tagger_examples
 
 ON_GPU = not isinstance(get_current_ops(), NumpyOps)
 
@@ -89,18 +89,16 @@ def test_unknown_precision_fails_when_built():
 
 @pytest.mark.skipif(not supports("int8"), reason="this CPU has no int8 kernels (fbgemm)")
 def test_fine_tuning_an_int8_encoder_fails_clearly_and_frozen_training_works():
-    from ..models.test_listener import _examples, _tagger_config
-
     for grad_factor in (1.0, 0.0):
         nlp = spacy.blank("en")
         nlp.add_pipe("ctx_encoder", config={"model": {"@architectures": "spacy_ctx.TransformerEncoder.v1", "precision": "int8"}})
-        nlp.add_pipe("tagger", config=_tagger_config(grad_factor=grad_factor))
-        optimizer = nlp.initialize(lambda: _examples(nlp))
+        nlp.add_pipe("tagger", config=tagger_config(grad_factor=grad_factor))
+        optimizer = nlp.initialize(lambda: tagger_examples(nlp))
         if grad_factor:
             with pytest.raises(SpacyCtxError, match="E061.*int8"):
-                nlp.update(_examples(nlp), sgd=optimizer)
+                nlp.update(tagger_examples(nlp), sgd=optimizer)
         else:
-            losses = [nlp.update(_examples(nlp), sgd=optimizer)["tagger"] for _ in range(10)]
+            losses = [nlp.update(tagger_examples(nlp), sgd=optimizer)["tagger"] for _ in range(10)]
             assert losses[-1] < losses[0]
 
 

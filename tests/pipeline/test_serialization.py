@@ -2,13 +2,10 @@
 import os
 import pickle
 
-import numpy
 import pytest
 import spacy
 from numpy.testing import assert_allclose, assert_array_equal
 from spacy.tokens import DocBin
-
-from spacy_ctx.embed.writers import DocBinWriter, read_docbin
 
 TEXTS = ["The boat drifted toward the river bank.", "She paid cash at the bank.", ""]
 
@@ -57,21 +54,6 @@ def test_plain_docbin_keeps_layers(nlp):
     loaded = list(DocBin().from_bytes(data).get_docs(nlp.vocab))
     for doc, again in zip(docs, loaded):
         assert_array_equal(doc._.ctx_layers, again._.ctx_layers)
-
-
-def test_docbin_writer_keeps_layers_and_mix(nlp, tmp_path):
-    docs = list(nlp.pipe(TEXTS))
-    writer = DocBinWriter(tmp_path / "out.spacy", docs_per_shard=2)
-    writer.write([], docs, [])
-    writer.close()
-    assert len(list((tmp_path / "out.spacy").glob("*.spacy"))) == 2
-    loaded = list(read_docbin(tmp_path / "out.spacy", nlp.vocab))
-    for doc, again in zip(docs, loaded):
-        assert_array_equal(doc._.ctx_layers, again._.ctx_layers)
-        assert_array_equal(doc.tensor, again.tensor)
-        for a, b in zip(doc, again):
-            assert_array_equal(a.vector, b.vector)
-            assert_array_equal(a._.ctx_vector, b._.ctx_vector)
 
 
 @pytest.mark.skipif(

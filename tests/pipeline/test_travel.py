@@ -1,6 +1,7 @@
-"""Pipelines that travel: a saved pipeline loads, and gives identical output,
-where the encoder's original files are gone, and `spacy package` wheels
-install and load in a fresh environment."""
+"""Pipelines that travel: identical output where the encoder's files are gone, and `spacy package` wheels.
+
+A saved pipeline loads, and gives identical output, where the encoder's original files are gone; `spacy package`
+wheels install and load in a fresh environment."""
 import json
 import os
 import shutil
@@ -15,7 +16,8 @@ import spacy
 from spacy.tokens import DocBin
 from spacy.training import Example
 
-ROOT = Path(__file__).resolve().parents[2]
+from ..util import ROOT
+
 CORPUS = ROOT / "corpus"
 TEXTS = [
     "Peter Blackburn met officials of the European Commission in Brussels .",

@@ -9,65 +9,23 @@ from spacy.tokens import Doc, Span
 from spacy.training import Example
 
 from spacy_ctx.errors import SpacyCtxError
-from spacy_ctx.senses.corpus import create_wsd_corpus_reader, with_gold_input
-from spacy_ctx.senses.embeddings import gloss_table
 from spacy_ctx.senses.scoring import score_wsd
 from spacy_ctx.senses.targets import gold_targets, plan_batch
-from spacy_ctx.senses.wordnet import get_inventory
+
+from ..util import dev_docs, wsd_nlp
 
 pytestmark = pytest.mark.data
 
 
-@pytest.fixture(scope="module")
-def wordnet(shared_data):
-    return str(shared_data / "wordnet30" / "dict")
-
-
-@pytest.fixture(scope="module")
-def corpus(root):
-    return {
-        split: create_wsd_corpus_reader(root / "corpus" / f"wsd-{split}.spacy")
-        for split in ("train", "dev")
-    }
-
-
-def make_nlp(wordnet):
-    nlp = spacy.blank("en")
-    nlp.add_pipe("ctx_encoder")
-    nlp.add_pipe("ctx_wsd", config={"wordnet_path": wordnet})
-    return nlp
-
-
-@pytest.fixture(scope="module")
-def trained(wordnet, corpus):
-    """A pipeline trained a few steps on corpus/wsd-train, and its losses."""
-    nlp = make_nlp(wordnet)
-    train = list(corpus["train"](nlp))
-    optimizer = nlp.initialize(lambda: train)
-    optimizer.learn_rate = 0.01  # a few full-batch steps on 18 sentences
-    history = []
-    for _ in range(8):
-        losses = {}
-        nlp.update(train, sgd=optimizer, losses=losses)
-        history.append(losses["ctx_wsd"])
-    return nlp, history
-
-
-def dev_docs(nlp, corpus):
-    examples = list(corpus["dev"](nlp))
-    docs = list(nlp.pipe([eg.predicted for eg in examples]))
-    return docs, examples
-
-
-def test_training_makes_the_loss_fall(trained):
-    _, history = trained
+def test_training_makes_the_loss_fall(trained_wsd):
+    _, history = trained_wsd
     assert history[-1] < 0.7 * history[0]
 
 
-def test_predictions_are_candidates_of_the_target_lemma(trained, corpus):
-    nlp, _ = trained
+def test_predictions_are_candidates_of_the_target_lemma(trained_wsd, wsd_corpus):
+    nlp, _ = trained_wsd
     inventory = nlp.get_pipe("ctx_wsd").inventory
-    docs, examples = dev_docs(nlp, corpus)
+    docs, examples = dev_docs(nlp, wsd_corpus)
     n = 0
     for doc in docs:
         for span in doc.spans["wsd"]:
@@ -83,8 +41,8 @@ def test_predictions_are_candidates_of_the_target_lemma(trained, corpus):
     assert scores["wsd_p"] == scores["wsd_r"] >= 0.6
 
 
-def test_bank_senses_follow_the_context(trained):
-    nlp, _ = trained
+def test_bank_senses_follow_the_context(trained_wsd):
+    nlp, _ = trained_wsd
     words = ["They", "fished", "from", "the", "bank", "of", "the", "river", "."]
     money = ["She", "put", "her", "money", "in", "the", "bank", "."]
     senses = []
@@ -96,12 +54,12 @@ def test_bank_senses_follow_the_context(trained):
     assert senses == ["bank%1:17:01::", "bank%1:14:00::"]
 
 
-def test_save_load_gives_identical_predictions(trained, corpus, tmp_path):
-    nlp, _ = trained
+def test_save_load_gives_identical_predictions(trained_wsd, wsd_corpus, tmp_path):
+    nlp, _ = trained_wsd
     nlp.to_disk(tmp_path / "wsd")
     loaded = spacy.load(tmp_path / "wsd")
-    docs1, _ = dev_docs(nlp, corpus)
-    docs2, _ = dev_docs(loaded, corpus)
+    docs1, _ = dev_docs(nlp, wsd_corpus)
+    docs2, _ = dev_docs(loaded, wsd_corpus)
     for d1, d2 in zip(docs1, docs2):
         assert [(s.id_, s.label_) for s in d1.spans["wsd"]] == [(s.id_, s.label_) for s in d2.spans["wsd"]]
         s1 = [t._.sense_score for t in d1 if t._.sense]
@@ -109,8 +67,8 @@ def test_save_load_gives_identical_predictions(trained, corpus, tmp_path):
         numpy.testing.assert_allclose(s1, s2, rtol=1e-5)
 
 
-def test_bad_input_no_lemma_no_candidates_empty_doc(trained):
-    nlp, _ = trained
+def test_bad_input_no_lemma_no_candidates_empty_doc(trained_wsd):
+    nlp, _ = trained_wsd
     # Empty doc.
     empty = nlp(Doc(nlp.vocab, words=[]))
     assert len(empty.spans["wsd"]) == 0
@@ -128,15 +86,15 @@ def test_bad_input_no_lemma_no_candidates_empty_doc(trained):
     assert [s.id_ for s in doc.spans["wsd"]] == ["b"]
 
 
-def test_plain_text_targets_content_words(trained):
-    nlp, _ = trained
+def test_plain_text_targets_content_words(trained_wsd):
+    nlp, _ = trained_wsd
     doc = nlp("The plant by the river closed.")
     targets = {s.text for s in doc.spans["wsd"]}
     assert {"plant", "river"} <= targets and "The" not in targets and "by" not in targets
 
 
-def test_unseen_lemma_falls_back_to_the_most_frequent_sense(trained):
-    nlp, _ = trained
+def test_unseen_lemma_falls_back_to_the_most_frequent_sense(trained_wsd):
+    nlp, _ = trained_wsd
     wsd = nlp.get_pipe("ctx_wsd")
     doc = Doc(nlp.vocab, words=["a", "dog"], lemmas=["a", "dog"], pos=["DET", "NOUN"])
     doc.spans["wsd"] = [Span(doc, 1, 2)]
@@ -144,35 +102,35 @@ def test_unseen_lemma_falls_back_to_the_most_frequent_sense(trained):
     assert nlp(doc)[1]._.sense == wsd.inventory.candidates("dog", "NOUN")[0] == "dog%1:05:00::"
 
 
-def test_initialize_errors(trained, corpus, wordnet, tmp_path):
-    nlp, _ = trained
+def test_initialize_errors(trained_wsd, wsd_corpus, wordnet_path, tmp_path):
+    nlp, _ = trained_wsd
     bad = nlp.add_pipe("ctx_wsd", name="bad_wsd", config={"gloss_weight": 0.0})
     try:
-        train = list(corpus["train"](nlp))
+        train = list(wsd_corpus["train"](nlp))
         with pytest.raises(SpacyCtxError, match="E101"):
             bad.initialize(lambda: train, nlp=nlp, wordnet_path=str(tmp_path))
         plain = [Example(Doc(nlp.vocab, words=["no", "senses"]), Doc(nlp.vocab, words=["no", "senses"]))]
         with pytest.raises(SpacyCtxError, match="E102"):
-            bad.initialize(lambda: plain, nlp=nlp, wordnet_path=wordnet)
+            bad.initialize(lambda: plain, nlp=nlp, wordnet_path=wordnet_path)
     finally:
         nlp.remove_pipe("bad_wsd")
 
 
-def test_no_wordnet_anywhere_says_how_to_get_it(corpus, tmp_path, monkeypatch):
+def test_no_wordnet_anywhere_says_how_to_get_it(wsd_corpus, tmp_path, monkeypatch):
     import nltk
 
     monkeypatch.setattr(nltk.data, "path", [str(tmp_path)])  # an nltk without WordNet
     nlp = spacy.blank("en")
     nlp.add_pipe("ctx_encoder")
     nlp.add_pipe("ctx_wsd", config={"gloss_weight": 0.0})
-    train = list(corpus["train"](nlp))
+    train = list(wsd_corpus["train"](nlp))
     with pytest.raises(SpacyCtxError, match="E107") as err:
         nlp.initialize(lambda: train)
     assert "python -m nltk.downloader wordnet" in str(err.value)
     assert str(tmp_path) in str(err.value)
 
 
-def test_trained_pipeline_travels_without_wordnet_or_nltk(shared_data, corpus, tmp_path, monkeypatch):
+def test_trained_pipeline_travels_without_wordnet_or_nltk(shared_data, wsd_corpus, tmp_path, monkeypatch):
     """Trained on nltk's WordNet, saved, moved; then with that WordNet gone
     and nltk unimportable (WordNet is read through nltk only), the loaded
     pipeline predicts the same senses with the same scores."""
@@ -185,7 +143,7 @@ def test_trained_pipeline_travels_without_wordnet_or_nltk(shared_data, corpus, t
     nlp = spacy.blank("en")
     nlp.add_pipe("ctx_encoder")
     nlp.add_pipe("ctx_wsd", config={"gloss_weight": 0.0})  # wordnet_path: none, nltk's
-    train = list(corpus["train"](nlp))
+    train = list(wsd_corpus["train"](nlp))
     optimizer = nlp.initialize(lambda: train)
     for _ in range(3):
         nlp.update(train, sgd=optimizer)
@@ -194,7 +152,7 @@ def test_trained_pipeline_travels_without_wordnet_or_nltk(shared_data, corpus, t
     text = "The rivers flooded the old plants ."
 
     def predict(pipeline):
-        docs = dev_docs(pipeline, corpus)[0] + [pipeline(text)]
+        docs = dev_docs(pipeline, wsd_corpus)[0] + [pipeline(text)]
         return [[(s.start, s.end, s.id_, s.label_, s[0]._.sense_score) for s in d.spans["wsd"]] for d in docs]
 
     before = predict(nlp)
@@ -215,14 +173,14 @@ def test_trained_pipeline_travels_without_wordnet_or_nltk(shared_data, corpus, t
     assert copy.log_prior(wsd.candidates("bank", "NOUN")).tolist() == wsd.log_prior(wsd.candidates("bank", "NOUN")).tolist()
 
 
-def test_get_loss_is_the_candidate_cross_entropy(trained, corpus):
+def test_get_loss_is_the_candidate_cross_entropy(trained_wsd, wsd_corpus):
     """get_loss(examples, scores) against softmax cross-entropy computed
     here over the gold instances' candidate segments."""
     from scipy.special import softmax
 
-    nlp, _ = trained
+    nlp, _ = trained_wsd
     wsd = nlp.get_pipe("ctx_wsd")
-    examples = list(corpus["train"](nlp))[:6]
+    examples = list(wsd_corpus["train"](nlp))[:6]
     docs = list(nlp.get_pipe("ctx_encoder").pipe([eg.predicted for eg in examples]))
     rows = {key: i for i, key in enumerate(wsd.senses)}
     gold = [gold_targets(eg, "wsd") for eg in examples]
@@ -241,49 +199,12 @@ def test_get_loss_is_the_candidate_cross_entropy(trained, corpus):
     numpy.testing.assert_allclose(d_scores, numpy.concatenate(grads), atol=1e-6)
 
 
-def test_corpus_reader_gives_gold_input_without_senses(trained, corpus):
-    nlp, _ = trained
-    eg = next(iter(corpus["train"](nlp)))
-    assert [t.lemma_ for t in eg.predicted] == [t.lemma_ for t in eg.reference]
-    assert all(s.label_ == "" and s.id_ for s in eg.predicted.spans["wsd"])
-    assert {s.id_ for s in eg.predicted.spans["wsd"]} == {s.id_ for s in eg.reference.spans["wsd"]}
-    assert with_gold_input(eg.reference).text == eg.reference.text
-
-
-def test_gloss_embeddings_enter_the_sense_table(trained, corpus, wordnet):
-    nlp, _ = trained
-    wsd = nlp.get_pipe("ctx_wsd")
-    inventory = get_inventory(wordnet)
-    tok2vec = wsd.model.get_ref("tok2vec")
-    G = gloss_table(tok2vec, nlp.get_pipe("ctx_encoder"), nlp.make_doc, wsd.senses, inventory)
-    keys = wsd.senses
-    assert G.shape == (len(keys), 384)
-    # Unit rows; a key nltk cannot resolve has no gloss and a zero row.
-    no_gloss = numpy.asarray([inventory.gloss_text(k) == "" for k in keys])
-    numpy.testing.assert_allclose(numpy.linalg.norm(G, axis=1), numpy.where(no_gloss, 0.0, 1.0), atol=1e-5)
-    assert no_gloss.mean() < 0.01
-    # Independent computation for one sense: encode its gloss text with the
-    # pipeline and average the listener's mix (uniform over the last 4 layers).
-    key = keys[0]
-    text = inventory.gloss_text(key)
-    assert text.startswith(inventory.synset(key).lemmas()[0].name().replace("_", " "))
-    assert inventory.synset(key).definition() in text
-    layers = nlp.get_pipe("ctx_encoder")(nlp.make_doc(text))._.ctx_layers
-    mix = tok2vec.get_ref("mix")
-    weights = numpy.exp(mix.get_param("weights")) / numpy.exp(mix.get_param("weights")).sum()
-    expected = (layers[-4:] * weights[:, None, None]).sum(axis=0).mean(axis=0) * mix.get_param("gamma")[0]
-    numpy.testing.assert_allclose(G[0], expected / numpy.linalg.norm(expected), atol=1e-4)
-    # Two keys of one synset (car / auto) share one gloss embedding.
-    car, auto = "car%1:06:00::", "auto%1:06:00::"
-    assert inventory.gloss_text(car) == inventory.gloss_text(auto)
-
-
-def test_gloss_weight_errors(wordnet, corpus):
+def test_gloss_weight_errors(wordnet_path, wsd_corpus):
     nlp = spacy.blank("en")
     with pytest.raises(SpacyCtxError, match="E106"):
-        nlp.add_pipe("ctx_wsd", config={"wordnet_path": wordnet, "gloss_weight": -1.0})
-    nlp = make_nlp(wordnet)
-    train = list(corpus["train"](nlp))
+        nlp.add_pipe("ctx_wsd", config={"wordnet_path": wordnet_path, "gloss_weight": -1.0})
+    nlp = wsd_nlp(wordnet_path)
+    train = list(wsd_corpus["train"](nlp))
     wsd = nlp.get_pipe("ctx_wsd")
     nlp.get_pipe("ctx_encoder").initialize(lambda: train, nlp=nlp)
     # Without the pipeline, the glosses cannot be encoded: a clear error.
@@ -291,7 +212,7 @@ def test_gloss_weight_errors(wordnet, corpus):
         wsd.initialize(lambda: train)
 
 
-def test_spacy_train_runs_the_wsd_config(root, wordnet, tmp_path):
+def test_spacy_train_runs_the_wsd_config(root, wordnet_path, tmp_path):
     """configs/wsd.cfg through spaCy's own training loop, then spacy.load."""
     import srsly
     from spacy.cli.train import train as spacy_train
@@ -299,7 +220,7 @@ def test_spacy_train_runs_the_wsd_config(root, wordnet, tmp_path):
     overrides = {
         "paths.train": str(root / "corpus" / "wsd-train.spacy"),
         "paths.dev": str(root / "corpus" / "wsd-dev.spacy"),
-        "paths.wordnet": wordnet,
+        "paths.wordnet": wordnet_path,
         "training.max_steps": 10,
         "training.max_epochs": 0,
         "training.eval_frequency": 5,
@@ -316,50 +237,3 @@ def test_spacy_train_runs_the_wsd_config(root, wordnet, tmp_path):
     doc.spans["wsd"] = [Span(doc, 4, 5, span_id="d0.s0.t0")]
     doc = nlp(doc)
     assert doc[4]._.sense in wsd.candidates("bank", "NOUN")
-
-
-def test_predict_wsd_cli_writes_framework_keys(trained, corpus, root, tmp_path):
-    from typer.testing import CliRunner
-
-    from spacy_ctx.cli import app
-    from spacy_ctx.senses.raganato import read_gold_keys
-    from spacy_ctx.senses.scoring import score_keys
-
-    nlp, _ = trained
-    nlp.to_disk(tmp_path / "wsd")
-    data = root / "corpus" / "wsd-dev.data.xml"
-    result = CliRunner().invoke(app, ["predict-wsd", str(tmp_path / "wsd"), str(data)])
-    assert result.exit_code == 0, result.output
-    lines = [line.split() for line in result.stdout.strip().splitlines()]
-    assert lines and all(len(parts) == 2 for parts in lines)
-    predicted = dict(lines)
-    gold = read_gold_keys(root / "corpus" / "wsd-dev.gold.key.txt")
-    assert set(predicted) <= set(gold)
-    # Each key is a candidate of its instance's lemma and POS.
-    wsd = nlp.get_pipe("ctx_wsd")
-    assert all(key in wsd.candidates(lemma, pos) for lemma, pos, key in _lemma_keys(data, predicted))
-    # The key file scores as the in-pipeline scorer does on the same data.
-    docs, examples = dev_docs(nlp, corpus)
-    in_pipeline = score_wsd([Example(d, eg.reference) for d, eg in zip(docs, examples)])
-    assert score_keys(gold, predicted)["f"] == pytest.approx(in_pipeline["wsd_f"], abs=1e-6)
-
-
-def _lemma_keys(data, predicted):
-    from spacy_ctx.senses.raganato import read_raganato
-
-    for sent in read_raganato(data):
-        for inst in sent.instances:
-            if inst.id in predicted:
-                yield inst.lemma, inst.pos, predicted[inst.id]
-
-
-def test_predict_wsd_cli_without_ctx_wsd_is_a_clear_error(root, tmp_path):
-    from typer.testing import CliRunner
-
-    from spacy_ctx.cli import app
-
-    spacy.blank("en").to_disk(tmp_path / "blank")
-    data = root / "corpus" / "wsd-dev.data.xml"
-    result = CliRunner().invoke(app, ["predict-wsd", str(tmp_path / "blank"), str(data)])
-    assert result.exit_code == 1
-    assert "E104" in result.output and "Traceback" not in result.output

@@ -1,5 +1,4 @@
-"""The SenseInventory (what a trained ctx_wsd keeps of WordNet) against nltk's
-WordNet reader, and how WordNet is found."""
+"""The SenseInventory (what a trained ctx_wsd keeps of WordNet) against nltk's WordNet reader, and finding WordNet."""
 import pickle
 import random
 import zipfile
@@ -21,11 +20,6 @@ SPECIAL = [
     "sun", "earth", "moon", "kb", "ddc", "a", "geese", "mice", "went", "better", "closed",
     "running", "churches", "aardwolves", "primary_election", "new york", "xyzzyq", "",
 ]
-
-
-@pytest.fixture(scope="module")
-def wordnet(shared_data):
-    return get_inventory(shared_data / "wordnet30" / "dict")
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
-"""bf16/int8 conversion and layer truncation of a Hugging Face encoder, on the
-real bundled MiniLM, each checked against the unconverted fp32 model."""
+"""bf16/int8 conversion and layer truncation of a Hugging Face encoder, each checked against the fp32 model.
+
+On the real bundled MiniLM; the CPU feature rules are checked with the flag sets of known CPUs and against this one."""
 import copy
 from pathlib import Path
 
