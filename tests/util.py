@@ -158,6 +158,12 @@ WORDSIM_SAMPLE = [("bank", "money", 5.0), ("river", "bank", 6.0), ("guitar", "ri
 
 # An embedding job: embed/test_blocks, embed/test_ray
 
+# "bank" by a river and at a bank: what the rendering tests show.
+BANK_TEXTS = [
+    "The boat drifted toward the river bank.",
+    "She paid the cheque in at the bank.",
+    "We had a picnic on the bank of the river.",
+]
 EMBED_TEXTS = [f"Sentence {n} is about the {'river' if n % 2 else 'money'} bank." for n in range(10)]
 
 

@@ -3,11 +3,8 @@ import pytest
 
 from spacy_ctx.embed.writers import doc_outputs, output_names, token_schema, token_table, write_table_atomic
 
-TEXTS = [
-    "The boat drifted toward the river bank.",
-    "She paid the cheque in at the bank.",
-    "We had a picnic on the bank of the river.",
-]
+from ..util import BANK_TEXTS
+
 CORPUS_TEXTS = [
     "The bank raised its interest rates.",
     "Fish swim near the muddy bank of the stream.",
@@ -18,8 +15,8 @@ CORPUS_TEXTS = [
 
 @pytest.fixture(scope="session")
 def docs(nlp):
-    """TEXTS encoded by the default ctx_encoder: "bank" in two senses."""
-    return list(nlp.pipe(TEXTS))
+    """BANK_TEXTS encoded by the default ctx_encoder: "bank" in two senses."""
+    return list(nlp.pipe(BANK_TEXTS))
 
 
 @pytest.fixture(scope="session")

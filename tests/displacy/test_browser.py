@@ -15,7 +15,7 @@ from spacy_ctx.displacy.html import format_number
 from spacy_ctx.displacy.server import Explorer, make_server
 from spacy_ctx.displacy.views import cosine_matrix
 
-from .conftest import TEXTS
+from ..util import BANK_TEXTS
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (the [test] extra)")
 from selenium.webdriver.chrome.service import Service  # noqa: E402
@@ -95,7 +95,7 @@ def test_explorer_in_a_browser(browser, url, docs, shots):
     wait(browser, lambda b: "5000" in b.find_element(By.ID, "limits").text)
 
     # Type, tokenize, click "bank" in the money sentence.
-    tokenize(browser, "\n".join(TEXTS))
+    tokenize(browser, "\n".join(BANK_TEXTS))
     wait(browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, "#tokens .token")) == sum(len(d) for d in docs))
     browser.execute_script("document.body.dataset.state = 'waiting';")
     browser.find_element(By.CSS_SELECTOR, '#tokens .token[data-doc="1"][data-token="7"]').click()

@@ -11,7 +11,7 @@ import pytest
 from spacy_ctx.displacy.server import DEFAULT_MAX_CHARS, Explorer, make_server
 from spacy_ctx.errors import SpacyCtxError
 
-from .conftest import TEXTS
+from ..util import BANK_TEXTS
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def request(url, path, payload=None, raw=None):
 
 
 def test_explore_returns_every_view(explorer):
-    result = explorer.explore({"text": "\n".join(TEXTS), "doc": 0, "token": 6})
+    result = explorer.explore({"text": "\n".join(BANK_TEXTS), "doc": 0, "token": 6})
     assert result["query"] == [0, 6]
     styles = {view["style"]: view for view in result["views"]}
     assert list(styles) == ["layers", "tokens", "mix", "senses", "neighbors"]
