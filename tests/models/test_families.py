@@ -9,6 +9,7 @@ from torch import nn
 
 from spacy_ctx.errors import SpacyCtxError
 from spacy_ctx.models.hf_loading import usable_length
+from spacy_ctx.models.pytorch.packed import packable
 from spacy_ctx.models.types import LayerRequest
 from spacy_ctx.testing import FAMILY, FAMILY_NAMES, sentences
 from spacy_ctx.tokenization.wordpieces import special_tokens
@@ -75,8 +76,10 @@ def watch_inputs(model):
         if isinstance(m, nn.Embedding)
     ]
     # On the model's own forward: some models (ModernBERT on CUDA) reach
-    # their embedding table by a path that bypasses module hooks.
-    handles.append(transformer.register_forward_pre_hook(record_shape, with_kwargs=True))
+    # their embedding table by a path that bypasses module hooks. A packed
+    # forward (BERT-style families) calls the embeddings, not the model.
+    entry = transformer.embeddings if packable(transformer) else transformer
+    handles.append(entry.register_forward_pre_hook(record_shape, with_kwargs=True))
     try:
         yield seen
     finally:

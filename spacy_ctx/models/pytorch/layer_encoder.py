@@ -5,6 +5,7 @@ from typing import Dict, Optional, Sequence
 import torch
 from torch import nn
 
+from .packed import packable, packed_hidden_states
 from .truncation import truncated_layers, truncation_is_exact
 
 
@@ -31,6 +32,9 @@ class LayerEncoder(nn.Module):
         # k -> whether stopping at hidden layer k reproduces layer k exactly.
         self._exact_stops: Dict[int, bool] = {}
         self.probe_inputs: Optional[Dict[str, torch.Tensor]] = None
+        # Run BERT-style families without computing padding (packed.py);
+        # False runs the model's own forward (for comparisons).
+        self.pack = True
 
     @property
     def n_layers(self) -> int:
@@ -68,8 +72,9 @@ class LayerEncoder(nn.Module):
         grad = torch.is_grad_enabled()
         model = self.fast if self.fast is not None and not grad else self.transformer
         top = max(layers) if layers else 0
+        pack = self.pack and packable(model)
         stop = nullcontext()
-        if 0 < top < self.n_layers - 1 and self._stops_exactly(top):
+        if not pack and 0 < top < self.n_layers - 1 and self._stops_exactly(top):
             stop = truncated_layers(model, top)
         n_tokens = counts.shape[0]
         out = self._zeros(len(layers), n_tokens, dtype or torch.float32)
@@ -81,15 +86,21 @@ class LayerEncoder(nn.Module):
         inv_counts = None if pooling == "max" else 1.0 / counts
         with stop:
             for ids, mask, source, target in zip(input_ids, attention_mask, sources, targets):
-                hidden_states = model(
-                    input_ids=ids, attention_mask=mask, output_hidden_states=True
-                ).hidden_states
+                if pack:
+                    # [n_real, width] states; `source` indexes the padded batch
+                    hidden_states, packed_rows = packed_hidden_states(model, ids, mask, top)
+                    source = packed_rows.index_select(0, source)
+                else:
+                    # [batch, seq_len, width] -> [batch * seq_len, width]
+                    hidden_states = [
+                        h.reshape(-1, h.shape[-1])
+                        for h in model(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states
+                    ]
                 share = None if inv_counts is None else inv_counts.index_select(0, target).view(-1, 1)
-                # Pool layer by layer straight from each [batch, seq_len, width]
-                # output: stacking them first would copy every hidden state.
+                # Pool layer by layer straight from each batch's states:
+                # stacking them first would copy every hidden state.
                 for k, layer in enumerate(layers):
-                    hidden = hidden_states[layer]
-                    rows = hidden.reshape(-1, hidden.shape[-1]).index_select(0, source)
+                    rows = hidden_states[layer].index_select(0, source)
                     if pooling == "max":
                         index = target.view(-1, 1).expand_as(rows)
                         out[k].scatter_reduce_(0, index, rows.to(out.dtype), "amax")
