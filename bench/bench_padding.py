@@ -1,0 +1,155 @@
+"""What padding costs the encoder, and what computing none of it buys.
+
+Side by side in one interleaved run on UD EWT dev sentences, the bundled
+MiniLM at the default thread count:
+(a) the plain transformers loop a user writes: sentences sorted by wordpiece
+    count, batches of 64, output_hidden_states=True;
+(b) ctx_encoder in nlp.pipe(batch_size=64), the model's own padded forward
+    (`LayerEncoder.pack = False`);
+(c) the same with the padding-free forward (models/pytorch/packed.py, the
+    default);
+(d) (c) at spaCy's default nlp.pipe batch size (1,000).
+It also reports each path's padding ratio (padded / real wordpieces), this
+machine's sgemm rate at the encoder's shapes, and the useful work (FLOPs of
+real wordpieces per second) as a share of it.
+
+    python bench/bench_padding.py --sentences 1000 --chunks 6 --out bench/results/padding.json
+"""
+import argparse
+import time
+from pathlib import Path
+
+import torch
+
+from spacy_ctx.models.transformer import find_hf_shim
+from spacy_ctx.pipeline.loading import find_encoder, load_pipeline
+
+from _common import DATA, EWT, emit, hf_model, interleave, machine, sentences
+
+BATCH_SIZE = 64
+
+
+def raw_loop(tokenizer, model, stats):
+    def run(texts):
+        encoded = tokenizer(texts, add_special_tokens=True)["input_ids"]
+        order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
+        for k in range(0, len(order), BATCH_SIZE):
+            batch = tokenizer([texts[i] for i in order[k : k + BATCH_SIZE]], padding=True, return_tensors="pt")
+            stats["padded"] += batch["input_ids"].numel()
+            stats["real"] += int(batch["attention_mask"].sum())
+            with torch.no_grad():
+                model(**batch, output_hidden_states=True)
+
+    return run
+
+
+def ctx_runner(nlp, pack: bool, batch_size: int):
+    shim = find_hf_shim(find_encoder(nlp).model)
+
+    def run(texts):
+        shim.encoder.pack = pack
+        for doc in nlp.pipe(texts, batch_size=batch_size):
+            pass
+
+    return run
+
+
+def planner_padding(nlp, texts, batch_size: int) -> float:
+    """Padded / real wordpieces of the planner's forward batches for texts
+    in nlp.pipe batches of `batch_size` (chunk by chunk, as interleave runs
+    them). The padded forward computes all of them; the packed forward
+    computes the real ones in every per-token operation, and the padded
+    ones only inside attention."""
+    shim = find_hf_shim(find_encoder(nlp).model)
+    padded = real = 0
+    for start in range(0, len(texts), batch_size):
+        for batch in shim.planner([nlp.make_doc(t) for t in texts[start : start + batch_size]]).batches:
+            padded += batch.input_ids.size
+            real += int(batch.attention_mask.sum())
+    return padded / real
+
+
+def sgemm_gflops(width: int, rows: int = 4096, repeats: int = 20) -> float:
+    """torch's fp32 matmul rate at the encoder's feed-forward shape."""
+    a, b = torch.randn(rows, width), torch.randn(width, 4 * width)
+    torch.mm(a, b)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        torch.mm(a, b)
+    return 2 * rows * width * 4 * width * repeats / (time.perf_counter() - start) / 1e9
+
+
+def flops_per_wordpiece(config) -> float:
+    """Multiply-adds x 2 of one real wordpiece's linears in every layer."""
+    width, inner = config.hidden_size, config.intermediate_size
+    return 2 * config.num_hidden_layers * (4 * width * width + 2 * width * inner)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--sentences", type=int, default=1000)
+    parser.add_argument("--chunks", type=int, default=6)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    texts, _ = sentences(args.data / EWT.format(split="dev"), args.sentences)
+    tokenizer, model = hf_model()
+    nlp = load_pipeline("default")
+    raw = {"padded": 0, "real": 0}
+    runners = {
+        "a_transformers_sorted_loop": raw_loop(tokenizer, model, raw),
+        "b_ctx_padded_forward": ctx_runner(nlp, False, BATCH_SIZE),
+        "c_ctx_packed": ctx_runner(nlp, True, BATCH_SIZE),
+        "d_ctx_packed_batch_1000": ctx_runner(nlp, True, 1000),
+    }
+    seconds = interleave(runners, texts, args.chunks, warmup=64)
+    words = sum(len(nlp.make_doc(t)) for t in texts)
+    size = -(-len(texts) // args.chunks)
+    chunks = [texts[k : k + size] for k in range(0, len(texts), size)]
+    # Real wordpieces, special tokens included, in the timed runs.
+    pieces = sum(len(ids) for ids in tokenizer(texts)["input_ids"])
+    padding = {
+        "a_transformers_sorted_loop": raw["padded"] / raw["real"],
+        "b_ctx_padded_forward": sum(planner_padding(nlp, c, BATCH_SIZE) * len(c) for c in chunks) / len(texts),
+        "c_ctx_packed": 1.0,
+        "d_ctx_packed_batch_1000": 1.0,
+    }
+    attention_padding = {
+        "c_ctx_packed": padding["b_ctx_padded_forward"],
+        "d_ctx_packed_batch_1000": sum(planner_padding(nlp, c, 1000) * len(c) for c in chunks) / len(texts),
+    }
+    gemm = sgemm_gflops(model.config.hidden_size)
+    per_piece = flops_per_wordpiece(model.config)
+    reference = seconds["a_transformers_sorted_loop"]
+    results = {}
+    for name, secs in seconds.items():
+        useful = pieces * per_piece / secs / 1e9
+        results[name] = {
+            "words_per_s": round(words / secs, 1),
+            "vs_transformers_loop": round(reference / secs, 3),
+            "padding_ratio_per_token_ops": round(padding[name], 3),
+            "useful_gflops": round(useful, 1),
+            "share_of_sgemm": round(useful / gemm, 3),
+        }
+        if name in attention_padding:
+            results[name]["padding_ratio_attention"] = round(attention_padding[name], 3)
+    emit(
+        {
+            "what": "words/s of the encoder paths, interleaved; padding ratio; useful work against sgemm",
+            "date": time.strftime("%Y-%m-%d"),
+            "machine": machine(),
+            "threads": torch.get_num_threads(),
+            "sentences": len(texts),
+            "words": words,
+            "sgemm_gflops": round(gemm, 1),
+            "results": results,
+        },
+        args.out,
+    )
+
+
+if __name__ == "__main__":
+    main()
