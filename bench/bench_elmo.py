@@ -1,28 +1,15 @@
-"""The pretrained ELMo encoder against no contextual features, on UD EWT UPOS,
-and the ELMo encoder's throughput beside the MiniLM encoder.
+"""The pretrained ELMo encoder against no contextual features on UD EWT UPOS,
+and its throughput beside the MiniLM encoder.
+
+Systems, trained alike with `spacy train` on the first --train-limit EWT
+train docs and scored (model-last, the morphologizer's pos_acc) on all of
+EWT dev: elmo (configs/elmo_tagger.cfg with the pretrained weights, frozen),
+elmo_random (the same, random weights), hash and cnn (no context:
+bench/_common.ablate). Throughput: nlp.pipe words/s of a lone ctx_encoder,
+ELMo then MiniLM, on the same EWT dev sentences and threads.
 
     nice -n 10 python bench/bench_elmo.py --weights /tmp/elmo_pretrained \
         --train-limit 400 --max-epochs 6 --out /tmp/bench_elmo.json
-
-Systems (same heads, same data, same epochs; spaCy's own `spacy train` loop):
-- elmo: configs/elmo_tagger.cfg with the pretrained weights (frozen features,
-  the config's default), i.e. a per-head scalar mix of the 3 ELMo layers
-  concatenated with hash embeddings of NORM/PREFIX/SUFFIX/SHAPE.
-- elmo_random: the same with a randomly initialised (not pretrained) encoder.
-- hash: no contextual features at all: the heads' tok2vec is hash embeddings
-  of the same attributes (spacy.MultiHashEmbed.v2, width 256) and the same
-  single maxout window layer.
-- cnn: spaCy's CNN tok2vec (hash embeddings + 4 residual window layers).
-
-UPOS is the morphologizer's pos_acc on the whole EWT dev set, scored on
-model-last with nlp.evaluate. By default only the morphologizer is trained
-(--with-tagger adds the XPOS tagger of the config). Training data are the
-first --train-limit docs of 10 sentences of EWT train (spaCy's conllu
-converter), written to a temporary directory, never into the repository.
-
-Throughput: words/s of `nlp.pipe` with only a ctx_encoder (ELMo, then the
-default MiniLM-L6-H384) over the same EWT dev sentences, after a warm-up
-batch, with the same torch thread count. Prints one JSON object.
 """
 import argparse
 import json
@@ -32,123 +19,35 @@ import time
 from pathlib import Path
 from typing import Dict, List
 
-import spacy
 import torch
-from spacy.cli.train import train as spacy_train
-from spacy.tokens import DocBin
-from spacy.training import Corpus
-from spacy.training.converters import conllu_to_docs
 from thinc.api import Config
 
-from _report import emit, set_schedule  # noqa: E402  (bench/ is on sys.path when run as a script)
+from spacy_ctx.pipeline.loading import load_pipeline
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data"
-CONFIG = ROOT / "configs" / "elmo_tagger.cfg"
-EWT = "ud_english_ewt/en_ewt-ud-{split}.conllu"
+from _common import CONFIGS, DATA, EWT, TASKS, ablate, convert, elmo_config, emit, keep_heads, pretrained_sizes, sentences
+from _common import set_schedule, train_and_score
+
 SYSTEMS = ("elmo", "elmo_random", "hash", "cnn")
-HASH_EMBED = {
-    "@architectures": "spacy.MultiHashEmbed.v2",
-    "width": 256,
-    "attrs": ["NORM", "PREFIX", "SUFFIX", "SHAPE"],
-    "rows": [5000, 1000, 2500, 2500],
-    "include_static_vectors": False,
-}
-
-
-def window_encoder(depth: int) -> Dict:
-    return {
-        "@architectures": "spacy.MaxoutWindowEncoder.v2",
-        "width": 256,
-        "depth": depth,
-        "window_size": 1,
-        "maxout_pieces": 3,
-    }
-
-
-def convert(data: Path, work: Path, train_limit: int) -> Dict:
-    """EWT train (first train_limit docs) and dev as .spacy files in work."""
-    info: Dict = {}
-    for split in ("train", "dev"):
-        text = (data / EWT.format(split=split)).read_text(encoding="utf8")
-        docs = list(conllu_to_docs(text, n_sents=10, no_print=True))
-        if split == "train" and train_limit:
-            docs = docs[:train_limit]
-        info[split] = work / f"{split}.spacy"
-        DocBin(docs=docs, store_user_data=False).to_disk(info[split])
-        info[f"n_{split}_docs"] = len(docs)
-        info[f"n_{split}_words"] = sum(len(doc) for doc in docs)
-    return info
-
-
-def pretrained_sizes(weights: Path) -> Dict:
-    """The encoder sizes of pretrained weights (pretrain-elmo's config.json),
-    so that weights of any size load into the config's encoder block."""
-    block = json.loads(((weights if weights.is_dir() else weights.parent) / "config.json").read_text())
-    return {key: value for key, value in block.items() if key not in ("@architectures", "weights")}
 
 
 def make_config(system: str, paths: Dict, args) -> Config:
-    config = Config().from_disk(CONFIG, interpolate=False)
-    config["paths"]["train"] = str(paths["train"])
-    config["paths"]["dev"] = str(paths["dev"])
-    config["paths"]["elmo_weights"] = str(args.weights) if system == "elmo" else None
-    if system == "elmo" and args.weights is not None:
-        config["components"]["ctx_encoder"]["model"].update(pretrained_sizes(Path(args.weights)))
+    config = elmo_config(paths, args.weights if system == "elmo" else None, args.dev_limit_during_training)
     heads = ["morphologizer", "tagger"] if args.with_tagger else ["morphologizer"]
-    config["nlp"]["pipeline"] = ["ctx_encoder", *heads]
-    if not args.with_tagger:
-        del config["components"]["tagger"]
-        config["training"]["score_weights"] = {"pos_acc": 1.0, "morph_acc": 0.0}
-    set_schedule(config, args)
-    # Evaluation during training only logs progress; model-last is scored on
-    # the whole dev set afterwards, the same way for every system.
-    config["corpora"]["dev"]["limit"] = args.dev_limit_during_training
-    if system in ("hash", "cnn"):
-        for head in heads:
-            config["components"][head]["model"]["tok2vec"] = {
-                "@architectures": "spacy.Tok2Vec.v2",
-                "embed": dict(HASH_EMBED),
-                "encode": window_encoder(1 if system == "hash" else 4),
-            }
-        config["nlp"]["pipeline"] = heads
-        del config["components"]["ctx_encoder"]
-    return config
+    keep_heads(config, heads)
+    set_schedule(config, epochs=args.max_epochs, eval_frequency=args.eval_frequency)
+    return ablate(config, heads, system) if system in ("hash", "cnn") else config
 
 
 def run_system(system: str, paths: Dict, work: Path, args) -> Dict:
-    config_path = work / f"{system}.cfg"
-    make_config(system, paths, args).to_disk(config_path)
-    output = work / f"out-{system}"
-    start = time.perf_counter()
-    spacy_train(config_path, output, use_gpu=-1)
-    train_s = time.perf_counter() - start
-    nlp = spacy.load(output / "model-last")
-    examples = list(Corpus(paths["dev"])(nlp))
-    start = time.perf_counter()
-    scores = nlp.evaluate(examples, batch_size=64)
-    infer_s = time.perf_counter() - start
-    result = {
-        "system": system,
-        "train_s": round(train_s, 1),
-        "eval_s": round(infer_s, 1),
-        "pos_acc": round(100 * float(scores["pos_acc"]), 2),
-        "morph_acc": round(100 * float(scores["morph_acc"]), 2),
-    }
-    if args.with_tagger:
-        result["tag_acc"] = round(100 * float(scores["tag_acc"]), 2)
+    _, run = train_and_score(make_config(system, paths, args), work / f"out-{system}", paths["dev"], TASKS["pos"]["scores"])
+    result = {"system": system, "train_s": round(run["train_s"], 1), "eval_s": round(run["seconds"], 1)}
+    result.update((key, run["scores"][key]) for key in ("pos_acc", "morph_acc", "tag_acc") if key in run["scores"])
     print(json.dumps(result), file=sys.stderr, flush=True)
     return result
 
 
-def dev_texts(data: Path, n: int) -> List[str]:
-    lines = (data / EWT.format(split="dev")).read_text(encoding="utf8").splitlines()
-    return [line[len("# text = ") :] for line in lines if line.startswith("# text = ")][:n]
-
-
 def throughput(model_config: Dict, texts: List[str], batch_size: int) -> Dict:
-    nlp = spacy.blank("en")
-    nlp.add_pipe("ctx_encoder", config={"model": model_config})
+    nlp = load_pipeline("default", overrides={"components.ctx_encoder.model": model_config})
     list(nlp.pipe(texts[:batch_size], batch_size=batch_size))  # warm-up
     start = time.perf_counter()
     n_words = sum(len(doc) for doc in nlp.pipe(texts, batch_size=batch_size))
@@ -174,8 +73,8 @@ def main(argv=None) -> Dict:
 
     report: Dict = {"threads": args.threads, "max_epochs": args.max_epochs, "weights": str(args.weights)}
     if args.speed_sentences:
-        texts = dev_texts(args.data, args.speed_sentences)
-        elmo_block = dict(Config().from_disk(CONFIG, interpolate=False)["components"]["ctx_encoder"]["model"])
+        texts, _ = sentences(args.data / EWT.format(split="dev"), args.speed_sentences)
+        elmo_block = dict(Config().from_disk(CONFIGS / "elmo_tagger.cfg", interpolate=False)["components"]["ctx_encoder"]["model"])
         elmo_block["weights"] = str(args.weights)
         elmo_block.update(pretrained_sizes(args.weights))
         elmo = throughput(elmo_block, texts, 64)
@@ -189,15 +88,13 @@ def main(argv=None) -> Dict:
         print(json.dumps(report["throughput"]), file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(prefix="spacy_ctx_bench_elmo_") as tmp:
         work = Path(tmp)
-        paths = convert(args.data, work, args.train_limit)
+        paths = convert("pos", args.data, work, args.train_limit)
         report.update({k: v for k, v in paths.items() if k.startswith("n_")})
         report["systems"] = {s: run_system(s, paths, work, args) for s in args.systems}
     systems = report["systems"]
     for other in ("hash", "cnn", "elmo_random"):
         if "elmo" in systems and other in systems:
-            report[f"elmo_minus_{other}_pos_acc"] = round(
-                systems["elmo"]["pos_acc"] - systems[other]["pos_acc"], 2
-            )
+            report[f"elmo_minus_{other}_pos_acc"] = round(systems["elmo"]["pos_acc"] - systems[other]["pos_acc"], 2)
     return emit(report, args.out)
 
 

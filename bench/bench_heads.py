@@ -1,24 +1,13 @@
-"""Accuracy and speed of the NER / POS heads on contextual layers, against the
-same heads on spaCy's plain CNN tok2vec (the ablation), on ../shared/data.
+"""Accuracy and speed of the NER and POS heads on contextual layers, against
+the same heads on spaCy's CNN tok2vec (the ablation, bench/_common.ablate).
 
-    nice -n 10 python bench/bench_heads.py ner --systems ctx cnn --max-epochs 6
-    nice -n 10 python bench/bench_heads.py pos --systems ctx cnn --max-epochs 4
+Trains configs/ner.cfg or tagger.cfg (or --config, with --set overrides) with
+`spacy train` and scores model-last on the whole dev set (CoNLL-2003 valid:
+ents_f/p/r; UD EWT dev: UPOS, XPOS, features). Reports per system the
+scores, wall and CPU seconds with the per-epoch split, words/s, and ctx - cnn.
 
-Trains through spaCy's own `spacy train` loop (spacy.cli.train.train) with the
-configs in configs/, then scores model-last on the whole dev set with
-nlp.evaluate. Prints one JSON object: per system the dev scores, the training
-wall time with its per-epoch split (the frozen encoder's first epoch fills the
-cache, later epochs must be much faster), the training and inference words/s,
-and the ctx - cnn difference of every score.
-
-Wall times depend on the load of the machine; the *_cpu_s figures (process
-CPU time, all threads) are less sensitive to it.
-
-Data go to a temporary directory, never into the repository:
-- ner: CoNLL-2003 train.txt -> valid.txt (spaCy's conll converter, 10
-  sentences per doc, never across a -DOCSTART- boundary).
-- pos: UD English EWT train -> dev (spaCy's conllu converter, 10 sentences
-  per doc); scores UPOS (pos_acc), XPOS (tag_acc) and features (morph_acc).
+    nice -n 10 python bench/bench_heads.py ner --systems ctx cnn --max-epochs 6 --threads 1
+    nice -n 10 python bench/bench_heads.py pos --systems ctx cnn --max-epochs 4 --threads 1
 """
 import argparse
 import json
@@ -26,55 +15,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import spacy
-from spacy.cli.train import train as spacy_train
-from spacy.tokens import DocBin
 from spacy.training import Corpus
-from spacy.training.converters import conll_ner_to_docs, conllu_to_docs
 from spacy.util import registry
-from thinc.api import Config
 
-from _report import emit, set_schedule  # noqa: E402  (bench/ is on sys.path when run as a script)
-
-ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data"
-TASKS = {
-    "ner": {
-        "config": ROOT / "configs" / "ner.cfg",
-        "train": "conll2003/train.txt",
-        "dev": "conll2003/valid.txt",
-        "heads": ["ner"],
-        "scores": ["ents_f", "ents_p", "ents_r"],
-    },
-    "pos": {
-        "config": ROOT / "configs" / "tagger.cfg",
-        "train": "ud_english_ewt/en_ewt-ud-train.conllu",
-        "dev": "ud_english_ewt/en_ewt-ud-dev.conllu",
-        "heads": ["morphologizer", "tagger"],
-        "scores": ["pos_acc", "tag_acc", "morph_acc"],
-    },
-}
-# spaCy's CNN tok2vec (the efficiency preset's architecture) at the heads'
-# width: hash embeddings of the same attributes, 4 residual window layers.
-CNN_TOK2VEC = {
-    "@architectures": "spacy.Tok2Vec.v2",
-    "embed": {
-        "@architectures": "spacy.MultiHashEmbed.v2",
-        "width": 256,
-        "attrs": ["NORM", "PREFIX", "SUFFIX", "SHAPE"],
-        "rows": [5000, 1000, 2500, 2500],
-        "include_static_vectors": False,
-    },
-    "encode": {
-        "@architectures": "spacy.MaxoutWindowEncoder.v2",
-        "width": 256,
-        "depth": 4,
-        "window_size": 1,
-        "maxout_pieces": 3,
-    },
-}
+from _common import DATA, TASKS, ablate, convert, emit, score, set_schedule, task_config, train
 
 EPOCH_TIMES: List[float] = []
 
@@ -92,35 +39,9 @@ def make_epoch_timer():
     return before_update
 
 
-def convert(task: str, data: Path, work: Path, train_limit: int, dev_limit: int) -> Dict[str, Path]:
-    """Convert train and dev with spaCy's converters into `work`."""
-    paths = {}
-    for split in ("train", "dev"):
-        text = (data / TASKS[task][split]).read_text(encoding="utf8")
-        if task == "ner":
-            # spaCy splits documents on "-DOCSTART- -X- O O"; this copy has a
-            # chunk column of -X-, so the marker needs normalising first.
-            text = text.replace("-DOCSTART- -X- -X- O", "-DOCSTART- -X- O O")
-            docs = conll_ner_to_docs(text, n_sents=10, no_print=True)
-        else:
-            docs = conllu_to_docs(text, n_sents=10, no_print=True)
-        docs = list(docs)
-        limit = train_limit if split == "train" else dev_limit
-        if limit:
-            docs = docs[:limit]
-        paths[split] = work / f"{split}.spacy"
-        DocBin(docs=docs, store_user_data=False).to_disk(paths[split])
-        paths[f"n_{split}_words"] = sum(len(doc) for doc in docs)
-        paths[f"n_{split}_docs"] = len(docs)
-    return paths
-
-
-def make_config(task: str, system: str, paths: Dict, args, config_path: Optional[Path] = None) -> Config:
-    """The task's config (or config_path), or its ablation with spaCy's CNN and no encoder."""
-    config = Config().from_disk(config_path or TASKS[task]["config"], interpolate=False)
-    config["paths"]["train"] = str(paths["train"])
-    config["paths"]["dev"] = str(paths["dev"])
-    set_schedule(config, args)
+def make_config(task: str, system: str, paths: Dict, args):
+    config = task_config(args.config or TASKS[task]["config"], paths, args.dev_limit_during_training)
+    set_schedule(config, epochs=args.max_epochs, eval_frequency=args.eval_frequency, batch_words=args.batch_words)
     training = config["training"]
     if args.learn_rate:
         # spacy-transformers' schedule: fine-tuning wants a small rate, and
@@ -130,74 +51,39 @@ def make_config(task: str, system: str, paths: Dict, args, config_path: Optional
             "initial_rate": args.learn_rate,
         }
     training["before_update"] = {"@callbacks": "spacy_ctx_bench.epoch_timer.v1"}
-    # Evaluation during training only logs progress: model-last is scored
-    # on the full dev set afterwards, the same way for every system.
-    config["corpora"]["dev"]["limit"] = args.dev_limit_during_training
-    for head in TASKS[task]["heads"]:
-        tok2vec = config["components"][head]["model"]["tok2vec"]
-        if system == "cnn":
-            config["components"][head]["model"]["tok2vec"] = json.loads(json.dumps(CNN_TOK2VEC))
-        else:
-            if args.grad_factor is not None:
-                tok2vec["ctx"]["grad_factor"] = args.grad_factor
-            if args.encode:
-                tok2vec["encode"] = encoder_block(args.encode, tok2vec["width"])
     if system == "cnn":
-        config["nlp"]["pipeline"] = [p for p in config["nlp"]["pipeline"] if p != "ctx_encoder"]
-        del config["components"]["ctx_encoder"]
-    else:
-        for override in args.set:
-            path, value = override.split("=", 1)
-            *parents, leaf = path.split(".")
-            section = config
-            for key in parents:
-                section = section[key]
-            section[leaf] = json.loads(value)
+        return ablate(config, TASKS[task]["heads"], "cnn")
+    if args.grad_factor is not None:
+        for head in TASKS[task]["heads"]:
+            config["components"][head]["model"]["tok2vec"]["ctx"]["grad_factor"] = args.grad_factor
+    for override in args.set:
+        path, value = override.split("=", 1)
+        *parents, leaf = path.split(".")
+        section = config
+        for key in parents:
+            section = section[key]
+        section[leaf] = json.loads(value)
     return config
 
 
-def encoder_block(spec: str, width) -> Dict:
-    """The ctx heads' `encode` block from "window:DEPTH" or "bilstm:DEPTH"."""
-    kind, depth = spec.split(":")
-    if kind == "window":
-        return {"@architectures": "spacy.MaxoutWindowEncoder.v2", "width": width,
-                "depth": int(depth), "window_size": 1, "maxout_pieces": 3}
-    if kind == "bilstm":
-        return {"@architectures": "spacy.TorchBiLSTMEncoder.v1", "width": width,
-                "depth": int(depth), "dropout": 0.1}
-    raise ValueError(f"--encode wants window:DEPTH or bilstm:DEPTH, not {spec!r}")
-
-
 def run_system(task: str, system: str, paths: Dict, work: Path, args) -> Dict:
-    config = make_config(task, system, paths, args)
-    config_path = work / f"{system}.cfg"
-    config.to_disk(config_path)
-    output = work / f"out-{system}"
     EPOCH_TIMES.clear()
-    start, cpu_start = time.perf_counter(), time.process_time()
-    spacy_train(config_path, output, use_gpu=-1)
-    train_s = time.perf_counter() - start
-    train_cpu_s = time.process_time() - cpu_start
-    epoch_s = [b - a for a, b in zip(EPOCH_TIMES, EPOCH_TIMES[1:] + [start + train_s])]
-
-    nlp = spacy.load(output / "model-last")
-    examples = list(Corpus(paths["dev"])(nlp))
-    start, cpu_start = time.perf_counter(), time.process_time()
-    scores = nlp.evaluate(examples, batch_size=args.batch_size)
-    infer_s = time.perf_counter() - start
-    infer_cpu_s = time.process_time() - cpu_start
-    doc = nlp(examples[0].reference.text)
+    trained = train(make_config(task, system, paths, args), work / f"out-{system}")
+    epoch_s = [b - a for a, b in zip(EPOCH_TIMES, EPOCH_TIMES[1:] + [time.perf_counter()])]
+    nlp = spacy.load(trained["model"])
+    scored = score(nlp, paths["dev"], TASKS[task]["scores"], args.batch_size)
+    doc = nlp(next(Corpus(str(paths["dev"]))(nlp)).reference.text)
     result = {
         "system": system,
-        "train_s": round(train_s, 1),
-        "train_cpu_s": round(train_cpu_s, 1),
+        "train_s": round(trained["train_s"], 1),
+        "train_cpu_s": round(trained["train_cpu_s"], 1),
         "epochs": len(epoch_s),
         "epoch_s": [round(s, 1) for s in epoch_s],
-        "train_words_per_s": round(paths["n_train_words"] * len(epoch_s) / train_s, 1),
-        "infer_s": round(infer_s, 1),
-        "infer_cpu_s": round(infer_cpu_s, 1),
-        "infer_words_per_s": round(paths["n_dev_words"] / infer_s, 1),
-        "scores": {k: round(100 * float(scores[k]), 2) for k in TASKS[task]["scores"] if scores.get(k) is not None},
+        "train_words_per_s": round(paths["n_train_words"] * len(epoch_s) / trained["train_s"], 1),
+        "infer_s": round(scored["seconds"], 1),
+        "infer_cpu_s": round(scored["cpu_s"], 1),
+        "infer_words_per_s": round(paths["n_dev_words"] / scored["seconds"], 1),
+        "scores": scored["scores"],
         "annotates": {
             "ents": len(doc.ents) > 0,
             "pos": any(t.pos_ for t in doc),
@@ -214,6 +100,7 @@ def main(argv=None) -> Dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("task", choices=sorted(TASKS))
     parser.add_argument("--systems", nargs="+", default=["ctx", "cnn"], choices=["ctx", "cnn"])
+    parser.add_argument("--config", type=Path, default=None, help="the ctx config (default: configs/ner.cfg or tagger.cfg)")
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--max-epochs", type=int, default=6)
     parser.add_argument("--eval-frequency", type=int, default=1000)
@@ -226,8 +113,7 @@ def main(argv=None) -> Dict:
     parser.add_argument("--learn-rate", type=float, default=0.0, help="warm-up + linear decay from this rate (0 = the config's)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--set", action="append", default=[], metavar="PATH=JSON",
-                        help="override a ctx config value, e.g. components.ner.model.hidden_width=256")
-    parser.add_argument("--encode", default="", help="ctx heads' encoder: window:DEPTH or bilstm:DEPTH (default: the config's)")
+                        help="override a ctx config value, e.g. components.ner.model.tok2vec.encode.depth=4")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = parser.parse_args(argv)
     if args.threads:
@@ -249,7 +135,7 @@ def main(argv=None) -> Dict:
             "max_epochs": args.max_epochs,
             "grad_factor": args.grad_factor,
             "learn_rate": args.learn_rate or "config",
-            "encode": args.encode or "config",
+            "config": (args.config or TASKS[args.task]["config"]).name,
             "overrides": args.set,
             "systems": {s: run_system(args.task, s, paths, work, args) for s in args.systems},
         }

@@ -1,17 +1,12 @@
-"""Which encoder layers each trained head learned to use.
+"""Which encoder layers each trained head learned to use: trains the heads of
+configs/tagger.cfg, ner.cfg and wsd.cfg (as shipped, top 4 layers, and
+mixing all: wsd-all) with `spacy train`, frozen encoder, and reads each
+head's softmax(s) over the encoder layers (0 for layers it does not read).
 
-Trains the heads of configs/tagger.cfg (EWT: morphologizer for UPOS, tagger
-for XPOS), configs/ner.cfg (CoNLL-2003) and configs/wsd.cfg (every
---wsd-stride-th SemCor sentence, SemEval-2007 as dev; once as shipped, whose
-mix reads the top 4 layers, and once mixing all layers: wsd-all) with
-`spacy train`, frozen encoder, then reads each head's learned scalar mix:
-softmax(s) over the encoder layers (0 for layers a head does not read).
-Writes JSON and a PNG.
-
-    python bench/bench_layer_weights.py [--data ../shared/data] [--n-train 2000] \
-        [--epochs 2] [--out bench/results/layer_weights.json] [--png docs/figures/layer-weights.png]
-    python bench/bench_layer_weights.py --tasks wsd wsd-all --update --out ... --png ...
-        adds the WSD heads to an existing report (each task keeps its own settings)
+    python bench/bench_layer_weights.py --tasks tagger ner --n-train 400 --n-dev 100 --epochs 4 \
+        --out bench/results/layer_weights.json --png docs/figures/layer-weights.png
+    python bench/bench_layer_weights.py --tasks wsd wsd-all --wsd-stride 20 --epochs 2 --update \
+        --out bench/results/layer_weights.json --png docs/figures/layer-weights.png
 """
 import argparse
 import json
@@ -21,37 +16,28 @@ from tempfile import TemporaryDirectory
 
 import numpy
 import spacy
-from spacy.cli.train import train as spacy_train
 from spacy.tokens import DocBin
 
-from _report import emit  # noqa: E402  (bench/ is on sys.path when run as a script)
 from spacy_ctx.analysis.plots import plot_panels
 from spacy_ctx.corpora import read_docs
-from spacy_ctx.senses.raganato import read_raganato, sentence_to_doc
 
-ROOT = Path(__file__).resolve().parent.parent
+from _common import CONFIGS, DATA, emit, machine, train
+
 TASKS = {
-    # config, train file, dev file (relative to --data; WSD: Raganato stems)
+    # config, train file, dev file (relative to --data)
     "tagger": ("tagger.cfg", "ud_english_ewt/en_ewt-ud-train.conllu", "ud_english_ewt/en_ewt-ud-dev.conllu"),
     "ner": ("ner.cfg", "conll2003/train.txt", "conll2003/valid.txt"),
-    "wsd": ("wsd.cfg", "wsd/semcor30_from_naf", "wsd/semeval2007/semeval2007"),
-    "wsd-all": ("wsd.cfg", "wsd/semcor30_from_naf", "wsd/semeval2007/semeval2007"),
+    "wsd": ("wsd.cfg", "wsd/semcor30_from_naf.data.xml", "wsd/semeval2007/semeval2007.data.xml"),
+    "wsd-all": ("wsd.cfg", "wsd/semcor30_from_naf.data.xml", "wsd/semeval2007/semeval2007.data.xml"),
 }
 # wsd-all: the WSD head's listener mixes every layer, not wsd.cfg's top 4.
 EXTRA_OVERRIDES = {"wsd-all": {"components.ctx_wsd.model.tok2vec.layers": None}}
 
 
-def _docbin(path: Path, out: Path, limit: int) -> Path:
-    docs = read_docs(path, spacy.blank("en"), limit=limit, n_sents=10)
-    DocBin(docs=docs).to_disk(out)
-    return out
-
-
-def _wsd_docbin(stem: Path, out: Path, stride: int) -> Path:
-    """Every stride-th sentence of a Raganato data.xml + gold.key.txt pair."""
-    vocab = spacy.blank("en").vocab
-    sentences = read_raganato(f"{stem}.data.xml", f"{stem}.gold.key.txt")
-    docs = [sentence_to_doc(vocab, s) for i, s in enumerate(sentences) if i % stride == 0 and s.words]
+def docbin(path: Path, out: Path, limit=None, stride: int = 1) -> Path:
+    """The first `limit` docs of 10 sentences (CoNLL-U, CoNLL NER), or every
+    stride-th sentence with its gold senses (Raganato XML), as a .spacy file."""
+    docs = read_docs(path, spacy.blank("en"), limit=limit, n_sents=10)[::stride]
     DocBin(docs=docs, store_user_data=True).to_disk(out)
     return out
 
@@ -65,18 +51,18 @@ def mix_weights(nlp) -> dict:
             continue
         for node in model.walk():
             if node.name == "ctx_listener":
-                tap, mix = node.get_ref("tap"), node.get_ref("mix")
+                mix = node.get_ref("mix")
                 s = mix.ops.to_numpy(mix.get_param("weights"))
                 p = numpy.exp(s - s.max())
-                probs = numpy.zeros(tap.attrs["n_layers"])
-                probs[tap.attrs["selected"]] = p / p.sum()
+                probs = numpy.zeros(node.attrs["n_layers"])
+                probs[node.selected] = p / p.sum()
                 weights[name] = [round(float(x), 4) for x in probs]
     return weights
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--n-train", type=int, default=200, help="Training docs (10 sentences each).")
     parser.add_argument("--n-dev", type=int, default=50)
     parser.add_argument("--epochs", type=int, default=2)
@@ -95,32 +81,30 @@ def main() -> None:
         report.setdefault("runs", {})
     with TemporaryDirectory() as tmp:
         for task in args.tasks:
-            config, train, dev = TASKS[task]
+            config, train_file, dev_file = TASKS[task]
             overrides = {"training.max_epochs": args.epochs, "training.max_steps": 0}
             if task.startswith("wsd"):
                 settings = {"train": f"every {args.wsd_stride}th SemCor sentence", "dev": "SemEval-2007"}
-                train_path = _wsd_docbin(args.data / train, Path(tmp) / f"{task}-train.spacy", args.wsd_stride)
-                dev_path = _wsd_docbin(args.data / dev, Path(tmp) / f"{task}-dev.spacy", 1)
+                train_path = docbin(args.data / train_file, Path(tmp) / f"{task}-train.spacy", stride=args.wsd_stride)
+                dev_path = docbin(args.data / dev_file, Path(tmp) / f"{task}-dev.spacy")
                 overrides["paths.wordnet"] = str(args.data / "wordnet30" / "dict")
                 # wsd.cfg scores the dev set every 5 updates; here only the weights count.
                 overrides["training.eval_frequency"] = 200
             else:
                 settings = {"train_docs": args.n_train, "dev_docs": args.n_dev}
-                train_path = _docbin(args.data / train, Path(tmp) / f"{task}-train.spacy", args.n_train)
-                dev_path = _docbin(args.data / dev, Path(tmp) / f"{task}-dev.spacy", args.n_dev)
+                train_path = docbin(args.data / train_file, Path(tmp) / f"{task}-train.spacy", args.n_train)
+                dev_path = docbin(args.data / dev_file, Path(tmp) / f"{task}-dev.spacy", args.n_dev)
             overrides.update({"paths.train": str(train_path), "paths.dev": str(dev_path)})
             overrides.update(EXTRA_OVERRIDES.get(task, {}))
-            output = Path(tmp) / task
-            start = time.perf_counter()
-            spacy_train(ROOT / "configs" / config, output, overrides=overrides, use_gpu=-1)
-            nlp = spacy.load(output / "model-last")
+            trained = train(CONFIGS / config, Path(tmp) / task, overrides)
+            nlp = spacy.load(trained["model"])
             report["heads"].update({f"{task}:{name}": w for name, w in mix_weights(nlp).items()})
             report["scores"][task] = nlp.meta.get("performance", {})
             report["runs"][task] = {
                 "date": time.strftime("%Y-%m-%d"), "epochs": args.epochs, **settings,
-                "overrides": EXTRA_OVERRIDES.get(task, {}), "wall_s": round(time.perf_counter() - start, 1),
+                "overrides": EXTRA_OVERRIDES.get(task, {}), "wall_s": round(trained["train_s"], 1),
             }
-    report["machine"] = "2-core shared CPU"
+    report["machine"] = machine()
     if not args.plot_only:
         emit(report, args.out)
     if args.png:

@@ -1,56 +1,26 @@
-"""Memory of one long doc: peak RSS above the loaded pipeline, and how much of
-it is transient (not the stored outputs), per storage dtype and path.
+"""Memory of one long doc (the first 200,000 characters of UD EWT train):
+peak RSS above the loaded pipeline, and how much of it is transient (not the
+stored doc._.ctx_layers and doc.tensor), per store_dtype, max_batch_items and
+path (pipe: nlp(text); predict+set: encoder.predict then set_annotations),
+each in a process of its own.
 
-The doc: the first 200,000 characters of UD English EWT train's sentences
-joined by spaces (about 38k spaCy tokens). Each row runs in a child process
-of its own (peak RSS is per process): build the default ctx_encoder pipeline
-with the given `store_dtype` (and `max_batch_items`), encode one short
-sentence, read the RSS, then encode the long doc and read the peak.
+    python bench/bench_memory.py --batch-items 2048 512 --out bench/results/memory.json
 
-  pipe          nlp(text): the encoder computes only the stored and mixed
-                layers and pools each window batch straight into arrays of
-                store_dtype (every layer here, as by default);
-  predict+set   encoder.predict (float32, every layer) then set_annotations:
-                what listeners and tools read, kept for comparison.
-
-transient = peak - RSS of the loaded pipeline - bytes of doc._.ctx_layers and
-doc.tensor. Prints one JSON object.
-
-    python bench/bench_memory.py [--data ../shared/data] [--out bench/results/memory.json]
-
-To measure an earlier version of spacy-ctx the same way, put its checkout
-first on the path and name an architecture it has:
+An earlier version of spacy-ctx, first on the path, with an architecture it has:
 
     PYTHONPATH=/path/to/old/checkout python bench/bench_memory.py --paths pipe \
         --arch spacy_ctx.TransformerEncoder.v1 --batch-items 2048 --out bench/results/memory-before.json
 """
 import argparse
-import json
 import os
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from _report import emit  # noqa: E402  (bench/ is on sys.path when run as a script)
+from _common import DATA, EWT, child_result, emit, in_child, log, machine, sentences
 
-ROOT = Path(__file__).resolve().parent.parent
 N_CHARS = 200_000
-
-
-def long_text(data: Path) -> str:
-    path = data / "ud_english_ewt" / "en_ewt-ud-train.conllu"
-    sentences = []
-    n = 0
-    with path.open(encoding="utf8") as file_:
-        for line in file_:
-            if line.startswith("# text = "):
-                sentences.append(line[len("# text = "):].rstrip("\n"))
-                n += len(sentences[-1]) + 1
-                if n > N_CHARS:
-                    break
-    return " ".join(sentences)[:N_CHARS]
 
 
 def rss_mb() -> float:
@@ -58,10 +28,9 @@ def rss_mb() -> float:
         return int(file_.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
-def child(data: Path, dtype: str, path: str, batch_items: int, arch: str) -> dict:
+def child(text: str, dtype: str, path: str, batch_items: int, arch: str) -> dict:
     import spacy
 
-    text = long_text(data)
     nlp = spacy.blank("en")
     model = {"@architectures": arch, "max_batch_items": batch_items}
     nlp.add_pipe("ctx_encoder", config={"store_dtype": dtype, "model": model})
@@ -93,30 +62,28 @@ def child(data: Path, dtype: str, path: str, batch_items: int, arch: str) -> dic
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--batch-items", type=int, nargs="+", default=[2048, 512])
     parser.add_argument("--paths", nargs="+", default=["pipe", "predict+set"], choices=["pipe", "predict+set"])
-    parser.add_argument("--arch", default="spacy_ctx.TransformerEncoder.v3")
-    parser.add_argument("--child", nargs=3, metavar=("DTYPE", "PATH", "BATCH_ITEMS"))
+    parser.add_argument("--arch", default="spacy_ctx.TransformerEncoder.v1")
+    parser.add_argument("--child", nargs=3, metavar=("DTYPE", "PATH", "BATCH_ITEMS"), help="(internal) one row, the text on stdin")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = parser.parse_args()
     if args.child:
         dtype, path, items = args.child
-        print("RESULT " + json.dumps(child(args.data, dtype, path, int(items), args.arch)))
+        child_result(child(sys.stdin.read(), dtype, path, int(items), args.arch))
         return
+    texts, _ = sentences(args.data / EWT.format(split="train"), limit=3000)
+    text = " ".join(texts)[:N_CHARS]
     rows = []
     for items in args.batch_items:
         for dtype in ("float32", "float16"):
             for path in args.paths:
-                out = subprocess.run(
-                    [sys.executable, __file__, "--data", str(args.data), "--arch", args.arch, "--child", dtype, path, str(items)],
-                    capture_output=True, text=True, check=True,
-                ).stdout
-                rows.append(json.loads(next(l for l in out.splitlines() if l.startswith("RESULT "))[7:]))
-                print(rows[-1], file=sys.stderr, flush=True)
+                rows.append(in_child(__file__, ["--arch", args.arch, "--child", dtype, path, str(items)], text))
+                log(str(rows[-1]))
     report = {
         "date": time.strftime("%Y-%m-%d"),
-        "machine": f"{os.cpu_count()}-core shared CPU, load {os.getloadavg()[0]:.1f}",
+        "machine": machine(f"load {os.getloadavg()[0]:.1f}"),
         "chars": N_CHARS,
         "arch": args.arch,
         "spacy_ctx": __import__("spacy_ctx").__file__,

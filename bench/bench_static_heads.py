@@ -1,32 +1,15 @@
 """The edge trade-off: spaCy's CNN heads with a static table distilled from
-the encoder (configs/ner_static.cfg, configs/tagger_static.cfg), beside the
-same CNN without static vectors, trained identically, and the inference
-speed of the contextual pipelines (configs/ner.cfg, configs/tagger.cfg).
+the encoder (configs/ner_static.cfg, tagger_static.cfg) beside the same CNN
+without it, trained alike, and the inference speed of both and of the
+contextual pipeline (configs/ner.cfg or tagger.cfg, heads untrained: a
+forward pass costs the same), interleaved on the same dev texts. TABLE: a
+`distill-static` output, e.g. from `bench_similarity.py words --tables-dir`.
+Writes bench/results/static-heads-TASK.json.
 
     nice -n 10 python bench/bench_static_heads.py ner --vectors TABLE --train-limit 250 --max-epochs 4
     nice -n 10 python bench/bench_static_heads.py pos --vectors TABLE --train-limit 160 --max-epochs 4
-
-TABLE: a `distill-static` output (e.g. one kept by `bench_similarity.py
-words --tables-dir`). Data as bench_heads.py converts it (10 sentences per
-doc): CoNLL-2003 train -> valid, UD EWT train -> dev; the first
---train-limit train docs, every dev doc.
-
-Systems:
-  cnn         the *_static config with include_static_vectors = false and no
-              vectors: spaCy's CNN tok2vec (bench_heads.py's ablation);
-  cnn_static  the same with the table as [initialize] vectors.
-Both train through `spacy train` with the same data, epochs and seed, and
-are scored (model-last) on the whole dev set. Inference words/s of both and
-of the ctx pipeline (configs/ner.cfg or tagger.cfg, heads initialised but
-untrained: a forward pass costs the same whatever the weights) are measured
-interleaved chunk by chunk on the same dev texts (bench/_report.interleave),
-so the ratios hold on a shared machine. The ctx pipelines' accuracy is not
-retrained here: docs/heads.md has it. Prints one JSON object and writes it
-to bench/results/static-heads-TASK.json.
 """
 import argparse
-import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -34,48 +17,33 @@ from typing import Dict
 
 import spacy
 import torch
-from spacy.cli.train import train as spacy_train
 from spacy.training import Corpus
-from spacy.util import load_config, load_model_from_config
+from spacy.util import load_model_from_config
 from threadpoolctl import threadpool_limits
 
-from _report import emit, interleave, set_schedule  # noqa: E402  (bench/ is on sys.path when run as a script)
-from bench_heads import DATA, TASKS, convert  # noqa: E402
+from _common import CONFIGS, DATA, RESULTS, TASKS, convert, emit, interleave, log, machine, pipe_runner, set_schedule, task_config
+from _common import train_and_score
 
-ROOT = Path(__file__).resolve().parent.parent
-STATIC_CONFIGS = {"ner": ROOT / "configs" / "ner_static.cfg", "pos": ROOT / "configs" / "tagger_static.cfg"}
-
-
-def log(text: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+STATIC_CONFIGS = {"ner": CONFIGS / "ner_static.cfg", "pos": CONFIGS / "tagger_static.cfg"}
 
 
 def make_config(task: str, system: str, paths: Dict, args):
-    config = load_config(STATIC_CONFIGS[task], interpolate=False)
-    config["paths"]["train"] = str(paths["train"])
-    config["paths"]["dev"] = str(paths["dev"])
+    config = task_config(STATIC_CONFIGS[task], paths, args.dev_limit_during_training)
     config["paths"]["vectors"] = str(args.vectors) if system == "cnn_static" else None
     for head in TASKS[task]["heads"]:
         config["components"][head]["model"]["tok2vec"]["embed"]["include_static_vectors"] = system == "cnn_static"
-    set_schedule(config, args)
-    config["corpora"]["dev"]["limit"] = args.dev_limit_during_training
+    set_schedule(config, epochs=args.max_epochs, eval_frequency=args.eval_frequency, batch_words=args.batch_words)
     return config
 
 
 def train_system(task: str, system: str, paths: Dict, work: Path, args) -> Dict:
-    config_path = work / f"{system}.cfg"
-    make_config(task, system, paths, args).to_disk(config_path)
-    start, cpu = time.perf_counter(), time.process_time()
-    spacy_train(config_path, work / system, use_gpu=-1)
-    train_s, train_cpu_s = time.perf_counter() - start, time.process_time() - cpu
-    nlp = spacy.load(work / system / "model-last")
-    scores = nlp.evaluate(list(Corpus(paths["dev"])(nlp)), batch_size=64)
+    nlp, run = train_and_score(make_config(task, system, paths, args), work / system, paths["dev"], TASKS[task]["scores"])
     result = {
-        "train_s": round(train_s, 1),
-        "train_cpu_s": round(train_cpu_s, 1),
-        "train_words_per_cpu_s": round(paths["n_train_words"] * args.max_epochs / train_cpu_s, 1),
+        "train_s": round(run["train_s"], 1),
+        "train_cpu_s": round(run["train_cpu_s"], 1),
+        "train_words_per_cpu_s": round(paths["n_train_words"] * args.max_epochs / run["train_cpu_s"], 1),
         "batch_words": args.batch_words or "config",
-        "scores": {k: round(100 * float(scores[k]), 2) for k in TASKS[task]["scores"] if scores.get(k) is not None},
+        "scores": run["scores"],
         "n_vectors": int(nlp.vocab.vectors.shape[0]),
     }
     log(f"{system}: {result}")
@@ -84,10 +52,7 @@ def train_system(task: str, system: str, paths: Dict, work: Path, args) -> Dict:
 
 def ctx_pipeline(task: str, paths: Dict) -> spacy.Language:
     """The contextual config, heads initialised on the training docs."""
-    config = load_config(TASKS[task]["config"], interpolate=False)
-    config["paths"]["train"] = str(paths["train"])
-    config["paths"]["dev"] = str(paths["dev"])
-    nlp = load_model_from_config(config, auto_fill=True, validate=True)
+    nlp = load_model_from_config(task_config(TASKS[task]["config"], paths, 0), auto_fill=True, validate=True)
     examples = list(Corpus(str(paths["train"]), limit=20)(nlp))
     nlp.initialize(lambda: examples)
     return nlp
@@ -99,11 +64,7 @@ def speeds(task: str, work: Path, paths: Dict, args) -> Dict:
     nlp0 = next(iter(pipelines.values()))
     texts = [eg.reference.text for eg in Corpus(paths["dev"])(nlp0)][: args.speed_docs]
     n_words = sum(len(nlp0.make_doc(t)) for t in texts)
-
-    def runner(nlp):
-        return lambda batch: [doc for doc in nlp.pipe(batch, batch_size=64)]
-
-    seconds = interleave({name: runner(nlp) for name, nlp in pipelines.items()}, texts, args.chunks, warmup=8)
+    seconds = interleave({name: pipe_runner(nlp, 64) for name, nlp in pipelines.items()}, texts, args.chunks, warmup=8)
     wps = {name: round(n_words / s, 1) for name, s in seconds.items()}
     base = wps["cnn"] if "cnn" in wps else next(iter(wps.values()))
     return {
@@ -133,7 +94,7 @@ def main(argv=None) -> Dict:
     torch.set_num_threads(args.threads)
     with threadpool_limits(args.threads), tempfile.TemporaryDirectory(prefix="spacy_ctx_static_heads_") as tmp:
         work = Path(tmp)
-        paths = convert(args.task, args.data, work, args.train_limit, 0)
+        paths = convert(args.task, args.data, work, args.train_limit)
         report = {
             "task": args.task,
             "vectors": str(args.vectors),
@@ -153,8 +114,8 @@ def main(argv=None) -> Dict:
             for k in systems["cnn"]["scores"]
         }
     report["date"] = time.strftime("%Y-%m-%d")
-    report["machine"] = f"{os.cpu_count()}-core shared CPU"
-    return emit(report, args.out or ROOT / "bench" / "results" / f"static-heads-{args.task}.json")
+    report["machine"] = machine()
+    return emit(report, args.out or RESULTS / f"static-heads-{args.task}.json")
 
 
 if __name__ == "__main__":

@@ -1,15 +1,11 @@
-"""WSD benchmark: MFS, LMMS-style nearest sense, and the trained ctx_wsd.
+"""WSD on SemEval-2007 (P/R/F1) after training on every --stride-th SemCor
+sentence: the most frequent sense, an LMMS-style nearest sense, and ctx_wsd
+untrained and trained, on frozen MiniLM features computed once (float16), or
+with --grad-factor > 0 fine-tuning the encoder with the head.
 
-Trains on (a stride sample of) SemCor, scores on SemEval-2007 with the
-framework's P/R/F1, and prints one JSON object. Run with nice, e.g.
-
-    nice -n 10 python bench/bench_wsd.py --stride 5 --epochs 4 > wsd.json
-
-Encoder features are frozen and computed once (MiniLM, all layers stored on
-the docs as float16), as ctx_encoder's frozen cache does in `spacy train`.
-With --grad-factor > 0 the encoder is fine-tuned with the head instead
-(candidate-restricted fine-tuning: nlp.update on both components, Adam at
---fine-tune-lr, the dev set re-encoded after every epoch).
+    nice -n 10 python bench/bench_wsd.py --stride 5 --epochs 4
+    nice -n 10 python bench/bench_wsd.py --stride 10 --epochs 2 --grad-factor 1.0
+    nice -n 10 python bench/bench_wsd.py --stride 1 --epochs 3
 """
 import argparse
 import json
@@ -23,25 +19,19 @@ import spacy
 from spacy.training import Example
 from thinc.api import Adam
 
-from spacy_ctx.senses import read_raganato, sentence_to_doc
+from spacy_ctx.corpora import read_docs
 from spacy_ctx.senses.corpus import with_gold_input
 from spacy_ctx.senses.embeddings import SensePropagator
 from spacy_ctx.senses.raganato import doc_to_instances
 from spacy_ctx.senses.scoring import score_keys, score_wsd
 from spacy_ctx.senses.wordnet import get_inventory
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data"
+from _common import DATA, emit
 
 
-def load(nlp, data, gold, stride=1, limit=0):
-    sents = read_raganato(data, gold)
-    docs = []
-    for i, sent in enumerate(sents):
-        if i % stride == 0 and sent.words:
-            docs.append(sentence_to_doc(nlp.vocab, sent))
-        if limit and len(docs) >= limit:
-            break
+def load(nlp, path: Path, stride: int = 1, limit: int = 0):
+    """Every stride-th sentence of a Raganato file (the first `limit`), with its gold senses."""
+    docs = read_docs(path, nlp)[::stride][: limit or None]
     return [Example(with_gold_input(ref), ref) for ref in docs]
 
 
@@ -111,7 +101,7 @@ def evaluate(nlp, wsd, dev):
 
 
 def main():
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--stride", type=int, default=5, help="keep every n-th SemCor sentence")
     parser.add_argument("--limit", type=int, default=0, help="max SemCor sentences (0 = all kept)")
@@ -123,6 +113,7 @@ def main():
     parser.add_argument("--grad-factor", type=float, default=0.0, help="> 0: fine-tune the encoder with the head")
     parser.add_argument("--fine-tune-lr", type=float, default=5e-5, help="Adam learning rate when fine-tuning")
     parser.add_argument("--save", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = parser.parse_args()
     wsd_dir = args.data / "wsd"
     nlp = spacy.blank("en")
@@ -140,9 +131,9 @@ def main():
             },
         },
     )
-    result = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
-    train = load(nlp, wsd_dir / "semcor30_from_naf.data.xml", wsd_dir / "semcor30_from_naf.gold.key.txt", args.stride, args.limit)
-    dev = load(nlp, wsd_dir / "semeval2007" / "semeval2007.data.xml", wsd_dir / "semeval2007" / "semeval2007.gold.key.txt")
+    result = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "out"}
+    train = load(nlp, wsd_dir / "semcor30_from_naf.data.xml", args.stride, args.limit)
+    dev = load(nlp, wsd_dir / "semeval2007" / "semeval2007.data.xml")
     n_words = sum(len(eg.reference) for eg in train)
     result.update(train_sentences=len(train), train_words=n_words, train_instances=len(gold_of(train)))
     t0 = time.time()
@@ -196,7 +187,7 @@ def main():
     result["history"] = history
     if args.save:
         nlp.to_disk(args.save)
-    print(json.dumps(result))
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

@@ -31,15 +31,25 @@ class Annotation:
     vector_hooks: bool
 
     def __call__(
-        self, docs: Sequence[Doc], outputs: DocLayers, mix: Model, normalizer: Optional[Normalizer]
+        self,
+        docs: Sequence[Doc],
+        outputs: DocLayers,
+        mix: Model,
+        normalizer: Optional[Normalizer],
+        output_layers: Optional[List[int]] = None,
     ) -> None:
         """Set doc.tensor (the mix, corrected by `normalizer` if given),
-        doc._.ctx_layers and doc._.ctx_layer_ids of each doc."""
+        doc._.ctx_layers and doc._.ctx_layer_ids of each doc.
+
+        output_layers: the layers of the outputs' rows (default: layer_ids).
+        The stored rows are copied out only if they are not all of them.
+        """
         ops = mix.ops
-        rows = [self.layer_ids.index(layer) for layer in self.stored]
-        every_row = rows == list(range(len(self.layer_ids)))
+        output_layers = self.layer_ids if output_layers is None else list(output_layers)
+        rows = [output_layers.index(layer) for layer in self.stored]
+        every_row = rows == list(range(len(output_layers)))
         for doc, X in zip(docs, outputs):
-            doc_mix = ops.to_numpy(mix_stored(mix, X, self.layer_ids))
+            doc_mix = ops.to_numpy(mix_stored(mix, X, output_layers))
             if normalizer is not None and len(doc):
                 doc_mix = normalizer.transform(doc_mix, "mix").astype("float32")
             doc.tensor = doc_mix

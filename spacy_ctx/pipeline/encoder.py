@@ -286,8 +286,8 @@ class CtxEncoder(TrainablePipe):
         layers: what `predict` returned for `docs` (every layer).
         """
         self.load_model()
-        rows = self._annotation.layer_ids
-        self._annotation(docs, [X[rows] for X in layers], self.mix, self._active_normalizer())
+        every_layer = list(range(self.n_layers))
+        self._annotation(docs, layers, self.mix, self._active_normalizer(), output_layers=every_layer)
 
     def _annotate(self, docs: List[Doc]) -> None:
         self.load_model()
