@@ -52,6 +52,7 @@ class Errors(metaclass=_WithCodes):
     - E200-E219: corpus reading and embedding at scale;
     - E300-E319: similarity benchmarks and static vectors distilled from layers;
     - E400-E419: the ELMo encoder and its pretraining;
+    - E420-E439: masked-language-model pretraining;
     - E500-E519: rendering and the explorer;
     - A001-A099: analysis tools: normalizers, probes and the corpora they read.
     """
@@ -266,6 +267,22 @@ class Errors(metaclass=_WithCodes):
         "give the path of a saved Normalizer."
     )
     E310 = "Unknown key attribute '{attr}'. Choose from: {options}."
+    E311 = (
+        "Wordpiece vectors need a Hugging Face wordpiece encoder; the "
+        "ctx_encoder '{name}' has none (ELMo reads characters). Distil "
+        "without --subwords."
+    )
+    E312 = "Unknown sentence weighting '{weighting}'. Choose from: {options}."
+    E313 = "--pca-dims must be between 1 and the width {width}, got {dims}."
+    E314 = (
+        "The ctx_static_vectors component '{name}' holds no wordpiece table: "
+        "load it from a `distill-static --subwords` output, or call "
+        "set_tables first."
+    )
+    E315 = (
+        "The wordpiece table is {piece_width} wide but the vocab's vectors "
+        "are {width} wide: both must come from the same distillation."
+    )
 
     # E400-E419: the ELMo encoder and its pretraining.
     E401 = (
@@ -292,6 +309,37 @@ class Errors(metaclass=_WithCodes):
     )
     E406 = "Unknown pretraining settings in '{path}': {unknown}. Known: {known}."
     E407 = "{setting} {gpu_id}: torch sees {n} CUDA device(s)."
+
+    # E420-E439: masked-language-model pretraining.
+    E420 = (
+        "No text to pretrain on in '{path}': it holds no non-empty line, "
+        "record or sentence. Remove it from the texts or give it some."
+    )
+    E421 = (
+        "The base model '{name}' has no fast tokenizer: pretrain-mlm needs "
+        "one (Rust, `tokenizers`) for word boundaries and special-token masks. "
+        "Choose a model with a tokenizer.json, or save a fast version with "
+        "`AutoTokenizer.from_pretrained(..., use_fast=True).save_pretrained(DIR)`."
+    )
+    E422 = (
+        "The base model '{name}' has a tokenizer without a mask token: the "
+        "masked-LM objective needs one (BERT's [MASK], RoBERTa's <mask>)."
+    )
+    E423 = (
+        "Cannot read the pretraining config '{path}': {err}. Give a .cfg with a "
+        "[pretrain_mlm] and/or a [model] section (see configs/pretrain_mlm_small.cfg), "
+        "or a transformers config .json object ({{\"model_type\": \"bert\", ...}})."
+    )
+    E424 = (
+        "Unknown architecture settings in '{path}' for model_type '{model_type}': "
+        "{unknown}. Use the names of its transformers config (e.g. BertConfig: "
+        "num_hidden_layers, hidden_size, num_attention_heads, intermediate_size)."
+    )
+    E425 = (
+        "No masked-language-model class for model_type '{model_type}' in "
+        "transformers ({err}): pretrain-mlm trains encoders that have one "
+        "(BERT, RoBERTa, DistilBERT, ELECTRA, ...)."
+    )
 
     # E500-E519: rendering and the explorer.
     E500 = "Nothing to show: the text is empty. Type or paste a sentence (one per line)."

@@ -19,11 +19,17 @@ accumulates. Memory is bounded by the vocabulary, not the corpus: per
 representation, [n_types, width] sums and sum_t min(count_t,
 max_occurrences) reservoir rows.
 
+With `subwords=True` a third pass distils a wordpiece table
+(`static_subwords`), so that a word outside the table gets the pooled
+vectors of its wordpieces through the `ctx_static_vectors` component.
+
 `write_static_vectors` saves a table the way `spacy init vectors` does: a
 blank pipeline directory whose vocab holds the vectors (keyed by ORTH: the
 type and every surface form seen of it), so it serves as
 `[initialize] vectors` for `include_static_vectors` heads, loads with
-`spacy.load`, and its vocab/ directory with `Vectors().from_disk`.
+`spacy.load`, and its vocab/ directory with `Vectors().from_disk`; with a
+wordpiece table, the pipeline also holds the component
+(`static_pipeline`).
 `load_vectors_vocab` and `table_info` read a table and its distill.json back
 (the `similarity` command scores them).
 """
@@ -46,12 +52,16 @@ from ..normalizer import Normalizer
 from ..pipeline.loading import find_encoder
 from ..util import MIX_KEY, layer_key
 from .features import encode_docs
+from .static_pipeline import static_pipeline
+from .static_subwords import PIECE_POOLINGS, SubwordTable, distill_subwords
 
 PathLike = Union[str, Path]
 METHODS = ("mean", "pca")
 ATTRS = ("LOWER", "ORTH", "NORM")
 # A distilled table's settings, beside its vectors.
 DISTILL_INFO = "distill.json"
+# The PCA both tables were projected with: mean [width], components [dims, width].
+PCA_FILE = "pca.npz"
 # SVDs of this many types at once: [chunk, n, width] float32 stays small.
 SVD_CHUNK = 2048
 
@@ -70,6 +80,8 @@ class StaticTable:
     attr: str
     forms: Dict[str, int] = field(default_factory=dict)
     settings: Dict = field(default_factory=dict)
+    # The wordpiece table of the same key (distill_static(subwords=True)).
+    subwords: Optional[SubwordTable] = None
 
 
 def resolve_key(key: Union[str, int], n_layers: int) -> str:
@@ -226,6 +238,8 @@ def distill_static(
     batch_size: int = 64,
     encoder_name: Optional[str] = None,
     seed: int = 0,
+    subwords: bool = False,
+    subword_pooling: str = "mean",
     progress: bool = False,
 ) -> Dict[Tuple[str, str], StaticTable]:
     """Distil one static table per (key, method) from the texts of the
@@ -242,6 +256,9 @@ def distill_static(
         most the vocab_size most frequent (None = all).
     max_occurrences: occurrences per type sampled for "pca".
     limit: read at most this many texts (over all files).
+    subwords: also distil a wordpiece table per key (a third pass, see
+        `static_subwords`); the wordpieces the texts never showed are
+        encoded alone, pooled by `subword_pooling` ("mean" or "piece").
     """
     for method in methods:
         if method not in METHODS:
@@ -249,6 +266,8 @@ def distill_static(
     for setting, value in (("min_count", min_count), ("max_occurrences", max_occurrences)):
         if value < 1:
             raise SpacyCtxError(Errors.E205.format(setting=setting, min=1, value=value))
+    if subwords and subword_pooling not in PIECE_POOLINGS:
+        raise SpacyCtxError(Errors.E004.format(pooling=subword_pooling, options=", ".join(PIECE_POOLINGS)))
     attr_id = _attr_id(attr)
     encoder = find_encoder(nlp, encoder_name)
     resolved = list(dict.fromkeys(resolve_key(k, encoder.n_layers) for k in keys))
@@ -287,6 +306,14 @@ def distill_static(
             n_tokens += features.n_tokens
         bar.update(len(batch))
     bar.close()
+    pieces: Dict[str, SubwordTable] = {}
+    if subwords:
+        bar = _progress(None, n_texts, "Encoding wordpieces", progress)
+        pieces = distill_subwords(
+            encoder, _iter_texts(texts, limit), resolved, pooling=subword_pooling,
+            batch_size=batch_size, normalizer=normalizer, bar=bar,
+        )
+        bar.close()
     words = [nlp.vocab.strings[int(h)] for h in hashes]
     row_of = {int(h): i for i, h in enumerate(hashes)}
     surface = {nlp.vocab.strings[orth]: row_of[t] for orth, t in forms.items() if t in row_of}
@@ -300,6 +327,7 @@ def distill_static(
         "max_occurrences": max_occurrences,
         "normalizer": None if normalizer is None else normalizer.method,
         "seed": seed,
+        "subwords": subwords,
     }
     tables = {}
     for key in resolved:
@@ -307,37 +335,31 @@ def distill_static(
             vectors = acc.mean(key) if method == "mean" else acc.first_component(key)
             tables[(key, method)] = StaticTable(
                 words=words, vectors=vectors, counts=type_counts, key=key, method=method,
-                attr=attr, forms=surface, settings=dict(settings, key=key, method=method),
+                attr=attr, forms=surface, settings=dict(settings, key=key, method=method), subwords=pieces.get(key),
             )
     return tables
 
 
-def write_static_vectors(table: StaticTable, output: PathLike, *, lang: str = "en", name: Optional[str] = None) -> Path:
+def write_static_vectors(
+    table: StaticTable, output: PathLike, *, lang: str = "en", name: Optional[str] = None,
+    weighting: str = "zipf", sif_a: float = 1e-2, pca_dims: Optional[int] = None,
+) -> Path:
     """Save a table as `spacy init vectors` does: a blank `lang` pipeline
-    whose vocab holds the vectors, plus distill.json with the settings.
-    Returns the output directory.
-
-    The table is keyed by ORTH, as spaCy's vectors are by default (spaCy
-    3.8 saves a table's key attribute only for floret vectors): each type
-    string and every surface form seen of it ("bank", "Bank", "BANK") is a
-    key of the type's row."""
-    import spacy
-    from spacy.vectors import Vectors
-
+    whose vocab holds the vectors (see `static_pipeline`), plus distill.json
+    with the settings. With a wordpiece table the pipeline also holds the
+    ctx_static_vectors component, its sentence `weighting` and `sif_a` in
+    its config; with `pca_dims`, both tables are projected and pca.npz keeps
+    the projection. Returns the output directory."""
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
-    nlp = spacy.blank(lang)
-    for word in list(table.words) + list(table.forms):
-        nlp.vocab[word]  # the lexeme and its strings, as `spacy init vectors` adds them
-    vectors = Vectors(strings=nlp.vocab.strings, data=table.vectors, keys=table.words)
-    for form, row in table.forms.items():
-        vectors.add(form, row=row)
-    nlp.vocab.vectors = vectors
-    nlp.vocab.vectors.name = name or f"spacy_ctx_{table.key}_{table.method}"
-    nlp.meta["name"] = nlp.vocab.vectors.name
-    nlp.meta["vectors"]["name"] = nlp.vocab.vectors.name
+    nlp, pca = static_pipeline(table, lang=lang, name=name, weighting=weighting, sif_a=sif_a, pca_dims=pca_dims)
     nlp.to_disk(output)
-    srsly.write_json(output / DISTILL_INFO, dict(table.settings, n_types=len(table.words)))
+    if pca:
+        numpy.savez(output / PCA_FILE, **pca)
+    info = dict(table.settings, n_types=len(table.words))
+    if table.subwords is not None:
+        info.update(table.subwords.settings, weighting=weighting, sif_a=sif_a, pca_dims=pca_dims)
+    srsly.write_json(output / DISTILL_INFO, info)
     return output
 
 

@@ -6,6 +6,8 @@ import typer
 from wasabi import msg
 
 from ..analysis.static import ATTRS, distill_static, load_normalizer, write_static_vectors
+from ..analysis.static_subwords import PIECE_POOLINGS
+from ..pipeline.static_vectors import WEIGHTINGS
 from ..pipeline.loading import load_pipeline
 from ._app import app
 from ._util import user_errors
@@ -27,13 +29,20 @@ def distill_static_cli(
     batch_size: int = typer.Option(64, "--batch-size", help="Texts encoded per batch."),
     encoder_name: Optional[str] = typer.Option(None, "--encoder", help="Name of the ctx_encoder component (default: the first one)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the pca sample."),
+    subwords: bool = typer.Option(False, "--subwords/--no-subwords", help="Also distil every wordpiece (in context, or alone when the texts never show it) and add the ctx_static_vectors component: every word gets a vector, doc.vector a weighted mean."),
+    subword_pooling: str = typer.Option("mean", "--subword-pooling", help="Pooling of a wordpiece encoded alone: " + ", ".join(PIECE_POOLINGS) + " ('mean' over [CLS] piece [SEP], as Model2Vec; 'piece': its own position)."),
+    weighting: str = typer.Option("zipf", "--weighting", help="Token weights of doc.vector with --subwords: " + ", ".join(WEIGHTINGS) + " (a / (a + p), p from the corpus counts or a Zipf law over the ranks)."),
+    sif_a: float = typer.Option(1e-2, "--sif-a", help="The a of the SIF weights (chosen on STS-B train, docs/similarity.md)."),
+    pca_dims: Optional[int] = typer.Option(None, "--pca-dims", help="Centre both tables and project them onto this many principal directions."),
 ):
     """Distil a static vectors table from the encoder's contextual vectors.
 
     Each word type's vector is the mean of its vectors over TEXTS (Bommasani
     et al. 2020) or their first principal component (Ethayarajh 2019). The
     output is a blank pipeline holding the table, like `spacy init vectors`
-    writes, with distill.json beside it.
+    writes, with distill.json beside it. With --subwords it also holds the
+    ctx_static_vectors component and its wordpiece table, so that any word
+    has a vector and doc.similarity works without the encoder.
     """
     nlp = load_pipeline(pipeline)
     paths = [Path(p.strip()) for p in texts.split(",") if p.strip()]
@@ -42,12 +51,14 @@ def distill_static_cli(
         tables = distill_static(
             nlp, paths, keys=[layer], methods=[method], normalizer=norm, attr=attr, min_count=min_count,
             max_occurrences=max_occurrences, vocab_size=vocab_size, limit=limit, batch_size=batch_size,
-            encoder_name=encoder_name, seed=seed, progress=True,
+            encoder_name=encoder_name, seed=seed, subwords=subwords, subword_pooling=subword_pooling, progress=True,
         )
-    (table,) = tables.values()
-    write_static_vectors(table, output, lang=nlp.lang)
+        (table,) = tables.values()
+        write_static_vectors(table, output, lang=nlp.lang, weighting=weighting, sif_a=sif_a, pca_dims=pca_dims)
     msg.good(
         f"{len(table.words)} types x {table.vectors.shape[1]} ({table.key}, {table.method}) from "
-        f"{table.settings['n_tokens']} tokens; wrote {output}"
+        f"{table.settings['n_tokens']} tokens"
+        + (f", {table.subwords.settings['n_pieces']} wordpieces" if table.subwords is not None else "")
+        + f"; wrote {output}"
     )
 

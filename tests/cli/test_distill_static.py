@@ -1,4 +1,4 @@
-"""The distill-static command end to end: a table from the top layer, scored by similarity --vectors."""
+"""The distill-static command end to end: a table from the top layer, scored by similarity --vectors; --subwords covering every word."""
 import json
 
 import pytest
@@ -41,3 +41,21 @@ def test_distill_static_then_similarity(similarity_files):
     words = report["words"]["rows"]
     assert words["top"]["SimLex-999"]["coverage"] == 1.0  # every word occurs in texts.txt
     assert words["isolation layer0"]["SimLex-999"]["n"] == len(WORDSIM_SAMPLE)
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_distill_subwords_cover_every_wordsim_word(similarity_files, shared_data):
+    """--subwords end to end, every wordpiece encoded: each word of every
+    word-similarity set has a non-zero vector on the loaded blank pipeline."""
+    from spacy_ctx.corpora import find_wordsim_sets, read_word_pairs
+
+    table = similarity_files["root"] / "subwords"
+    result = runner.invoke(
+        app, ["distill-static", "default", str(similarity_files["texts"]), str(table), "--layer", "-1", "--subwords"]
+    )
+    assert result.exit_code == 0, result.output
+    nlp = spacy.load(table)
+    assert nlp.pipe_names == ["ctx_static_vectors"] and nlp.get_pipe("ctx_static_vectors").cfg["weighting"] == "zipf"
+    words = {w for path in find_wordsim_sets(shared_data / "wordsim").values() for p in read_word_pairs(path) for w in p[:2]}
+    assert all(nlp(w).vector.any() for w in words)

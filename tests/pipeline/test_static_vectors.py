@@ -1,0 +1,105 @@
+"""ctx_static_vectors on hand-made tables: exact token, span and doc vectors, the SIF/Zipf weights, serialisation."""
+import numpy
+import pytest
+import spacy
+from numpy.testing import assert_allclose
+from spacy.vectors import Vectors
+
+from spacy_ctx.errors import SpacyCtxError
+from spacy_ctx.pipeline.static_vectors import StaticSubwordVectors, sif_weights
+
+PIECES = ["[PAD]", "[UNK]", "dog", "cat", "bark", "##s", "##ed", "un", "##bark"]
+# Row i of the wordpiece table is piece i: [i, 1 - i / 10, 0].
+PIECE_VECTORS = numpy.asarray([[i, 1 - i / 10, 0.0] for i in range(len(PIECES))], dtype="float32")
+WORDS = ["dog", "cat", "the"]
+WORD_VECTORS = numpy.asarray([[1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype="float32")
+COUNTS = numpy.asarray([3, 1, 6])
+
+
+def tokenizer_json() -> str:
+    from tokenizers import Tokenizer, normalizers, pre_tokenizers
+    from tokenizers.models import WordPiece
+
+    tok = Tokenizer(WordPiece({p: i for i, p in enumerate(PIECES)}, unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    return tok.to_str()
+
+
+def make_nlp(weighting="none", sif_a=1e-3):
+    nlp = spacy.blank("en")
+    nlp.vocab.vectors = Vectors(strings=nlp.vocab.strings, data=WORD_VECTORS.copy(), keys=WORDS)
+    pipe = nlp.add_pipe("ctx_static_vectors", config={"weighting": weighting, "sif_a": sif_a})
+    pipe.set_tables(PIECE_VECTORS, tokenizer_json(), COUNTS)
+    return nlp
+
+
+def test_sif_weights_by_hand():
+    w, oov = sif_weights(COUNTS, "sif", 0.1)
+    assert_allclose(w, [0.1 / (0.1 + 0.3), 0.1 / (0.1 + 0.1), 0.1 / (0.1 + 0.6)], rtol=1e-6)
+    assert oov == 1.0
+    # Zipf: ranks by count ("the" 1, "dog" 2, "cat" 3), p = 1 / (rank * H_4).
+    w, oov = sif_weights(COUNTS, "zipf", 0.1)
+    H = 1 + 1 / 2 + 1 / 3 + 1 / 4
+    assert_allclose(w, [0.1 / (0.1 + 1 / (2 * H)), 0.1 / (0.1 + 1 / (3 * H)), 0.1 / (0.1 + 1 / H)], rtol=1e-6)
+    assert oov == pytest.approx(0.1 / (0.1 + 1 / (4 * H)))
+    w, oov = sif_weights(COUNTS, "none", 0.1)
+    assert w.tolist() == [1, 1, 1] and oov == 1.0
+    with pytest.raises(SpacyCtxError, match="E312"):
+        sif_weights(COUNTS, "idf", 0.1)
+
+
+def test_token_vectors_table_then_wordpieces():
+    nlp = make_nlp()
+    doc = nlp("Dog barks  unbarked")
+    assert [t.text for t in doc] == ["Dog", "barks", " ", "unbarked"]
+    # "Dog" is not a key, its LOWER is: the table's row.
+    assert_allclose(doc[0].vector, WORD_VECTORS[0])
+    # Outside the table: the mean of the pieces' rows (bark ##s; un ##bark ##ed).
+    assert_allclose(doc[1].vector, PIECE_VECTORS[[4, 5]].mean(axis=0), rtol=1e-6)
+    assert_allclose(doc[3].vector, PIECE_VECTORS[[7, 8, 6]].mean(axis=0), rtol=1e-6)
+    assert not doc[2].vector.any() and not doc[2].has_vector
+    assert all(t.has_vector for t in doc if not t.is_space)
+
+
+def test_doc_and_span_vectors_are_weighted_means():
+    nlp = make_nlp("sif", 0.1)
+    doc = nlp("the dog barks")
+    w_table, w_oov = sif_weights(COUNTS, "sif", 0.1)
+    w = numpy.asarray([w_table[2], w_table[0], w_oov])
+    T = numpy.stack([WORD_VECTORS[2], WORD_VECTORS[0], PIECE_VECTORS[[4, 5]].mean(axis=0)])
+    assert_allclose(doc.vector, w @ T / w.sum(), rtol=1e-6)
+    assert_allclose(doc[1:].vector, w[1:] @ T[1:] / w[1:].sum(), rtol=1e-6)
+    other = nlp("cat")
+    expected = float(doc.vector @ WORD_VECTORS[1] / numpy.linalg.norm(doc.vector))
+    assert doc.similarity(other) == pytest.approx(expected, rel=1e-5)
+    assert doc[1].similarity(other[0]) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_empty_doc_and_no_tables():
+    nlp = make_nlp()
+    doc = nlp("")
+    assert doc.vector.shape == (3,) and not doc.vector.any()
+    bare = spacy.blank("en")
+    bare.add_pipe("ctx_static_vectors")
+    with pytest.raises(SpacyCtxError, match="E314"):
+        bare("dog")
+
+
+def test_width_mismatch():
+    nlp = spacy.blank("en")
+    nlp.vocab.vectors = Vectors(strings=nlp.vocab.strings, data=WORD_VECTORS[:, :2].copy(), keys=WORDS)
+    with pytest.raises(SpacyCtxError, match="E315"):
+        nlp.add_pipe("ctx_static_vectors").set_tables(PIECE_VECTORS, tokenizer_json(), COUNTS)
+
+
+def test_round_trip_and_weighting_override(tmp_path):
+    nlp = make_nlp("zipf", 0.1)
+    nlp.to_disk(tmp_path / "p")
+    loaded = spacy.load(tmp_path / "p")
+    text = "the cat unbarked"
+    assert_allclose(loaded(text).vector, nlp(text).vector, rtol=1e-6)
+    assert_allclose(loaded(text)[2].vector, nlp(text)[2].vector)
+    plain = spacy.load(tmp_path / "p", config={"components": {"ctx_static_vectors": {"weighting": "none"}}})
+    T = numpy.stack([t.vector for t in plain(text)])
+    assert_allclose(plain(text).vector, T.mean(axis=0), rtol=1e-6)
