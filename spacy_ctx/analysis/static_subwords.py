@@ -5,8 +5,8 @@ One row per wordpiece of the encoder's vocabulary (rows by tokenizer id):
 - in context: the mean of the wordpiece's hidden states (one layer, or the
   encoder's scalar mix) over every occurrence in the texts, special tokens
   left out. Each text is one sequence with the model's special tokens; a
-  text longer than the model's maximum is truncated (the corpora here are
-  sentences).
+  text longer than the model's maximum continues in further sequences, so
+  every wordpiece counts (with less context at the cuts).
 - alone, for the wordpieces the texts never showed: the piece encoded on
   its own as `[CLS] piece [SEP]`, pooled ("mean" over the three positions,
   as Model2Vec does, or "piece": the piece's own position).
@@ -89,10 +89,13 @@ def wordpiece_sums(
     try:
         with torch.no_grad():
             for batch in _length_sorted(texts, batch_size):
+                # A text longer than the model's maximum continues in further
+                # rows (overflowing tokens), so no wordpiece is left out.
                 enc = tokenizer(
                     list(batch), padding=True, truncation=True, max_length=max_length,
-                    return_special_tokens_mask=True, return_tensors="pt",
+                    return_overflowing_tokens=True, return_special_tokens_mask=True, return_tensors="pt",
                 )
+                enc.pop("overflow_to_sample_mapping", None)
                 special = enc.pop("special_tokens_mask").bool()
                 enc = enc.to(device)
                 hidden = transformer(**enc, output_hidden_states=True).hidden_states
