@@ -25,6 +25,9 @@ def hf(nlp):
 
 
 def hidden_states(transformer, ids):
+    # Eval mode: thinc's shim leaves the module in train mode after each
+    # prediction, so a pipeline call before this one would turn dropout on.
+    transformer.eval()
     with torch.no_grad():
         t = torch.as_tensor([ids])
         return [h[0].numpy() for h in transformer(input_ids=t, attention_mask=torch.ones_like(t), output_hidden_states=True).hidden_states]
