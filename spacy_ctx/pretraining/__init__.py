@@ -1,1 +1,1 @@
-"""Pretraining of spacy-ctx encoders (the ELMo biLM)."""
+"""Pretraining of spacy-ctx encoders (the ELMo biLM and the masked LM)."""

@@ -11,26 +11,35 @@ Output directory:
     metrics.json     perplexities before and after, steps, tokens, time
 """
 import math
-import random
 import time
-import warnings
 from collections import Counter
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import srsly
 import torch
 
 from ..corpora import read_sequences
-from ..errors import Errors, SpacyCtxError, Warnings
+from ..errors import Errors, SpacyCtxError
 from ..models.elmo import WEIGHTS_FILE, save_encoder_weights
 from ..models.pytorch.elmo import ELMoEncoderModule
 from ..tokenization.chars import encode_sequences
 from .bilm import BidirectionalLM
+from .common import (
+    check_known_settings,
+    load_checkpoint,
+    make_batches,
+    new_position,
+    resumed_settings,
+    run_epochs,
+    save_checkpoint as write_checkpoint,
+    split_heldout,
+    to_cpu,
+    training_device,  # noqa: F401 (the CLI's)
+)
 
 UNK, BOS_WORD, EOS_WORD = "<unk>", "<S>", "</S>"
-CHECKPOINT_FILE = "checkpoint.pt"
 
 
 @dataclass
@@ -82,22 +91,8 @@ def read_pretrain_config(path: Union[str, Path]) -> PretrainConfig:
         settings = dict(Config().from_disk(path)["pretrain_elmo"])
     else:
         settings = srsly.read_json(path)
-    known = sorted(f.name for f in fields(PretrainConfig))
-    unknown = sorted(set(settings) - set(known))
-    if unknown:
-        raise SpacyCtxError(Errors.E406.format(path=path, unknown=unknown, known=known))
+    check_known_settings(settings, [f.name for f in fields(PretrainConfig)], path)
     return PretrainConfig(**settings)
-
-
-def training_device(gpu_id: int, setting: str = "gpu_id") -> str:
-    """The torch device to train on: "cpu" for a negative `gpu_id`, else
-    "cuda:<gpu_id>", checked against the CUDA devices torch sees (E407,
-    naming `setting`)."""
-    if gpu_id < 0:
-        return "cpu"
-    if gpu_id >= torch.cuda.device_count():
-        raise SpacyCtxError(Errors.E407.format(setting=setting, gpu_id=gpu_id, n=torch.cuda.device_count()))
-    return f"cuda:{gpu_id}"
 
 
 # Vocabulary and batches
@@ -129,35 +124,6 @@ def split_long(sequences: Iterable[Sequence[str]], max_length: int) -> List[List
         for start in range(0, len(seq), max_length):
             out.append(list(seq[start : start + max_length]))
     return out
-
-
-def make_batches(
-    sequences: Sequence[Sequence[str]], batch_tokens: int, seed: Optional[int]
-) -> List[List[int]]:
-    """Group sequence indices into batches of about batch_tokens padded
-    words, similar lengths together; shuffled when a seed is given."""
-    order = list(range(len(sequences)))
-    rng = random.Random(seed)
-    if seed is not None:
-        rng.shuffle(order)
-    # Sort within large pools only, so batches still differ between epochs.
-    pool = 5000
-    batches: List[List[int]] = []
-    for start in range(0, len(order), pool):
-        batch: List[int] = []
-        longest = 0
-        for i in sorted(order[start : start + pool], key=lambda i: len(sequences[i])):
-            length = len(sequences[i]) + 2  # with <S> and </S>
-            if batch and max(longest, length) * (len(batch) + 1) > batch_tokens:
-                batches.append(batch)
-                batch, longest = [], 0
-            batch.append(i)
-            longest = max(longest, length)
-        if batch:
-            batches.append(batch)
-    if seed is not None:
-        rng.shuffle(batches)
-    return batches
 
 
 class Batcher:
@@ -214,21 +180,6 @@ def evaluate(
     return Perplexity(math.exp(total_f / max(n, 1)), math.exp(total_b / max(n, 1)), n)
 
 
-def split_heldout(
-    sequences: List[List[str]], fraction: float, max_heldout: int, seed: int
-) -> Tuple[List[List[str]], List[List[str]]]:
-    """A deterministic (train, held-out) split of whole sequences."""
-    order = list(range(len(sequences)))
-    random.Random(seed).shuffle(order)
-    n_heldout = min(max_heldout, max(1, int(len(sequences) * fraction)))
-    if len(sequences) < 2:
-        raise SpacyCtxError(Errors.E404.format(n_train=len(sequences), n_heldout=0))
-    heldout = {i for i in order[:n_heldout]}
-    train = [s for i, s in enumerate(sequences) if i not in heldout]
-    held = [sequences[i] for i in sorted(heldout)]
-    return train, held
-
-
 def pretrain(
     texts: Sequence[Path],
     output_dir: Path,
@@ -257,22 +208,11 @@ def pretrain(
     checkpoints are saved for the CPU, so they load anywhere.
     Returns the metrics written to metrics.json.
     """
-    from tqdm import tqdm
-
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    checkpoint = None
-    if resume:
-        path = output_dir / CHECKPOINT_FILE
-        if not path.is_file():
-            raise SpacyCtxError(Errors.E405.format(path=output_dir))
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-        saved = PretrainConfig(**checkpoint["config"])
-        # The epochs keyword is the one setting a resumed run takes from the caller.
-        ignored = _differing_settings(config, saved, skip={"epochs"} if epochs is not None else set())
-        if ignored:
-            warnings.warn(Warnings.W401.format(path=path, settings=ignored))
-        config = saved
+    checkpoint = load_checkpoint(output_dir) if resume else None
+    if checkpoint:
+        config = resumed_settings(config, PretrainConfig(**checkpoint["config"]), output_dir, epochs)
     config = config or PretrainConfig()
     if epochs is not None:
         config = replace(config, epochs=epochs)
@@ -299,7 +239,7 @@ def pretrain(
     lm = BidirectionalLM(encoder, len(vocab), config.cutoffs).to(device)
     optimizer = torch.optim.Adam(lm.parameters(), lr=config.learning_rate)
     batcher = Batcher(vocab, encoder.min_length)
-    state = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "tokens": 0, "train_seconds": 0.0}
+    state = new_position()
     if checkpoint:
         lm.load_state_dict(checkpoint["lm"])
         optimizer.load_state_dict(checkpoint["optimizer"])
@@ -314,60 +254,38 @@ def pretrain(
         data = {
             "config": asdict(config),
             "vocab": vocab,
-            "lm": _to_cpu(lm.state_dict()),
-            "optimizer": _to_cpu(optimizer.state_dict()),
+            "lm": to_cpu(lm.state_dict()),
+            "optimizer": to_cpu(optimizer.state_dict()),
             "state": state,
             "before": asdict(before),
         }
-        tmp = output_dir / (CHECKPOINT_FILE + ".tmp")
-        torch.save(data, str(tmp))
-        tmp.replace(output_dir / CHECKPOINT_FILE)  # never leave a half-written checkpoint
+        write_checkpoint(data, output_dir)
         save_encoder_weights(encoder, output_dir / WEIGHTS_FILE)
 
-    budget_seconds = max_minutes * 60 if max_minutes else math.inf
-    batches_per_epoch = len(make_batches(train, config.batch_tokens, config.seed))
-    total = config.epochs * batches_per_epoch
-    if max_steps:
-        total = min(total, max_steps)
-    bar = tqdm(total=total, initial=min(state["step"], total), disable=not progress, unit="batch")
-    stopped: Optional[str] = None
-    session_seconds = 0.0  # the time budget is per call, also when resuming
+    def step(batch: List[int]):
+        inputs, targets = batcher([train[i] for i in batch], device)
+        nll_f, nll_b, n = lm(**inputs, targets=targets)
+        loss = (nll_f + nll_b) / (2 * n)
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(lm.parameters(), config.grad_clip)
+        optimizer.step()
+        loss_value = float(loss.detach())
+        postfix = {"loss": f"{loss_value:.3f}", "ppl": f"{math.exp(loss_value):.0f}"}
+        return loss_value, postfix, sum(len(train[i]) for i in batch)  # words, no markers
+
     lm.train()
-    try:
-        while state["epoch"] < config.epochs and stopped is None:
-            batches = make_batches(train, config.batch_tokens, config.seed + state["epoch"])
-            for batch in batches[state["batch_in_epoch"] :]:
-                if max_steps and state["step"] >= max_steps:
-                    stopped = "max_steps"
-                elif session_seconds >= budget_seconds:
-                    stopped = "max_minutes"
-                if stopped:
-                    break
-                start = time.time()
-                inputs, targets = batcher([train[i] for i in batch], device)
-                nll_f, nll_b, n = lm(**inputs, targets=targets)
-                loss = (nll_f + nll_b) / (2 * n)
-                optimizer.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(lm.parameters(), config.grad_clip)
-                optimizer.step()
-                state["step"] += 1
-                state["batch_in_epoch"] += 1
-                state["tokens"] += sum(len(train[i]) for i in batch)  # words, no markers
-                state["train_seconds"] += time.time() - start
-                session_seconds += time.time() - start
-                bar.update(1)
-                loss_value = float(loss.detach())
-                bar.set_postfix(loss=f"{loss_value:.3f}", ppl=f"{math.exp(loss_value):.0f}")
-                if checkpoint_every and state["step"] % checkpoint_every == 0:
-                    save_checkpoint()
-            if stopped is None:
-                state["epoch"] += 1
-                state["batch_in_epoch"] = 0
-    finally:
-        bar.close()
-        save_checkpoint()
-    stopped = stopped or "epochs"
+    stopped = run_epochs(
+        state,
+        epochs=config.epochs,
+        batches_of_epoch=lambda epoch: make_batches(train, config.batch_tokens, config.seed + epoch),
+        step=step,
+        save=save_checkpoint,
+        max_steps=max_steps,
+        max_minutes=max_minutes,
+        checkpoint_every=checkpoint_every,
+        progress=progress,
+    )
 
     after = evaluate(lm, batcher, heldout, config.batch_tokens, device)
     log(f"Held-out perplexity after: forward {after.forward:.1f}, backward {after.backward:.1f}")
@@ -389,25 +307,6 @@ def pretrain(
     srsly.write_json(output_dir / "vocab.json", vocab)
     srsly.write_json(output_dir / "config.json", _encoder_config(config, output_dir))
     return metrics
-
-
-def _to_cpu(state):
-    """A state dict (nested dicts and lists of tensors) with its tensors on the CPU."""
-    if isinstance(state, torch.Tensor):
-        return state.cpu()
-    if isinstance(state, dict):
-        return {key: _to_cpu(value) for key, value in state.items()}
-    if isinstance(state, (list, tuple)):
-        return type(state)(_to_cpu(value) for value in state)
-    return state
-
-
-def _differing_settings(config: Optional[PretrainConfig], saved: PretrainConfig, skip: Set[str]) -> List[str]:
-    """The settings of `config` (but `skip`) that differ from the saved ones."""
-    if config is None:
-        return []
-    mine, theirs = asdict(config), asdict(saved)
-    return [name for name in mine if name not in skip and mine[name] != theirs[name]]
 
 
 def _encoder_config(config: PretrainConfig, output_dir: Path) -> dict:
