@@ -28,6 +28,14 @@ Stages (each reuses the previous one's files in --work):
 
 Every figure is deterministic (no seeds); one run. JSON:
 bench/results/static-vs-model2vec.json.
+
+--speed (after a full run, from its cached tables and its chosen setting)
+times the three side by side instead, interleaved chunk by chunk
+(`_common.interleave`): the table's `doc.vector`, Model2Vec's `encode()` in
+a child process that stays up and encodes the chunk it is sent, and the
+contextual pipeline; it adds "speed_interleaved" to the JSON.
+
+    nice -n 10 python bench/bench_static.py --model2vec-python /tmp/m2v/bin/python --speed --chunks 6
 """
 import argparse
 import json
@@ -41,7 +49,7 @@ from pathlib import Path
 import numpy
 import torch
 
-from _common import DATA, EWT, MODEL, RESULTS, TASKS, emit, log, machine
+from _common import DATA, EWT, MODEL, RESULTS, TASKS, emit, interleave, log, machine
 from spacy_ctx.analysis.similarity import row_cosines, spearman, vocab_lookup
 from spacy_ctx.analysis.static import distill_static
 from spacy_ctx.analysis.static_pipeline import static_pipeline
@@ -71,6 +79,71 @@ import model2vec
 print("RESULT " + json.dumps({"distill_cpu_s": cpu, "distill_wall_s": wall, "encode_s": best,
       "version": model2vec.__version__, "vocab_size": len(model.tokens), "width": int(model.embedding.shape[1])}))
 """
+
+
+M2V_SERVER = r"""
+import json, sys
+import torch
+torch.set_num_threads(1)
+from model2vec.distill import distill
+job = json.loads(sys.stdin.readline())
+model = distill(model_name=job["model"], pca_dims=256)
+print("READY", flush=True)
+for line in sys.stdin:
+    model.encode(json.loads(line), show_progress_bar=False)
+    print("DONE", flush=True)
+"""
+
+
+def model2vec_runner(python: str):
+    """An interleave runner: Model2Vec's encode() of each chunk, in a child
+    process of its own venv that distils once and then stays up."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
+    child = subprocess.Popen([python, "-c", M2V_SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    child.stdin.write(json.dumps({"model": str(resolve_model_dir(MODEL))}) + "\n")
+    child.stdin.flush()
+    if child.stdout.readline().strip() != "READY":
+        raise RuntimeError("Model2Vec's child process did not start")
+
+    def run(texts):
+        child.stdin.write(json.dumps(list(texts)) + "\n")
+        child.stdin.flush()
+        child.stdout.readline()
+
+    return run, child
+
+
+def interleaved_speed(args) -> None:
+    report = json.loads(args.out.read_text())
+    chosen = report["chosen"]
+    tables = distill(args, args.work)["tables"]
+    nlp, _ = static_pipeline(tables[chosen["key"]], weighting=chosen["weighting"], sif_a=chosen["sif_a"] or 1e-3,
+                             pca_dims=chosen["pca_dims"])
+    ctx = load_pipeline("default")
+    dev = read_sts(DATA / "stsb" / "sts-dev.csv")
+    texts = list(dict.fromkeys(t for p in dev for t in p[:2]))
+    m2v, child = model2vec_runner(args.model2vec_python)
+
+    def vectors_of(pipeline):
+        def run(chunk):
+            for doc in pipeline.pipe(chunk):
+                doc.vector
+        return run
+
+    try:
+        seconds = interleave({"static": vectors_of(nlp), "model2vec": m2v, "contextual": vectors_of(ctx)}, texts, args.chunks, warmup=20)
+    finally:
+        child.stdin.close()
+        child.wait()
+    n_words = sum(len(doc) for doc in nlp.tokenizer.pipe(texts))
+    speed = {name: round(n_words / secs) for name, secs in seconds.items()}
+    report["speed_interleaved"] = {
+        "n_texts": len(texts), "n_words": n_words, "chunks": args.chunks, "words_per_s": speed,
+        "static_over_model2vec": round(seconds["model2vec"] / seconds["static"], 2),
+        "static_over_contextual": round(seconds["contextual"] / seconds["static"], 1),
+        "note": "torch and Model2Vec on one thread; Model2Vec's time includes sending each chunk to its process",
+    }
+    emit(report, args.out)
 
 
 def corpus_paths():
@@ -133,8 +206,12 @@ def main():
     parser.add_argument("--limit", type=int, default=None, help="texts read for the distillation (default: all)")
     parser.add_argument("--ctx-sentences", type=int, default=300, help="sentences timed through the contextual pipeline")
     parser.add_argument("--out", type=Path, default=RESULTS / "static-vs-model2vec.json")
+    parser.add_argument("--speed", action="store_true", help="only the interleaved speed run (see the docstring)")
+    parser.add_argument("--chunks", type=int, default=6, help="--speed: chunks to interleave")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.speed:
+        return interleaved_speed(args)
     args.work.mkdir(parents=True, exist_ok=True)
     distilled = distill(args, args.work)
     tables = distilled["tables"]
