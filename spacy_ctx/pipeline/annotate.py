@@ -8,7 +8,7 @@ from thinc.api import Model
 
 from ..extensions import set_vector_hooks
 from ..models.scalar_mix import mix_stored, mixed_layers
-from ..models.types import DocLayers
+from ..models.types import DocLayers, LayerRequest
 from ..normalizer import Normalizer
 from ..util import normalize_layers
 
@@ -29,6 +29,11 @@ class Annotation:
     stored: List[int]
     dtype: str
     vector_hooks: bool
+
+    @property
+    def request(self) -> LayerRequest:
+        """What to ask the encoder for: these layers, in this dtype."""
+        return LayerRequest(tuple(self.layer_ids), self.dtype)
 
     def __call__(
         self,

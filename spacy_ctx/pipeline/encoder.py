@@ -25,6 +25,7 @@ from ..util import normalize_layers
 from .annotate import Annotation, bind_annotation
 from .frozen_cache import FrozenCache
 from .gradients import ListenerGradients
+from .listeners import ListenedTo
 
 DEFAULT_ENCODER_CONFIG = """
 [model]
@@ -108,7 +109,7 @@ def make_ctx_encoder(
     )
 
 
-class CtxEncoder(TrainablePipe):
+class CtxEncoder(ListenedTo, TrainablePipe):
     """Runs a contextual encoder and shares its layers with listeners.
 
     Its model is loaded explicitly: by `initialize`, by `from_disk` /
@@ -155,7 +156,6 @@ class CtxEncoder(TrainablePipe):
         # knows its depth when it is built, a transformer once its files load.
         self._loaded = False
         self._annotation: Optional[Annotation] = None
-        self._annotate_request: Optional[LayerRequest] = None
         self._cache_request: Optional[LayerRequest] = None
         if _knows_its_depth(model):
             self._bind()
@@ -184,41 +184,25 @@ class CtxEncoder(TrainablePipe):
         if not self._loaded:
             self.model.initialize()
             self._loaded = True
-        if self._annotation is None:
+        if not self.is_bound:
             self._bind()
 
     def _require_bound(self) -> None:
-        if self._annotation is None:
+        if not self.is_bound:
             raise SpacyCtxError(Errors.E014.format(name=self.name))
 
     def _bind(self) -> None:
         """Check the settings against the encoder's depth, fix what is
         stored and mixed, and connect the listeners found so far."""
         self._annotation = bind_annotation(self.cfg, self.mix, int(self.model.attrs["n_layers"]), self.name)
-        self._annotate_request = LayerRequest(tuple(self._annotation.layer_ids), self.cfg["store_dtype"])
-        for component_name, listeners in self.listener_map.items():
-            for listener in listeners:
-                self._connect(listener, component_name)
+        self._connect_all()
 
-    # Listener bookkeeping (spacy.ty.ListenedToComponent)
+    # Listeners (the registry is ListenedTo's)
 
     @property
-    def listeners(self) -> List[CtxListener]:
-        return [m for c in self.listening_components for m in self.listener_map[c]]
-
-    @property
-    def listening_components(self) -> List[str]:
-        return list(self.listener_map.keys())
-
-    def add_listener(self, listener: CtxListener, component_name: str) -> None:
-        """Register a listener. It is connected (its layers checked against
-        this encoder) as soon as the encoder's depth is known."""
-        listener.attach(self.name)
-        self.listener_map.setdefault(component_name, [])
-        if listener not in self.listener_map[component_name]:
-            self.listener_map[component_name].append(listener)
-        if self._annotation is not None:
-            self._connect(listener, component_name)
+    def is_bound(self) -> bool:
+        """Whether the encoder's depth is known and the settings bound to it."""
+        return self._annotation is not None
 
     def _connect(self, listener: CtxListener, component_name: str) -> None:
         setting = f"components.{component_name} listener layers"
@@ -229,24 +213,6 @@ class CtxEncoder(TrainablePipe):
         listener.connect(self.n_layers, self.width, selected)
         needed = sorted({layer for lst in self.listeners if lst.is_connected for layer in lst.selected})
         self._cache_request = LayerRequest(tuple(needed), self.cfg["store_dtype"])
-
-    def remove_listener(self, listener: Model, component_name: str) -> bool:
-        """Disconnect a listener. Returns whether it was connected."""
-        if listener in self.listener_map.get(component_name, []):
-            self.listener_map[component_name].remove(listener)
-            if not self.listener_map[component_name]:
-                del self.listener_map[component_name]
-            return True
-        return False
-
-    def find_listeners(self, component) -> None:
-        """Connect every CtxListener in a downstream component's model whose
-        upstream is this component's name or '*'."""
-        names = ("*", self.name)
-        if isinstance(getattr(component, "model", None), Model):
-            for node in component.model.walk():
-                if isinstance(node, CtxListener) and node.upstream_name in names:
-                    self.add_listener(node, component.name)
 
     # Prediction
 
@@ -291,7 +257,7 @@ class CtxEncoder(TrainablePipe):
 
     def _annotate(self, docs: List[Doc]) -> None:
         self.load_model()
-        outputs = self._encode(docs, self._annotate_request)
+        outputs = self._encode(docs, self._annotation.request)
         self._annotation(docs, outputs, self.mix, self._active_normalizer())
 
     def _encode(self, docs: List[Doc], request: LayerRequest) -> DocLayers:
