@@ -31,6 +31,8 @@ class LayerEncoder(nn.Module):
         self.__dict__["fast"] = None
         # k -> whether stopping at hidden layer k reproduces layer k exactly.
         self._exact_stops: Dict[int, bool] = {}
+        # id(model) -> whether the packed forward computes that model's states.
+        self._can_pack: Dict[int, bool] = {}
         self.probe_inputs: Optional[Dict[str, torch.Tensor]] = None
         # Run BERT-style families without computing padding (packed.py);
         # False runs the model's own forward (for comparisons).
@@ -47,6 +49,7 @@ class LayerEncoder(nn.Module):
     def set_fast(self, model: Optional[nn.Module]) -> None:
         """Use `model` (a converted copy of `transformer`) for inference."""
         self.__dict__["fast"] = model
+        self._can_pack.clear()  # ids of models that may be gone
 
     def forward(
         self,
@@ -72,7 +75,7 @@ class LayerEncoder(nn.Module):
         grad = torch.is_grad_enabled()
         model = self.fast if self.fast is not None and not grad else self.transformer
         top = max(layers) if layers else 0
-        pack = self.pack and packable(model)
+        pack = self.pack and self._packable(model)
         stop = nullcontext()
         if not pack and 0 < top < self.n_layers - 1 and self._stops_exactly(top):
             stop = truncated_layers(model, top)
@@ -114,6 +117,14 @@ class LayerEncoder(nn.Module):
             # `out` as it was.
             return out.masked_fill_(torch.isinf(out), 0.0) if not grad else out.masked_fill(torch.isinf(out), 0.0)
         return out
+
+    def _packable(self, model: nn.Module) -> bool:
+        # Checked once per model (the fp32 one, or its converted copy), not
+        # on every forward: it walks every layer's modules.
+        key = id(model)
+        if key not in self._can_pack:
+            self._can_pack[key] = packable(model)
+        return self._can_pack[key]
 
     def _stops_exactly(self, k: int) -> bool:
         if k not in self._exact_stops:
