@@ -49,6 +49,9 @@ from pathlib import Path
 import numpy
 import torch
 
+# Model2Vec's child runs its Rust tokenizer on one thread: so does this process.
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
 from _common import DATA, EWT, MODEL, RESULTS, TASKS, emit, interleave, log, machine
 from spacy_ctx.analysis.similarity import row_cosines, spearman, vocab_lookup
 from spacy_ctx.analysis.static import distill_static

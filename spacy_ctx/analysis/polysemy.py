@@ -287,20 +287,57 @@ def sense_demo(nlp, sentences: Sequence[Tuple[str, str, str]] = DEMO_SENTENCES) 
     word a different vector in each sense, so the same-sense mean should be
     above the cross-sense mean.
 
+    Raw cosines hide how large the contrast is: in an anisotropic layer any
+    two tokens are close. So each layer also gets its random-pair baseline b
+    (the mean cosine of two tokens from different contexts, punctuation
+    left out) and the baseline-adjusted cosines (c - b) / (1 - b), 0 for a
+    pair no closer than two unrelated tokens (Ethayarajh 2019).
+
     Returns {"contexts": [(sense, text)], "similarity": [n, n] nested lists,
-    "same_sense", "cross_sense": the mean over the pairs of contexts}.
+    "same_sense", "cross_sense": the mean over the pairs of contexts,
+    "layers": one dict per stored layer (layer, same_sense, cross_sense,
+    baseline, same_adjusted, cross_adjusted), empty when the pipeline stores
+    no layers}.
     """
-    tokens = []
+    docs, tokens = [], []
     for sense, text, word in sentences:
         doc = nlp(text)
+        docs.append(doc)
         tokens.append((sense, next(t for t in doc if t.lower_ == word)))
     similarity = [[a.similarity(b) for _, b in tokens] for _, a in tokens]
     pairs = list(combinations(range(len(tokens)), 2))
-    same = [similarity[i][j] for i, j in pairs if tokens[i][0] == tokens[j][0]]
-    cross = [similarity[i][j] for i, j in pairs if tokens[i][0] != tokens[j][0]]
+    same_pairs = [(i, j) for i, j in pairs if tokens[i][0] == tokens[j][0]]
+    cross_pairs = [(i, j) for i, j in pairs if tokens[i][0] != tokens[j][0]]
     return {
         "contexts": [(sense, text) for sense, text, _ in sentences],
         "similarity": similarity,
-        "same_sense": float(numpy.mean(same)),
-        "cross_sense": float(numpy.mean(cross)),
+        "same_sense": float(numpy.mean([similarity[i][j] for i, j in same_pairs])),
+        "cross_sense": float(numpy.mean([similarity[i][j] for i, j in cross_pairs])),
+        "layers": _demo_layers(docs, [token for _, token in tokens], same_pairs, cross_pairs),
     }
+
+
+def _demo_layers(docs: Sequence[Doc], words, same_pairs, cross_pairs) -> List[Dict]:
+    if any(doc._.ctx_layers is None for doc in docs):
+        return []
+    layer_ids = list(docs[0]._.ctx_layer_ids)
+    rows = []
+    for k, layer in enumerate(layer_ids):
+        word = unit_rows(numpy.stack([numpy.asarray(t._.ctx_layers[k], dtype="float32") for t in words]))
+        # Every other token of each context, as the unrelated population.
+        others = [
+            unit_rows(numpy.stack([numpy.asarray(t._.ctx_layers[k], dtype="float32") for t in doc if not t.is_punct]))
+            for doc in docs
+        ]
+        baseline = float(numpy.mean([
+            float((others[a] @ others[b].T).mean()) for a, b in combinations(range(len(others)), 2)
+        ]))
+        cosines = word @ word.T
+        same = float(numpy.mean([cosines[i, j] for i, j in same_pairs]))
+        cross = float(numpy.mean([cosines[i, j] for i, j in cross_pairs]))
+        rows.append({
+            "layer": int(layer), "same_sense": same, "cross_sense": cross, "baseline": baseline,
+            "same_adjusted": (same - baseline) / (1 - baseline),
+            "cross_adjusted": (cross - baseline) / (1 - baseline),
+        })
+    return rows

@@ -24,14 +24,14 @@ best on the STS-B train pairs (docs/similarity.md). The hooks hold the doc's arr
 closures: retokenizing a doc afterwards needs the component run again.
 """
 from pathlib import Path
-from typing import Dict, Iterable, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 import numpy
 import srsly
 from spacy import attrs as spacy_attrs
 from spacy.language import Language
 from spacy.tokens import Doc
-from spacy.util import ensure_path
+from spacy.util import ensure_path, minibatch
 from spacy.vocab import Vocab
 
 from ..errors import Errors, SpacyCtxError
@@ -44,6 +44,7 @@ TOKENIZER = "tokenizer.json"
 CFG = "cfg"
 # Words outside the table keep their pooled vector this long.
 OOV_CACHE = 100_000
+ATTRS = [spacy_attrs.ORTH, spacy_attrs.LOWER, spacy_attrs.IS_SPACE]
 
 
 @Language.factory(
@@ -99,6 +100,7 @@ class StaticSubwordVectors:
         self._weights: Optional[numpy.ndarray] = None
         self._oov_weight = 1.0
         self._cache: Dict[str, numpy.ndarray] = {}
+        self._lookup: Optional[Tuple] = None  # (table, sorted keys, their rows)
 
     def set_tables(
         self, pieces: numpy.ndarray, tokenizer_json: str, row_counts: numpy.ndarray,
@@ -120,58 +122,87 @@ class StaticSubwordVectors:
 
     def __call__(self, doc: Doc) -> Doc:
         """Set the doc's, its spans' and its tokens' vector hooks."""
-        if self.pieces is None:
-            raise SpacyCtxError(Errors.E314.format(name=self.name))
-        T, w = self.token_vectors(doc)  # [n_tokens, width], [n_tokens]
-        doc.user_token_hooks["vector"] = lambda token: T[token.i]
-        doc.user_token_hooks["has_vector"] = lambda token: bool(w[token.i] > 0)
-        doc.user_span_hooks["vector"] = lambda span: _weighted_mean(T[span.start : span.end], w[span.start : span.end])
-        doc.user_span_hooks["has_vector"] = lambda span: bool(w[span.start : span.end].any())
-        vector = _weighted_mean(T, w)
-        doc.user_hooks["vector"] = lambda d: vector
-        doc.user_hooks["has_vector"] = lambda d: bool(w.any())
-        return doc
+        return self._annotate([doc])[0]
 
     def pipe(self, docs: Iterable[Doc], batch_size: int = 128) -> Iterable[Doc]:
-        for doc in docs:
-            yield self(doc)
+        """Annotate docs a batch at a time: one table lookup and one pooling
+        per batch, not per doc."""
+        for batch in minibatch(docs, size=batch_size):
+            yield from self._annotate(batch)
 
     def token_vectors(self, doc: Doc) -> Tuple[numpy.ndarray, numpy.ndarray]:
         """Each token's vector ([n_tokens, width]) and sentence weight
         ([n_tokens]; 0 for whitespace)."""
-        n = len(doc)
-        T = numpy.zeros((n, self.width), dtype="float32")
-        w = numpy.zeros(n, dtype="float32")
-        if not n:
-            return T, w
-        values = doc.to_array([spacy_attrs.ORTH, spacy_attrs.LOWER, spacy_attrs.IS_SPACE])
-        table = self.vocab.vectors
-        rows = table.find(keys=values[:, 0]) if table.shape[0] else numpy.full(n, -1)
+        vectors = self._lookup_batch([doc]).doc(0)
+        return vectors.matrix(0, len(doc)), vectors.weights()
+
+    def _annotate(self, docs: List[Doc]) -> List[Doc]:
+        if self.pieces is None:
+            raise SpacyCtxError(Errors.E314.format(name=self.name))
+        batch = self._lookup_batch(docs)
+        for i, doc in enumerate(docs):
+            batch.doc(i).set_hooks(doc)
+        return docs
+
+    def _lookup_batch(self, docs: List[Doc]) -> "BatchVectors":
+        """The rows and weights of a batch's tokens, the pooled wordpieces of
+        the words outside the table, and every doc's vector."""
+        lengths = numpy.fromiter((len(doc) for doc in docs), dtype="int64", count=len(docs))
+        values = numpy.concatenate([doc.to_array(ATTRS) for doc in docs] + [numpy.zeros((0, len(ATTRS)), dtype="uint64")])
+        values = values.reshape(-1, len(ATTRS))
+        rows = self._rows(values[:, 0])
         missing = rows < 0
-        if missing.any() and table.shape[0]:
-            rows[missing] = table.find(keys=values[missing, 1])
+        if missing.any():
+            rows[missing] = self._rows(values[missing, 1])
             missing = rows < 0
-        found = ~missing
-        if found.any():
-            T[found] = table.data[rows[found]]
-            w[found] = self._weights[rows[found]]
-        for i in numpy.flatnonzero(missing):
-            T[i] = self.pooled(doc[int(i)].text)
-            w[i] = self._oov_weight
+        w = self._weights[numpy.maximum(rows, 0)] if len(self._weights) else numpy.ones(len(rows), dtype="float32")
+        w[missing] = self._oov_weight
+        strings = self.vocab.strings
+        pooled = self.pooled_many([strings[key] for key in values[missing, 0].tolist()])
+        # Outside the table, token i reads row -(rows[i] + 1) of `pooled`.
+        rows[missing] = -1 - numpy.arange(len(pooled))
         space = values[:, 2] != 0
-        T[space] = 0.0
+        rows[space] = SPACE
         w[space] = 0.0
-        return T, w
+        return BatchVectors(self.vocab.vectors.data, pooled, rows, w, lengths)
+
+    def _rows(self, keys: numpy.ndarray) -> numpy.ndarray:
+        """The vector table's row of each key (-1 where absent), by binary
+        search over the table's sorted keys: spaCy's `Vectors.find` looks
+        keys up one at a time in Python, which costs more than the rest of
+        the component."""
+        table = self.vocab.vectors
+        if self._lookup is None or self._lookup[0] is not table or len(self._lookup[1]) != len(table.key2row):
+            sorted_keys = numpy.fromiter(table.key2row.keys(), dtype="uint64", count=len(table.key2row))
+            key_rows = numpy.fromiter(table.key2row.values(), dtype="int64", count=len(table.key2row))
+            order = numpy.argsort(sorted_keys)
+            self._lookup = (table, sorted_keys[order], key_rows[order])
+        _, sorted_keys, key_rows = self._lookup
+        keys = numpy.asarray(keys, dtype="uint64")
+        if not len(sorted_keys):
+            return numpy.full(len(keys), -1, dtype="int64")
+        at = numpy.minimum(numpy.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+        return numpy.where(sorted_keys[at] == keys, key_rows[at], -1)
 
     def pooled(self, word: str) -> numpy.ndarray:
         """The mean of the rows of a word's wordpieces (zeros for none)."""
-        vector = self._cache.get(word)
-        if vector is None:
-            ids = self._tokenizer.encode(word, add_special_tokens=False).ids
-            vector = self.pieces[ids].mean(axis=0) if ids else numpy.zeros(self.width, dtype="float32")
-            if len(self._cache) < OOV_CACHE:
-                self._cache[word] = vector
-        return vector
+        return self.pooled_many([word])[0]
+
+    def pooled_many(self, words: List[str]) -> numpy.ndarray:
+        """`pooled` of each word ([n_words, width]), the words not yet cached
+        split in one batch call of the tokenizer."""
+        new = [word for word in dict.fromkeys(words) if word not in self._cache]
+        found = {}
+        for word, encoding in zip(new, self._tokenizer.encode_batch(new, add_special_tokens=False) if new else []):
+            ids = encoding.ids
+            found[word] = self.pieces[ids].mean(axis=0) if ids else numpy.zeros(self.width, dtype="float32")
+        for word, vector in found.items():
+            if len(self._cache) >= OOV_CACHE:
+                break
+            self._cache[word] = vector
+        if not words:
+            return numpy.zeros((0, self.width), dtype="float32")
+        return numpy.stack([found[word] if word in found else self._cache[word] for word in words])
 
     def initialize(self, get_examples=None, *, nlp: Optional[Language] = None) -> None:
         """Nothing to learn: the tables come from `set_tables` or `from_disk`."""
@@ -210,12 +241,104 @@ class StaticSubwordVectors:
         if width != self.width:
             raise SpacyCtxError(Errors.E315.format(piece_width=self.width, width=width))
         self._tokenizer = Tokenizer.from_str(self.tokenizer_json)
+        # The encoder's tokenizer.json may pad batches (and truncate): a word's
+        # pieces are its own ids only.
+        self._tokenizer.no_padding()
+        self._tokenizer.no_truncation()
         self._weights, self._oov_weight = sif_weights(self.row_counts, self.cfg["weighting"], self.cfg["sif_a"])
         self._cache = {}
+        self._lookup = None
 
 
-def _weighted_mean(T: numpy.ndarray, w: numpy.ndarray) -> numpy.ndarray:
-    total = float(w.sum())
-    if total <= 0:
-        return numpy.zeros(T.shape[1], dtype="float32")
-    return (w @ T / total).astype("float32")
+# The row of a whitespace token: zeros and weight 0. Rows -1 .. -n_pooled
+# are the pooled wordpieces of the batch's words outside the table.
+SPACE = numpy.iinfo("int64").min
+
+
+class BatchVectors:
+    """A batch's token lookups: token i is row `rows[i]` of the word table
+    (`data`), or of `pooled` (see SPACE), with its sentence weight `w[i]`;
+    `vectors` holds each doc's weighted mean."""
+
+    def __init__(self, data, pooled: numpy.ndarray, rows: numpy.ndarray, w: numpy.ndarray, lengths: numpy.ndarray):
+        self.data, self.pooled, self.rows, self.w = data, pooled, rows, w
+        self.starts = numpy.concatenate(([0], numpy.cumsum(lengths))).tolist()
+        doc_of = numpy.repeat(numpy.arange(len(lengths)), lengths)
+        width = pooled.shape[1]
+        sums = _bag_sums(data, rows, w, doc_of, len(lengths), width)
+        in_pooled = (rows < 0) & (rows != SPACE)
+        if in_pooled.any():
+            sums += _bag_sums(pooled, -1 - rows, w, doc_of, len(lengths), width, in_pooled)
+        totals = numpy.bincount(doc_of, weights=w, minlength=len(lengths))
+        ok = totals > 0
+        sums[ok] /= totals[ok, None].astype("float32")
+        self.vectors = sums
+
+    def doc(self, i: int) -> "DocVectors":
+        return DocVectors(self, self.starts[i], self.starts[i + 1], i)
+
+    def token(self, i: int) -> numpy.ndarray:
+        row = int(self.rows[i])
+        if row >= 0:
+            return numpy.asarray(self.data[row], dtype="float32")
+        if row == SPACE:
+            return numpy.zeros(self.pooled.shape[1], dtype="float32")
+        return self.pooled[-1 - row]
+
+
+class DocVectors:
+    """One doc's view of its batch: token, span and doc vectors, and the
+    vector hooks that serve them."""
+
+    __slots__ = ("batch", "start", "end", "index")
+
+    def __init__(self, batch: BatchVectors, start: int, end: int, index: int):
+        self.batch, self.start, self.end, self.index = batch, start, end, index
+
+    def weights(self) -> numpy.ndarray:
+        return self.batch.w[self.start : self.end]
+
+    def token(self, i: int) -> numpy.ndarray:
+        return self.batch.token(self.start + i)
+
+    def matrix(self, start: int, end: int) -> numpy.ndarray:
+        return numpy.stack([self.token(i) for i in range(start, end)]).reshape(end - start, -1)
+
+    def span_vector(self, start: int, end: int) -> numpy.ndarray:
+        w = self.weights()[start:end]
+        total = float(w.sum())
+        if total <= 0:
+            return numpy.zeros(self.batch.pooled.shape[1], dtype="float32")
+        return (w @ self.matrix(start, end) / total).astype("float32")
+
+    def set_hooks(self, doc: Doc) -> None:
+        w = self.weights()
+        vector = self.batch.vectors[self.index]
+        doc.user_token_hooks["vector"] = lambda token: self.token(token.i)
+        doc.user_token_hooks["has_vector"] = lambda token: bool(w[token.i] > 0)
+        doc.user_span_hooks["vector"] = lambda span: self.span_vector(span.start, span.end)
+        doc.user_span_hooks["has_vector"] = lambda span: bool(w[span.start : span.end].any())
+        doc.user_hooks["vector"] = lambda d: vector
+        doc.user_hooks["has_vector"] = lambda d: bool(w.any())
+
+
+def _bag_sums(table, rows, w, doc_of, n_docs: int, width: int, mask=None) -> numpy.ndarray:
+    """Each doc's weighted sum of `table[rows]` over its tokens where `mask`
+    (default: rows >= 0): one gather for the batch, then one small
+    matrix-vector product per doc (numpy's add.reduceat over the rows of a
+    matrix is several times slower at these sizes). NumPy only: the static
+    pipeline needs no torch at run time."""
+    sums = numpy.zeros((n_docs, width), dtype="float32")
+    mask = rows >= 0 if mask is None else mask
+    if not mask.any() or not len(table):
+        return sums
+    gathered = numpy.asarray(table[rows[mask]], dtype="float32")
+    weights = w[mask]
+    counts = numpy.bincount(doc_of[mask], minlength=n_docs)
+    ends = numpy.cumsum(counts).tolist()
+    start = 0
+    for i, end in enumerate(ends):
+        if end > start:
+            sums[i] = weights[start:end] @ gathered[start:end]
+        start = end
+    return sums

@@ -16,13 +16,15 @@ WORD_VECTORS = numpy.asarray([[1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype="float32")
 COUNTS = numpy.asarray([3, 1, 6])
 
 
-def tokenizer_json() -> str:
+def tokenizer_json(padding: bool = False) -> str:
     from tokenizers import Tokenizer, normalizers, pre_tokenizers
     from tokenizers.models import WordPiece
 
     tok = Tokenizer(WordPiece({p: i for i, p in enumerate(PIECES)}, unk_token="[UNK]"))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    if padding:
+        tok.enable_padding(pad_id=0, pad_token="[PAD]")
     return tok.to_str()
 
 
@@ -74,6 +76,33 @@ def test_doc_and_span_vectors_are_weighted_means():
     expected = float(doc.vector @ WORD_VECTORS[1] / numpy.linalg.norm(doc.vector))
     assert doc.similarity(other) == pytest.approx(expected, rel=1e-5)
     assert doc[1].similarity(other[0]) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_pipe_batches_match_one_doc_at_a_time():
+    """nlp.pipe annotates a batch at once: empty, whitespace-only and
+    out-of-table docs in one batch get what each gets alone."""
+    nlp = make_nlp("zipf", 0.1)
+    texts = ["the dog barks", "", "  ", "unbarked cats", "Cat", "dog  the"] * 3
+    batched = list(nlp.pipe(texts, batch_size=4))
+    for text, doc in zip(texts, batched):
+        alone = nlp(text)
+        assert_allclose(doc.vector, alone.vector, rtol=1e-6, atol=1e-7)
+        assert doc.has_vector == alone.has_vector
+        for token, single in zip(doc, alone):
+            assert_allclose(token.vector, single.vector, rtol=1e-6)
+    assert not batched[2].vector.any() and not batched[2].has_vector
+    assert_allclose(batched[4].vector, WORD_VECTORS[1])
+
+
+def test_padding_tokenizer_pools_only_the_words_pieces():
+    """Words outside the table are split in one batch call: a tokenizer.json
+    that pads batches must not add [PAD] rows to the shorter words."""
+    nlp = spacy.blank("en")
+    nlp.vocab.vectors = Vectors(strings=nlp.vocab.strings, data=WORD_VECTORS.copy(), keys=WORDS)
+    nlp.add_pipe("ctx_static_vectors").set_tables(PIECE_VECTORS, tokenizer_json(padding=True), COUNTS)
+    doc = nlp("barks unbarked")
+    assert_allclose(doc[0].vector, PIECE_VECTORS[[4, 5]].mean(axis=0), rtol=1e-6)
+    assert_allclose(doc[1].vector, PIECE_VECTORS[[7, 8, 6]].mean(axis=0), rtol=1e-6)
 
 
 def test_empty_doc_and_no_tables():
