@@ -46,6 +46,7 @@ class Errors(metaclass=_WithCodes):
 
     - E001-E019: the ctx_encoder component, its listeners, layer settings and wordpiece windows;
     - E020-E039: finding, loading and saving Hugging Face encoders;
+    - E040-E059: fine-tuning: discriminative rates, unfreezing and LoRA;
     - E060-E069: reduced-precision inference;
     - E070-E079: optional packages and loading pipelines for the commands;
     - E100-E199: the WSD head, WordNet and sense-annotated data;
@@ -143,6 +144,14 @@ class Errors(metaclass=_WithCodes):
     E024 = (
         "The transformer encoder '{name}' is not loaded yet: call "
         "nlp.initialize() (or model.initialize()), or load a saved pipeline."
+    )
+
+    # E040-E059: fine-tuning: discriminative rates, unfreezing and LoRA.
+    E040 = "{setting} must be {allowed}, got {value}."
+    E041 = (
+        "gradual_unfreezing found no ctx_encoder with listeners in the pipeline "
+        "(components: {names}). It sets the listeners' grad_factor: add a "
+        "spacy_ctx.CtxListener.v1 head, or drop [training.before_update]."
     )
 
     # E060-E069: reduced-precision inference.

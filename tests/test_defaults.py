@@ -27,11 +27,16 @@ def signature_defaults(function) -> dict:
     }
 
 
-@pytest.mark.parametrize("text", [DEFAULT_ENCODER_CONFIG, DEFAULT_MIX_CONFIG])
-def test_default_model_configs_are_the_builders_defaults(text):
+# The inference mix's one deliberate difference from ScalarMix's defaults:
+# the top layer alone (chosen on STS-B, docs/similarity.md).
+INFERENCE_MIX = {"layers": [-1]}
+
+
+@pytest.mark.parametrize("text,overrides", [(DEFAULT_ENCODER_CONFIG, {}), (DEFAULT_MIX_CONFIG, INFERENCE_MIX)])
+def test_default_model_configs_are_the_builders_defaults(text, overrides):
     block = dict(Config().from_str(text)["model"])
     builder = BUILDERS[block.pop("@architectures")]
-    assert block == signature_defaults(builder)
+    assert block == {**signature_defaults(builder), **overrides}
 
 
 def test_factory_settings_are_the_component_defaults():
@@ -63,3 +68,5 @@ def test_shipped_configs_spell_out_the_builder_defaults(path):
     model = dict(encoder["model"])
     if model.pop("@architectures") == "spacy_ctx.TransformerEncoder.v1":
         assert model == signature_defaults(build_transformer_encoder_v1)
+        # ... with the default inference mix.
+        assert encoder["mix"]["layers"] == INFERENCE_MIX["layers"]

@@ -34,8 +34,8 @@ def fit_normalizer_cli(
     enabled, ctx_vector, token.vector and .similarity() of the pipeline saved
     to OUTPUT use the corrected space. Config overrides as `spacy train`
     takes them change the pipeline first and are saved with it, e.g.
-    `--components.ctx_encoder.mix.layers [-1]` (the inference mix of the top
-    layer alone, the setting docs/similarity.md recommends).
+    `--components.ctx_encoder.mix.layers null` (an inference mix of every
+    layer instead of the default top layer).
     """
     with user_errors():
         nlp = load_pipeline(pipeline, overrides=parse_config_overrides(ctx.args))

@@ -131,6 +131,10 @@ def _convert_outputs(model: Model, inputs_outputs: Tuple[Any, Any], is_train: bo
     outputs = list(model.ops.xp.split(Y, splits.tolist(), axis=1))
 
     def backprop(d_outputs: DocLayers) -> ArgsKwargs:
+        if not Y_torch.requires_grad:
+            # Every requested layer sits below the blocks that train (gradual
+            # unfreezing): there is nothing to backpropagate into.
+            return ArgsKwargs(args=([],), kwargs={"grad_tensors": []})
         dY = model.ops.xp.concatenate(d_outputs, axis=1)
         dY_torch = xp2torch(dY, device=Y_torch.device)
         return ArgsKwargs(args=(Y_torch,), kwargs={"grad_tensors": dY_torch})

@@ -21,6 +21,7 @@ from ..models.pytorch.precision import NOT_TRAINABLE, trainable
 from ..models.transformer import precision_of
 from ..models.types import DocLayers, LayerRequest
 from ..normalizer import Normalizer
+from ..training.depths import register_encoder
 from ..util import normalize_layers
 from .annotate import Annotation, bind_annotation
 from .frozen_cache import FrozenCache
@@ -39,10 +40,13 @@ max_batch_items = 2048
 precision = "fp32"
 """
 
+# The inference mix: the top layer alone. It is what all-MiniLM-L6-v2 was
+# trained to pool, and it scored best on STS-B dev of every layer and mix
+# (docs/similarity.md); the heads keep their own mixes.
 DEFAULT_MIX_CONFIG = """
 [model]
 @architectures = "spacy_ctx.ScalarMix.v1"
-layers = null
+layers = [-1]
 initial_weights = null
 gamma = 1.0
 layer_norm = false
@@ -195,6 +199,8 @@ class CtxEncoder(ListenedTo, TrainablePipe):
         """Check the settings against the encoder's depth, fix what is
         stored and mixed, and connect the listeners found so far."""
         self._annotation = bind_annotation(self.cfg, self.mix, int(self.model.attrs["n_layers"]), self.name)
+        # The optimizer's layer-wise rates find the torch parameters' depths here.
+        register_encoder(self.model)
         self._connect_all()
 
     # Listeners (the registry is ListenedTo's)

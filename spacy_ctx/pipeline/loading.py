@@ -13,7 +13,7 @@ def load_pipeline(model: Union[str, Path], gpu_id: int = -1, overrides: Optional
     "default": blank English with the default ctx_encoder (the bundled
     MiniLM). `gpu_id` >= 0 runs it on that GPU. `overrides`: config values
     by dotted path, as `spacy train` takes them on the command line
-    ({"components.ctx_encoder.mix.layers": [-1]}); for "default", only
+    ({"components.ctx_encoder.mix.layers": None}); for "default", only
     those of `components.ctx_encoder`."""
     import spacy
     from spacy.util import dot_to_dict

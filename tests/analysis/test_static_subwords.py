@@ -62,8 +62,8 @@ def test_isolated_wordpieces_equal_raw_hidden_states(hf):
         H = hidden_states(transformer, [tokenizer.cls_token_id, i, tokenizer.sep_token_id])
         assert_allclose(mean["layer6"][row], H[6].mean(axis=0), atol=1e-5)
         assert_allclose(piece["layer3"][row], H[3][1], atol=1e-5)
-        # The default mix: the mean of all 7 layers.
-        assert_allclose(mean["mix"][row], numpy.mean([h.mean(axis=0) for h in H], axis=0), atol=1e-4)
+        # The default inference mix: the top layer alone.
+        assert_allclose(mean["mix"][row], H[6].mean(axis=0), atol=1e-4)
     with pytest.raises(SpacyCtxError, match="E004"):
         isolated_wordpieces(encoder, ["layer6"], ids=ids, pooling="max")
 

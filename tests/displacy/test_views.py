@@ -101,7 +101,8 @@ def test_mix_bars_are_the_softmaxed_weights_of_each_listener(tagger_nlp):
     mix.set_param("gamma", mix.ops.asarray1f([2.0]))
     html = displacy.render([], "mix", {"nlp": tagger_nlp}, jupyter=False)
     e = numpy.exp([0.5, -1.0])
-    assert_cells(html, [1 / 7] * 7 + list(e / e.sum()))
+    # The inference mix (the top layer alone), then the listener's two layers.
+    assert_cells(html, [1.0] + list(e / e.sum()))
     assert "tagger, gamma 2.000" in html and "layer 5" in html
     assert "E507" not in html
 
@@ -109,7 +110,8 @@ def test_mix_bars_are_the_softmaxed_weights_of_each_listener(tagger_nlp):
 def test_mix_without_heads_says_so(nlp):
     html = displacy.render([], "mix", {"nlp": nlp}, jupyter=False)
     assert "E507" in html
-    assert_cells(html, [1 / 7] * 7)
+    assert_cells(html, [1.0])
+    assert "layer 6" in html
 
 
 def _corpus_rows(corpus_path, key):

@@ -35,9 +35,12 @@ def test_shapes_and_views(nlp):
     assert_allclose(doc._.ctx_vector, doc.vector, rtol=1e-6)
 
 
-def test_default_mix_is_mean_of_layers(nlp):
+def test_default_mix_is_the_top_layer(nlp):
     doc = nlp(TEXTS[0])
-    assert_allclose(doc.tensor, doc._.ctx_layers.mean(axis=0), rtol=1e-5, atol=1e-6)
+    assert_allclose(doc.tensor, doc._.ctx_layers[-1], rtol=1e-6, atol=1e-7)
+    everything = spacy.blank("en")
+    everything.add_pipe("ctx_encoder", config={"mix": {"layers": None}})
+    assert_allclose(everything(TEXTS[0]).tensor, doc._.ctx_layers.mean(axis=0), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("pooling", ["mean", "first", "last", "max"])
@@ -114,9 +117,11 @@ def test_similarity_is_contextual_even_with_static_vectors():
 
 def test_storage_controls():
     nlp = spacy.blank("en")
-    nlp.add_pipe("ctx_encoder", config={"store_layers": [0, -1], "store_dtype": "float16"})
+    # A mix of every layer, to check that it reads layers that are not stored.
+    every_layer = {"layers": None}
+    nlp.add_pipe("ctx_encoder", config={"store_layers": [0, -1], "store_dtype": "float16", "mix": every_layer})
     full = spacy.blank("en")
-    full.add_pipe("ctx_encoder")
+    full.add_pipe("ctx_encoder", config={"mix": every_layer})
     text = TEXTS[0]
     doc, ref = nlp(text), full(text)
     assert doc._.ctx_layers.shape == (2, len(doc), 384)

@@ -16,7 +16,7 @@ def test_to_disk_and_load_give_identical_vectors(tmp_path):
         "ctx_encoder",
         config={
             "store_layers": [0, 3, -1],
-            "mix": {"initial_weights": [0.5, 0.1, -0.2, 0.0, 0.3, 0.9, 1.2], "gamma": 0.7},
+            "mix": {"layers": None, "initial_weights": [0.5, 0.1, -0.2, 0.0, 0.3, 0.9, 1.2], "gamma": 0.7},
         },
     )
     docs = list(nlp.pipe(TEXTS))
