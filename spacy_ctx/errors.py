@@ -153,6 +153,19 @@ class Errors(metaclass=_WithCodes):
         "(components: {names}). It sets the listeners' grad_factor: add a "
         "spacy_ctx.CtxListener.v1 head, or drop [training.before_update]."
     )
+    E042 = (
+        "LoRA found no layers to adapt in this '{model_type}' encoder ({err}). "
+        "Name them in lora.target_modules (for BERT: [\"query\", \"value\"])."
+    )
+    E043 = (
+        "The saved LoRA adapters do not fit the encoder's lora settings "
+        "(unexpected: {keys}). Load the pipeline with the lora settings it was saved with."
+    )
+    E044 = (
+        "This pipeline's encoder was saved with LoRA adapters, but its config "
+        "has lora = null, which would drop them. Load it with its saved config, "
+        "or with [components.ctx_encoder.model.lora] set."
+    )
 
     # E060-E069: reduced-precision inference.
     E060 = "Unknown encoder precision '{precision}': use one of {options}."

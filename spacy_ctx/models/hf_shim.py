@@ -8,7 +8,12 @@ import srsly
 from thinc.api import PyTorchShim, get_torch_default_device
 from torch import nn
 
+from ..errors import Errors, SpacyCtxError
 from .hf_loading import load_encoder, load_encoder_dir, usable_length
+from .lora import (
+    ADAPTER_FILE, LoRASettings, adapter_state_dict, base_state_dict, has_lora, inject_lora, is_merged,
+    load_adapters, merge_lora, unmerge_lora,
+)
 from .pytorch.layer_encoder import LayerEncoder
 from .pytorch.precision import CALIBRATION_TEXTS, calibration_batches, inference_copy
 from ..tokenization.wordpieces import WordpiecePlanner
@@ -29,16 +34,20 @@ class HFShim(PyTorchShim):
         tokenizer and max_length (window, stride, max_batch_items, pooling).
     precision: "fp32", "bf16" or "int8" for inference (precision.py); the
         fp32 weights are kept, saved and fine-tuned.
+    lora: LoRA settings (models/lora.py): adapters are injected at load, and
+        saved apart from the base weights.
     """
 
     def __init__(
-        self, name: str, revision: Optional[str], planner_settings: dict, precision: str = "fp32"
+        self, name: str, revision: Optional[str], planner_settings: dict, precision: str = "fp32",
+        lora: Optional[LoRASettings] = None,
     ):
         super().__init__(nn.Module())
         self.name = name
         self.revision = revision
         self.planner_settings = dict(planner_settings)
         self.precision = precision
+        self.lora = lora
         self.tokenizer = None
         self.planner: Optional[WordpiecePlanner] = None
 
@@ -55,8 +64,16 @@ class HFShim(PyTorchShim):
         """Load the tokenizer and weights that `name` and `revision` name."""
         self.load(*load_encoder(self.name, self.revision))
 
-    def load(self, tokenizer, transformer: nn.Module) -> None:
-        """Install a fast tokenizer and its encoder on the default device."""
+    def load(self, tokenizer, transformer: nn.Module, adapters: Optional[dict] = None) -> None:
+        """Install a fast tokenizer and its encoder on the default device,
+        with LoRA adapters when the settings ask for them (`adapters`: saved
+        adapter weights to load into them)."""
+        if self.lora is not None:
+            transformer = inject_lora(transformer, self.lora)
+            if adapters:
+                load_adapters(transformer, adapters)
+            if self.lora.merge:
+                merge_lora(transformer)
         self.planner = WordpiecePlanner(
             tokenizer,
             max_length=usable_length(transformer, tokenizer),
@@ -78,7 +95,7 @@ class HFShim(PyTorchShim):
         if self.loaded:
             with TemporaryDirectory() as tmp:
                 self.tokenizer.save_pretrained(tmp)
-                self._model.transformer.save_pretrained(tmp)
+                self._save_transformer(Path(tmp))
                 files = {p.name: p.read_bytes() for p in Path(tmp).iterdir() if p.is_file()}
         return srsly.msgpack_dumps({"files": files})
 
@@ -89,5 +106,30 @@ class HFShim(PyTorchShim):
             with TemporaryDirectory() as tmp:
                 for name, data in files.items():
                     (Path(tmp) / name).write_bytes(data)
-                self.load(*load_encoder_dir(Path(tmp), name="(saved with the pipeline)"))
+                adapters = None
+                if ADAPTER_FILE in files and self.lora is None:
+                    raise SpacyCtxError(Errors.E044)
+                if ADAPTER_FILE in files:
+                    from safetensors.torch import load_file
+
+                    adapters = load_file(str(Path(tmp) / ADAPTER_FILE))
+                self.load(*load_encoder_dir(Path(tmp), name="(saved with the pipeline)"), adapters=adapters)
         return self
+
+    def _save_transformer(self, path: Path) -> None:
+        """save_pretrained, with LoRA adapters (unmerged) in a file of their own."""
+        transformer = self._model.transformer
+        if not has_lora(transformer):
+            transformer.save_pretrained(path)
+            return
+        from safetensors.torch import save_file
+
+        merged = is_merged(transformer)
+        if merged:
+            unmerge_lora(transformer)
+        try:
+            transformer.save_pretrained(path, state_dict=base_state_dict(transformer))
+            save_file(adapter_state_dict(transformer), str(path / ADAPTER_FILE))
+        finally:
+            if merged:
+                merge_lora(transformer)

@@ -9,6 +9,7 @@ from ..errors import Errors, SpacyCtxError
 from ..tokenization.wordpieces import POOLINGS, EncoderPlan
 from ..util import DEFAULT_MODEL
 from .hf_shim import HFShim
+from .lora import LoRASettings
 from .pytorch.precision import PRECISIONS
 from .torch_io import no_input_gradient
 from .types import DocLayers, EncoderInput, unpack_request
@@ -22,6 +23,7 @@ def build_transformer_encoder_v1(
     stride: int = 0,
     max_batch_items: int = 2048,
     precision: str = "fp32",
+    lora: Optional[LoRASettings] = None,
 ) -> Model[EncoderInput, DocLayers]:
     """Encode docs with a Hugging Face encoder and return every layer.
 
@@ -42,6 +44,9 @@ def build_transformer_encoder_v1(
         encoder warns once and runs in fp32. Inference only: fine-tuning the
         encoder needs "fp32" (error E061 otherwise); frozen features work in
         any precision. The fp32 weights are what the pipeline saves.
+    lora: LoRA adapters (`spacy_ctx.LoRA.v1`, the [lora] extra): only they
+        train, and they are saved with the pipeline beside the base weights
+        (see models/lora.py). None: no adapters.
 
     Building reads no files: `initialize` loads the tokenizer and weights
     (and sets attrs["n_layers"] and the "nO" width), and `from_bytes`
@@ -62,7 +67,7 @@ def build_transformer_encoder_v1(
         "ctx_hf_layers",
         pytorch_forward,
         attrs={"convert_inputs": _convert_inputs, "convert_outputs": _convert_outputs},
-        shims=[HFShim(str(name), revision, settings, precision)],
+        shims=[HFShim(str(name), revision, settings, precision, lora)],
     )
     return Model(
         "ctx_transformer",

@@ -38,6 +38,7 @@ window = 0
 stride = 0
 max_batch_items = 2048
 precision = "fp32"
+lora = null
 """
 
 # The inference mix: the top layer alone. It is what all-MiniLM-L6-v2 was

@@ -16,6 +16,8 @@ from typing import Dict, Optional, Tuple
 
 from thinc.api import Model, PyTorchShim
 
+from ..models.lora import LORA_MARK
+
 BLOCK = re.compile(r"(?:^|\.)(?:layer|layers|block|blocks|h)\.(\d+)\.")
 EMBEDDING = re.compile(r"embed", re.IGNORECASE)
 
@@ -41,11 +43,14 @@ def parameter_depths(names) -> Tuple[Dict[str, int], int]:
 
 def register_encoder(model: Model) -> None:
     """Record the depth of every torch parameter of an encoder model's
-    shims (call when the weights are loaded)."""
+    shims (call when the weights are loaded). With LoRA adapters only the
+    adapters count: the base weights stay frozen whatever the schedule."""
     for node in model.walk():
         for shim in node.shims:
             if isinstance(shim, PyTorchShim) and shim._model is not None:
                 names = [name for name, _ in shim._model.named_parameters()]
+                if any(LORA_MARK in name for name in names):
+                    names = [name for name in names if LORA_MARK in name]
                 _DEPTHS[shim.id], _TOPS[shim.id] = parameter_depths(names)
 
 
@@ -65,4 +70,5 @@ def shim_parameters(model: Model):
         for shim in node.shims:
             if shim.id in _DEPTHS and shim._model is not None:
                 for name, param in shim._model.named_parameters():
-                    yield name, param, _DEPTHS[shim.id][name], _TOPS[shim.id]
+                    if name in _DEPTHS[shim.id]:
+                        yield name, param, _DEPTHS[shim.id][name], _TOPS[shim.id]

@@ -1,0 +1,91 @@
+"""LoRA adapters on a tiny BERT through peft: only the adapters train, they
+travel with the saved pipeline, and merged they give the same vectors."""
+import numpy
+import pytest
+import spacy
+from numpy.testing import assert_allclose
+
+from spacy_ctx.errors import SpacyCtxError
+from spacy_ctx.models.lora import count_parameters, create_lora_v1
+from spacy_ctx.models.transformer import find_hf_shim
+from spacy_ctx.training.depths import shim_parameters
+
+from ..util import tagger_config, tagger_examples
+
+pytest.importorskip("peft")
+
+TEXTS = ["The boat drifted toward the river bank .", "She paid the cheque in at the bank ."]
+
+
+def lora_block(**settings):
+    return {"@misc": "spacy_ctx.LoRA.v1", "rank": 4, "alpha": 8.0, "dropout": 0.0, **settings}
+
+
+def make_nlp(tiny_model, lora, grad_factor=1.0):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ctx_encoder", config={"model": {"name": str(tiny_model("bert-uncased")), "lora": lora}})
+    nlp.add_pipe("tagger", config=tagger_config(grad_factor=grad_factor))
+    nlp.initialize(lambda: tagger_examples(nlp))
+    return nlp
+
+
+def transformer_of(nlp):
+    return find_hf_shim(nlp.get_pipe("ctx_encoder").model).encoder.transformer
+
+
+def layers(nlp):
+    return [doc._.ctx_layers.copy() for doc in nlp.pipe(TEXTS)]
+
+
+def test_only_the_adapters_train(tiny_model):
+    plain = make_nlp(tiny_model, None)
+    nlp = make_nlp(tiny_model, lora_block())
+    transformer = transformer_of(nlp)
+    # B starts at zero: the adapted encoder starts as the base model.
+    for a, b in zip(layers(nlp), layers(plain)):
+        assert_allclose(a, b, atol=1e-6)
+    counts = count_parameters(transformer)
+    config = transformer.config
+    # rank x (in + out) for query and value of every block, peft's BERT default.
+    expected = config.num_hidden_layers * 2 * 4 * (config.hidden_size + config.hidden_size)
+    assert counts["trainable"] == expected
+    assert counts["trainable"] < 0.2 * counts["total"]
+    before = {n: p.detach().clone() for n, p in transformer.named_parameters()}
+    optimizer = nlp.resume_training()
+    for _ in range(4):
+        nlp.update(tagger_examples(nlp), sgd=optimizer)
+    changed = {n for n, p in transformer.named_parameters() if not bool((p.detach() == before[n]).all())}
+    assert changed and all("lora_" in n for n in changed)
+    assert any("lora_B" in n for n in changed)
+    # Layer-wise rates and unfreezing see the adapters only.
+    names = [name for name, *_ in shim_parameters(nlp.get_pipe("ctx_encoder").model)]
+    assert names and all("lora_" in n for n in names)
+
+
+def test_adapters_travel_with_the_pipeline_and_merge(tiny_model, tmp_path):
+    nlp = make_nlp(tiny_model, lora_block())
+    optimizer = nlp.resume_training()
+    for _ in range(4):
+        nlp.update(tagger_examples(nlp), sgd=optimizer)
+    expected = layers(nlp)
+    nlp.to_disk(tmp_path / "p")
+    loaded = spacy.load(tmp_path / "p")
+    for a, b in zip(layers(loaded), expected):
+        assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    # The adapters did change the vectors: a base-only load would differ.
+    assert any(not numpy.allclose(a, b, atol=1e-4) for a, b in zip(layers(make_nlp(tiny_model, None)), expected))
+    merged = spacy.load(tmp_path / "p", config={"components": {"ctx_encoder": {"model": {"lora": {"merge": True}}}}})
+    for a, b in zip(layers(merged), expected):
+        assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    # Saving a merged pipeline saves the same base weights and adapters.
+    merged.to_disk(tmp_path / "m")
+    for a, b in zip(layers(spacy.load(tmp_path / "m")), expected):
+        assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    with pytest.raises(SpacyCtxError, match="E044"):
+        spacy.load(tmp_path / "p", config={"components": {"ctx_encoder": {"model": {"lora": None}}}})
+
+
+def test_bad_lora_settings():
+    for setting in ({"rank": 0}, {"alpha": 0.0}, {"dropout": 1.0}):
+        with pytest.raises(SpacyCtxError, match="E040"):
+            create_lora_v1(**setting)
