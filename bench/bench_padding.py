@@ -8,7 +8,10 @@ MiniLM at the default thread count:
     (`LayerEncoder.pack = False`);
 (c) the same with the padding-free forward (models/pytorch/packed.py, the
     default);
-(d) (c) at spaCy's default nlp.pipe batch size (1,000).
+(d) (c) at spaCy's default nlp.pipe batch size (1,000);
+(e) with --auto: (c) with `precision = "auto"` (the fastest precision this
+    machine runs within the fidelity bar, chosen at load; its choice and
+    measurements go into the JSON).
 It also reports each path's padding ratio (padded / real wordpieces), this
 machine's sgemm rate at the encoder's shapes, and the useful work (FLOPs of
 real wordpieces per second) as a share of it.
@@ -91,6 +94,7 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=1000)
     parser.add_argument("--chunks", type=int, default=6)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--auto", action="store_true", help='add (e): precision = "auto"')
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     if args.threads:
@@ -105,6 +109,12 @@ def main() -> None:
         "c_ctx_packed": ctx_runner(nlp, True, BATCH_SIZE),
         "d_ctx_packed_batch_1000": ctx_runner(nlp, True, 1000),
     }
+    auto_choice = None
+    if args.auto:
+        auto = load_pipeline("default", overrides={"components.ctx_encoder.model.precision": "auto"})
+        auto("warm up")
+        auto_choice = find_hf_shim(find_encoder(auto).model).choice.to_dict()
+        runners["e_ctx_packed_auto"] = ctx_runner(auto, True, BATCH_SIZE)
     seconds = interleave(runners, texts, args.chunks, warmup=64)
     words = sum(len(nlp.make_doc(t)) for t in texts)
     size = -(-len(texts) // args.chunks)
@@ -116,6 +126,7 @@ def main() -> None:
         "b_ctx_padded_forward": sum(planner_padding(nlp, c, BATCH_SIZE) * len(c) for c in chunks) / len(texts),
         "c_ctx_packed": 1.0,
         "d_ctx_packed_batch_1000": 1.0,
+        "e_ctx_packed_auto": 1.0,
     }
     attention_padding = {
         "c_ctx_packed": padding["b_ctx_padded_forward"],
@@ -146,6 +157,7 @@ def main() -> None:
             "words": words,
             "sgemm_gflops": round(gemm, 1),
             "results": results,
+            "auto_choice": auto_choice,
         },
         args.out,
     )

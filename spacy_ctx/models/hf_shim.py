@@ -15,6 +15,7 @@ from .lora import (
     load_adapters, merge_lora, unmerge_lora,
 )
 from .pytorch.layer_encoder import LayerEncoder
+from .pytorch.auto_precision import PrecisionChoice, choose_precision
 from .pytorch.precision import CALIBRATION_TEXTS, calibration_batches, inference_copy
 from ..tokenization.wordpieces import WordpiecePlanner
 
@@ -48,6 +49,7 @@ class HFShim(PyTorchShim):
         self.planner_settings = dict(planner_settings)
         self.precision = precision
         self.lora = lora
+        self.choice: Optional[PrecisionChoice] = None  # what "auto" measured
         self.tokenizer = None
         self.planner: Optional[WordpiecePlanner] = None
 
@@ -87,8 +89,21 @@ class HFShim(PyTorchShim):
         self._model.probe_inputs = {
             key: probe[key].to(device) for key in ("input_ids", "attention_mask")
         }
+        if self.precision == "auto":
+            probe = tokenizer(list(CALIBRATION_TEXTS) * 4, padding=True, return_tensors="pt")
+            probe = {key: probe[key].to(device) for key in ("input_ids", "attention_mask")}
+            self.choice, fast = choose_precision(transformer, probe, calibration_batches(tokenizer))
+            self._model.set_fast(fast)
+            return
         calibration = calibration_batches(tokenizer) if self.precision == "int8" else ()
         self._model.set_fast(inference_copy(transformer, self.precision, calibration, device))
+
+    @property
+    def active_precision(self) -> str:
+        """The precision inference runs in: for "auto", what it chose."""
+        if self.precision == "auto":
+            return self.choice.precision if self.choice is not None else "auto"
+        return self.precision
 
     def to_bytes(self) -> bytes:
         files = {}

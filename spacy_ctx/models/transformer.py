@@ -10,7 +10,7 @@ from ..tokenization.wordpieces import POOLINGS, EncoderPlan
 from ..util import DEFAULT_MODEL
 from .hf_shim import HFShim
 from .lora import LoRASettings
-from .pytorch.precision import PRECISIONS
+from .pytorch.auto_precision import SETTINGS as PRECISION_SETTINGS
 from .torch_io import no_input_gradient
 from .types import DocLayers, EncoderInput, unpack_request
 
@@ -39,7 +39,9 @@ def build_transformer_encoder_v1(
     max_batch_items: padded wordpieces per forward batch. Windows are sorted
         by length first, so little is spent on padding.
     precision: "fp32", or for faster inference "int8" (CPUs with AVX2 or
-        better) or "bf16" (CPUs with AMX or AVX-512 bf16, and GPUs): see
+        better) or "bf16" (CPUs with AMX or AVX-512 bf16, and GPUs), or
+        "auto": the fastest of those this machine runs within the fidelity
+        bar, measured at load (pytorch/auto_precision.py): see
         docs/inference.md. Where the hardware has no native support the
         encoder warns once and runs in fp32. Inference only: fine-tuning the
         encoder needs "fp32" (error E061 otherwise); frozen features work in
@@ -60,8 +62,8 @@ def build_transformer_encoder_v1(
     """
     if pooling not in POOLINGS:
         raise SpacyCtxError(Errors.E004.format(pooling=pooling, options=", ".join(POOLINGS)))
-    if precision not in PRECISIONS:
-        raise SpacyCtxError(Errors.E060.format(precision=precision, options=", ".join(PRECISIONS)))
+    if precision not in PRECISION_SETTINGS:
+        raise SpacyCtxError(Errors.E060.format(precision=precision, options=", ".join(PRECISION_SETTINGS)))
     settings = dict(window=window, stride=stride, max_batch_items=max_batch_items, pooling=pooling)
     wrapper = Model(
         "ctx_hf_layers",
@@ -90,9 +92,10 @@ def find_hf_shim(model: Model) -> Optional[HFShim]:
 def precision_of(model: Model) -> str:
     """The precision an encoder model was built with ("fp32" for encoders
     without the setting, e.g. ELMo). Read from the shim, not from attrs:
-    attrs are saved, and a pipeline may be loaded in another precision."""
+    attrs are saved, and a pipeline may be loaded in another precision.
+    For "auto", the precision it chose once loaded ("auto" before)."""
     shim = _shim_of(model)
-    return shim.precision if shim is not None else "fp32"
+    return shim.active_precision if shim is not None else "fp32"
 
 
 def _shim_of(model: Model) -> Optional[HFShim]:

@@ -1,0 +1,94 @@
+"""`precision = "auto"`: the fastest precision this machine runs within the
+fidelity bar, chosen by measurement when the encoder loads.
+
+Candidates: fp32, and bf16 and int8 where the device runs them natively
+(precision.py's `unsupported_reason`). Each converted copy encodes the same
+probe batch as fp32; it qualifies when, on every hidden layer, the cosine of
+its token vectors with fp32's is at least 0.999 on average and 0.99 at the
+1st percentile. Of those that qualify, the one with the shortest forward
+(best of `repeats`) wins; fp32 always qualifies. The choice is made anew on
+each machine a pipeline loads on (it depends on the CPU), and the fp32
+weights stay what is saved and fine-tuned.
+"""
+import copy
+import time
+from dataclasses import dataclass, field
+from typing import Dict, List, Mapping, Optional, Tuple
+
+import torch
+from torch import nn
+
+from .precision import PRECISIONS, convert, unsupported_reason
+
+# What the encoder's precision setting takes: a precision, or "auto".
+SETTINGS = PRECISIONS + ("auto",)
+MEAN_COSINE = 0.999
+LOW_COSINE = 0.99  # at the 1st percentile of tokens
+
+
+@dataclass
+class PrecisionChoice:
+    """What `choose_precision` measured: per candidate its forward seconds
+    and its worst layer's (mean, 1st percentile) cosine against fp32."""
+
+    precision: str
+    seconds: Dict[str, float] = field(default_factory=dict)
+    fidelity: Dict[str, Tuple[float, float]] = field(default_factory=dict)
+    skipped: Dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> Dict:
+        return {"precision": self.precision, "seconds": self.seconds, "fidelity": self.fidelity, "skipped": self.skipped}
+
+
+def choose_precision(
+    model: nn.Module,
+    probe: Mapping[str, torch.Tensor],
+    calibration=(),
+    candidates: Tuple[str, ...] = ("bf16", "int8"),
+    repeats: int = 3,
+) -> Tuple[PrecisionChoice, Optional[nn.Module]]:
+    """The choice, and the converted copy to run (None: run `model` in fp32).
+
+    probe: model inputs (input_ids, attention_mask) to time and compare on.
+    """
+    device = next(model.parameters()).device
+    reference, fp32_seconds = _timed_states(model, probe, repeats)
+    choice = PrecisionChoice("fp32", seconds={"fp32": fp32_seconds}, fidelity={"fp32": (1.0, 1.0)})
+    best, best_copy = fp32_seconds, None
+    mask = probe["attention_mask"].bool()
+    for precision in candidates:
+        reason = unsupported_reason(precision, device)
+        if reason:
+            choice.skipped[precision] = reason
+            continue
+        candidate = convert(copy.deepcopy(model), precision, calibration)
+        states, seconds = _timed_states(candidate, probe, repeats)
+        worst = _worst_layer(reference, states, mask)
+        choice.seconds[precision] = seconds
+        choice.fidelity[precision] = worst
+        if worst[0] < MEAN_COSINE or worst[1] < LOW_COSINE:
+            choice.skipped[precision] = f"below the fidelity bar (worst layer: mean {worst[0]:.5f}, 1st percentile {worst[1]:.4f})"
+        elif seconds < best:
+            best, best_copy, choice.precision = seconds, candidate, precision
+    return choice, best_copy
+
+
+def _timed_states(model: nn.Module, probe, repeats: int) -> Tuple[List[torch.Tensor], float]:
+    best = float("inf")
+    with torch.inference_mode():
+        for _ in range(max(1, repeats)):
+            start = time.perf_counter()
+            out = model(**probe, output_hidden_states=True)
+            best = min(best, time.perf_counter() - start)
+    return [h.float() for h in out.hidden_states], best
+
+
+def _worst_layer(reference: List[torch.Tensor], states: List[torch.Tensor], mask: torch.Tensor) -> Tuple[float, float]:
+    """The lowest mean and lowest 1st-percentile token cosine over every
+    hidden state, the embedding output included (bf16 converts it too)."""
+    worst_mean, worst_low = 1.0, 1.0
+    for ref, got in zip(reference, states):
+        cos = torch.nn.functional.cosine_similarity(ref[mask], got[mask], dim=-1)
+        worst_mean = min(worst_mean, float(cos.mean()))
+        worst_low = min(worst_low, float(torch.quantile(cos, 0.01)))
+    return worst_mean, worst_low
