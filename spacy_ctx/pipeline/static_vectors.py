@@ -20,8 +20,14 @@ transformer). For each doc it sets:
 So `doc.similarity` works on a blank pipeline. The weights follow the
 config (`weighting`, `sif_a`) and the counts saved beside the tables, so
 changing them needs no new distillation. The defaults (Zipf, a = 0.01) scored
-best on the STS-B train pairs (docs/similarity.md). The hooks hold the doc's arrays in
-closures: retokenizing a doc afterwards needs the component run again.
+best on the STS-B train pairs (docs/similarity.md).
+
+`nlp.pipe` annotates a batch of docs at once: one lookup of all their keys,
+one tokenizer call for their unseen words, every doc vector in one pass.
+Token vectors are read from the table when asked for; each doc's hooks keep
+its batch's row indices, weights and pooled vectors (12 bytes a token, and a
+row per unseen word) alive. Retokenizing a doc afterwards needs the
+component run again.
 """
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Tuple
