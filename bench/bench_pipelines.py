@@ -4,7 +4,11 @@ encoder, 512-wordpiece batches, float16 storage), spacy-transformers on the
 same MiniLM (`spacy init config -G`: trf) and spaCy's CNN pipeline (cnn),
 each built from its config and initialised on corpus/ner-train.spacy (the
 cost of a forward pass does not depend on the weights), or --ctx-model, a
-trained one. Interleaved chunk by chunk, so the ratios hold.
+trained one. --same-head adds ctx-samehead: the ctx_encoder of ner.cfg with
+the very NER head of the trf pipeline (spaCy's transition-based parser on
+the listener's top layer: no hash embeddings, no BiLSTM), so the encoders'
+difference is seen apart from the heads'. Interleaved chunk by chunk, so the
+ratios hold.
 
     python bench/bench_pipelines.py --threads 1 --batch-size 256 --sentences 1200 --chunks 6 \
         --out bench/results/pipelines-ner-1thread.json
@@ -33,6 +37,7 @@ CTX_VARIANTS = {
     "ctx-int8": ("int8", 0, "float32"),
     "ctx-int8-b512": ("int8", 512, "float32"),
     "ctx-int8-b512-f16": ("int8", 512, "float16"),
+    "ctx-auto": ("auto", 0, "float32"),
 }
 
 
@@ -56,10 +61,28 @@ def ctx_pipeline(precision: str, max_batch_items: int, store_dtype: str) -> spac
     return build(config)
 
 
-def trf_pipeline() -> spacy.Language:
+def trf_config():
     config = init_config(lang="en", pipeline=["ner"], optimize="efficiency", gpu=True)
     config["components"]["transformer"]["model"]["name"] = str(resolve_model_dir(MODEL))
     config["system"]["gpu_allocator"] = None
+    return config
+
+
+def trf_pipeline() -> spacy.Language:
+    return build(trf_config())
+
+
+def ctx_same_head_pipeline() -> spacy.Language:
+    """ner.cfg's ctx_encoder under the trf pipeline's NER head, reading the
+    top layer as spacy-transformers' listener does."""
+    config = load_config(CONFIGS / "ner.cfg")
+    head = dict(trf_config()["components"]["ner"]["model"])
+    head["tok2vec"] = {
+        "@architectures": "spacy_ctx.CtxListener.v1", "upstream": "ctx_encoder", "grad_factor": 0.0,
+        "layers": [-1], "initial_weights": None, "gamma": 1.0, "layer_norm": False, "mix_dropout": 0.0,
+        "projection": None,
+    }
+    config["components"]["ner"]["model"] = head
     return build(config)
 
 
@@ -76,6 +99,7 @@ def main(argv=None) -> Dict:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     parser.add_argument("--ctx-model", type=Path, default=None, help="a trained ctx NER pipeline to time instead")
     parser.add_argument("--ctx-variants", nargs="+", default=list(CTX_VARIANTS), choices=list(CTX_VARIANTS))
+    parser.add_argument("--same-head", action="store_true", help="add ctx-samehead (see the docstring)")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = parser.parse_args(argv)
     os.environ.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
@@ -88,6 +112,8 @@ def main(argv=None) -> Dict:
         pipelines = {"ctx": spacy.load(args.ctx_model)}
     else:
         pipelines = {name: ctx_pipeline(*CTX_VARIANTS[name]) for name in args.ctx_variants}
+    if args.same_head:
+        pipelines["ctx-samehead"] = ctx_same_head_pipeline()
     pipelines.update(trf=trf_pipeline(), cnn=cnn_pipeline())
     # doc.ents: the annotation is what is paid for.
     runners = {name: pipe_runner(nlp, args.batch_size, lambda doc: doc.ents) for name, nlp in pipelines.items()}
