@@ -159,12 +159,17 @@ class Errors(metaclass=_WithCodes):
     )
     E043 = (
         "The saved LoRA adapters do not fit the encoder's lora settings "
-        "(unexpected: {keys}). Load the pipeline with the lora settings it was saved with."
+        "({keys}). Load the pipeline with the lora settings it was saved with."
     )
     E044 = (
         "This pipeline's encoder was saved with LoRA adapters, but its config "
         "has lora = null, which would drop them. Load it with its saved config, "
         "or with [components.ctx_encoder.model.lora] set."
+    )
+    E045 = (
+        "The encoder's LoRA adapters are merged into its weights (lora.merge = "
+        "true), so they cannot train: a listener has grad_factor > 0. Train with "
+        "merge = false, and merge when loading the trained pipeline for inference."
     )
 
     # E060-E069: reduced-precision inference.

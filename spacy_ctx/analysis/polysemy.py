@@ -325,8 +325,12 @@ def _demo_layers(docs: Sequence[Doc], words, same_pairs, cross_pairs) -> List[Di
     for k, layer in enumerate(layer_ids):
         word = unit_rows(numpy.stack([numpy.asarray(t._.ctx_layers[k], dtype="float32") for t in words]))
         # Every other token of each context, as the unrelated population.
+        targets = {(t.doc, t.i) for t in words}
         others = [
-            unit_rows(numpy.stack([numpy.asarray(t._.ctx_layers[k], dtype="float32") for t in doc if not t.is_punct]))
+            unit_rows(numpy.stack([
+                numpy.asarray(t._.ctx_layers[k], dtype="float32")
+                for t in doc if not t.is_punct and (doc, t.i) not in targets
+            ]))
             for doc in docs
         ]
         baseline = float(numpy.mean([

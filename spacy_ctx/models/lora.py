@@ -100,11 +100,17 @@ def adapter_state_dict(transformer: nn.Module) -> Dict:
 
 
 def load_adapters(transformer: nn.Module, state: Dict) -> None:
+    """Load saved adapter weights into the injected adapters: every saved
+    one must have its adapter, every adapter its saved weights, in shape."""
     peft = require("peft", "lora", "LoRA fine-tuning")
-    result = peft.set_peft_model_state_dict(transformer, state)
-    unexpected = getattr(result, "unexpected_keys", None) or []
-    if unexpected:
-        raise SpacyCtxError(Errors.E043.format(keys=", ".join(unexpected[:5])))
+    try:
+        result = peft.set_peft_model_state_dict(transformer, state)
+    except RuntimeError as err:  # a size mismatch: another rank
+        raise SpacyCtxError(Errors.E043.format(keys=str(err).splitlines()[0])) from None
+    unexpected = list(getattr(result, "unexpected_keys", None) or [])
+    missing = [key for key in getattr(result, "missing_keys", None) or [] if LORA_MARK in key]
+    if unexpected or missing:
+        raise SpacyCtxError(Errors.E043.format(keys=", ".join((unexpected + missing)[:5])))
 
 
 def lora_layers(transformer: nn.Module):

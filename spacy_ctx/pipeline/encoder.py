@@ -18,7 +18,7 @@ from ..extensions import register_extensions
 from ..forking import install_fork_hooks
 from ..models.listener import CtxListener
 from ..models.pytorch.precision import NOT_TRAINABLE, trainable
-from ..models.transformer import precision_of
+from ..models.transformer import find_hf_shim, precision_of
 from ..models.types import DocLayers, LayerRequest
 from ..normalizer import Normalizer
 from ..training.depths import register_encoder
@@ -312,6 +312,9 @@ class CtxEncoder(ListenedTo, TrainablePipe):
         precision = precision_of(self.model)
         if not trainable(precision):
             raise SpacyCtxError(Errors.E061.format(precision=precision, reason=NOT_TRAINABLE[precision]))
+        shim = find_hf_shim(self.model)
+        if shim is not None and shim.lora is not None and shim.lora.merge:
+            raise SpacyCtxError(Errors.E045)
         set_dropout_rate(self.model, drop)
         outputs, bp_outputs = self.model.begin_update(docs)
         gradients = ListenerGradients(outputs, bp_outputs, self.model.ops, losses, self.name, self.finish_update, sgd)

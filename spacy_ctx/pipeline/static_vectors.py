@@ -25,9 +25,9 @@ best on the STS-B train pairs (docs/similarity.md).
 `nlp.pipe` annotates a batch of docs at once: one lookup of all their keys,
 one tokenizer call for their unseen words, every doc vector in one pass.
 Token vectors are read from the table when asked for; each doc's hooks keep
-its batch's row indices, weights and pooled vectors (12 bytes a token, and a
-row per unseen word) alive. Retokenizing a doc afterwards needs the
-component run again.
+that doc's row indices, weights and the pooled vectors of its unseen words
+(12 bytes a token, and a row per unseen word), so a pickled doc carries no
+more. Retokenizing a doc afterwards needs the component run again.
 """
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Tuple
@@ -140,7 +140,7 @@ class StaticSubwordVectors:
         """Each token's vector ([n_tokens, width]) and sentence weight
         ([n_tokens]; 0 for whitespace)."""
         vectors = self._lookup_batch([doc]).doc(0)
-        return vectors.matrix(0, len(doc)), vectors.weights()
+        return vectors.matrix(doc.vocab, 0, len(doc)), vectors.w
 
     def _annotate(self, docs: List[Doc]) -> List[Doc]:
         if self.pieces is None:
@@ -165,12 +165,15 @@ class StaticSubwordVectors:
         w[missing] = self._oov_weight
         strings = self.vocab.strings
         pooled = self.pooled_many([strings[key] for key in values[missing, 0].tolist()])
-        # Outside the table, token i reads row -(rows[i] + 1) of `pooled`.
-        rows[missing] = -1 - numpy.arange(len(pooled))
+        # The pooled rows come doc after doc: doc d's are pooled[starts[d]:starts[d + 1]],
+        # and outside the table its token i reads row -(rows[i] + 1) of those.
+        doc_of = numpy.repeat(numpy.arange(len(docs)), lengths)
+        pooled_starts = numpy.concatenate(([0], numpy.cumsum(numpy.bincount(doc_of[missing], minlength=len(docs)))))
+        rows[missing] = -1 - (numpy.arange(len(pooled)) - pooled_starts[doc_of[missing]])
         space = values[:, 2] != 0
         rows[space] = SPACE
         w[space] = 0.0
-        return BatchVectors(self.vocab.vectors.data, pooled, rows, w, lengths)
+        return BatchVectors(self.vocab.vectors.data, pooled, pooled_starts, rows, w, lengths)
 
     def _rows(self, keys: numpy.ndarray) -> numpy.ndarray:
         """The vector table's row of each key (-1 where absent), by binary
@@ -262,70 +265,85 @@ SPACE = numpy.iinfo("int64").min
 
 
 class BatchVectors:
-    """A batch's token lookups: token i is row `rows[i]` of the word table
-    (`data`), or of `pooled` (see SPACE), with its sentence weight `w[i]`;
-    `vectors` holds each doc's weighted mean."""
+    """A batch's token lookups: token i of doc d is row `rows[i]` of the word
+    table (`data`), or of doc d's pooled vectors (see SPACE), with its
+    sentence weight `w[i]`; `vectors` holds each doc's weighted mean."""
 
-    def __init__(self, data, pooled: numpy.ndarray, rows: numpy.ndarray, w: numpy.ndarray, lengths: numpy.ndarray):
-        self.data, self.pooled, self.rows, self.w = data, pooled, rows, w
+    def __init__(self, data, pooled: numpy.ndarray, pooled_starts: numpy.ndarray, rows: numpy.ndarray,
+                 w: numpy.ndarray, lengths: numpy.ndarray):
+        self.pooled, self.rows, self.w = pooled, rows, w
         self.starts = numpy.concatenate(([0], numpy.cumsum(lengths))).tolist()
+        self.pooled_starts = pooled_starts.tolist()
         doc_of = numpy.repeat(numpy.arange(len(lengths)), lengths)
         width = pooled.shape[1]
         sums = _bag_sums(data, rows, w, doc_of, len(lengths), width)
         in_pooled = (rows < 0) & (rows != SPACE)
         if in_pooled.any():
-            sums += _bag_sums(pooled, -1 - rows, w, doc_of, len(lengths), width, in_pooled)
+            batch_rows = numpy.full(len(rows), -1, dtype="int64")
+            batch_rows[in_pooled] = pooled_starts[doc_of[in_pooled]] - 1 - rows[in_pooled]
+            sums += _bag_sums(pooled, batch_rows, w, doc_of, len(lengths), width)
         totals = numpy.bincount(doc_of, weights=w, minlength=len(lengths))
         ok = totals > 0
         sums[ok] /= totals[ok, None].astype("float32")
         self.vectors = sums
 
     def doc(self, i: int) -> "DocVectors":
-        return DocVectors(self, self.starts[i], self.starts[i + 1], i)
-
-    def token(self, i: int) -> numpy.ndarray:
-        row = int(self.rows[i])
-        if row >= 0:
-            return numpy.asarray(self.data[row], dtype="float32")
-        if row == SPACE:
-            return numpy.zeros(self.pooled.shape[1], dtype="float32")
-        return self.pooled[-1 - row]
+        """Doc i's lookups, as views of the batch's arrays: a pickled doc
+        carries only its own (NumPy pickles a view's data alone)."""
+        start, end = self.starts[i], self.starts[i + 1]
+        pooled = self.pooled[self.pooled_starts[i] : self.pooled_starts[i + 1]]
+        return DocVectors(self.rows[start:end], self.w[start:end], pooled, self.vectors[i])
 
 
 class DocVectors:
-    """One doc's view of its batch: token, span and doc vectors, and the
-    vector hooks that serve them."""
+    """One doc's lookups (as in BatchVectors) and vector, and the vector
+    hooks that serve them. The word table is read from the doc's vocab when
+    a vector is asked for, never held."""
 
-    __slots__ = ("batch", "start", "end", "index")
+    __slots__ = ("rows", "w", "pooled", "vector")
 
-    def __init__(self, batch: BatchVectors, start: int, end: int, index: int):
-        self.batch, self.start, self.end, self.index = batch, start, end, index
+    def __init__(self, rows: numpy.ndarray, w: numpy.ndarray, pooled: numpy.ndarray, vector: numpy.ndarray):
+        self.rows, self.w, self.pooled, self.vector = rows, w, pooled, vector
 
-    def weights(self) -> numpy.ndarray:
-        return self.batch.w[self.start : self.end]
+    def token(self, vocab: Vocab, i: int) -> numpy.ndarray:
+        row = int(self.rows[i])
+        if row >= 0:
+            return _numpy(vocab.vectors.data[row])
+        if row == SPACE:
+            return numpy.zeros(self.vector.shape[0], dtype="float32")
+        return self.pooled[-1 - row]
 
-    def token(self, i: int) -> numpy.ndarray:
-        return self.batch.token(self.start + i)
+    def matrix(self, vocab: Vocab, start: int, end: int) -> numpy.ndarray:
+        out = numpy.zeros((max(end - start, 0), self.vector.shape[0]), dtype="float32")
+        for i in range(start, end):
+            out[i - start] = self.token(vocab, i)
+        return out
 
-    def matrix(self, start: int, end: int) -> numpy.ndarray:
-        return numpy.stack([self.token(i) for i in range(start, end)]).reshape(end - start, -1)
-
-    def span_vector(self, start: int, end: int) -> numpy.ndarray:
-        w = self.weights()[start:end]
+    def span_vector(self, vocab: Vocab, start: int, end: int) -> numpy.ndarray:
+        w = self.w[start:end]
         total = float(w.sum())
         if total <= 0:
-            return numpy.zeros(self.batch.pooled.shape[1], dtype="float32")
-        return (w @ self.matrix(start, end) / total).astype("float32")
+            return numpy.zeros(self.vector.shape[0], dtype="float32")
+        return (w @ self.matrix(vocab, start, end) / total).astype("float32")
 
     def set_hooks(self, doc: Doc) -> None:
-        w = self.weights()
-        vector = self.batch.vectors[self.index]
-        doc.user_token_hooks["vector"] = lambda token: self.token(token.i)
+        w, vector = self.w, self.vector
+        doc.user_token_hooks["vector"] = lambda token: self.token(token.doc.vocab, token.i)
         doc.user_token_hooks["has_vector"] = lambda token: bool(w[token.i] > 0)
-        doc.user_span_hooks["vector"] = lambda span: self.span_vector(span.start, span.end)
+        doc.user_span_hooks["vector"] = lambda span: self.span_vector(span.doc.vocab, span.start, span.end)
         doc.user_span_hooks["has_vector"] = lambda span: bool(w[span.start : span.end].any())
         doc.user_hooks["vector"] = lambda d: vector
         doc.user_hooks["has_vector"] = lambda d: bool(w.any())
+
+
+def _numpy(array) -> numpy.ndarray:
+    """A float32 NumPy copy of a (NumPy or CuPy) array: the vocab's table is
+    a CuPy array after `spacy.require_gpu()`."""
+    if not isinstance(array, numpy.ndarray):
+        from thinc.api import get_array_ops
+
+        array = get_array_ops(array).to_numpy(array)
+    return numpy.array(array, dtype="float32")
 
 
 def _bag_sums(table, rows, w, doc_of, n_docs: int, width: int, mask=None) -> numpy.ndarray:
@@ -338,7 +356,7 @@ def _bag_sums(table, rows, w, doc_of, n_docs: int, width: int, mask=None) -> num
     mask = rows >= 0 if mask is None else mask
     if not mask.any() or not len(table):
         return sums
-    gathered = numpy.asarray(table[rows[mask]], dtype="float32")
+    gathered = _numpy(table[rows[mask]])
     weights = w[mask]
     counts = numpy.bincount(doc_of[mask], minlength=n_docs)
     ends = numpy.cumsum(counts).tolist()

@@ -1,7 +1,8 @@
 """How deep each of an encoder's torch parameters sits, for layer-wise
 learning rates and unfreezing.
 
-A parameter's depth is 0 for the embeddings, i + 1 for transformer block i
+A parameter's depth is 0 for the embeddings (a name with "embed", or any
+parameter before the first block), i + 1 for transformer block i
 (`...layer.3...` in BERT-style names, `layers`, `block`, `blocks` or `h` in
 other families) and the top depth for the rest (pooler, final norms, and
 every parameter of an encoder without numbered blocks, such as ELMo). The
@@ -27,14 +28,18 @@ _TOPS: Dict[int, int] = {}
 
 
 def parameter_depths(names) -> Tuple[Dict[str, int], int]:
-    """Each name's depth, and the top depth (see the module docstring)."""
+    """Each name's depth, and the top depth (see the module docstring).
+    `names` in the module's order: what comes before the first block is an
+    embedding whatever its name (GPT-2's `wte`, T5's `shared`)."""
+    names = list(names)
     blocks = {name: int(match.group(1)) + 1 for name in names if (match := BLOCK.search(name))}
     top = max(blocks.values(), default=0)
+    first_block = next((i for i, name in enumerate(names) if name in blocks), len(names))
     depths = {}
-    for name in names:
+    for i, name in enumerate(names):
         if name in blocks:
             depths[name] = blocks[name]
-        elif EMBEDDING.search(name):
+        elif EMBEDDING.search(name) or (i < first_block and blocks):
             depths[name] = 0
         else:
             depths[name] = top

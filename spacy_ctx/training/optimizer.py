@@ -6,10 +6,14 @@ freshly initialised heads (1e-3) a pretrained transformer is wrecked; at a
 transformer's rate (5e-5) the heads crawl. This optimizer gives the
 encoder's torch parameters `encoder_learn_rate`, times `layer_decay` for
 each block below the top (Howard & Ruder 2018, Sun et al. 2019), and every
-other parameter `learn_rate`. Both follow the one `learn_rate` schedule
-(warm-up included): the encoder's rate is a constant multiple of it. The
-encoder can warm up on its own too (`encoder_warmup_steps`, counted from its
-first update), since with gradual unfreezing it starts late.
+other parameter `learn_rate`.
+
+With a `learn_rate` schedule, the encoder follows its decay: its rate is
+`encoder_learn_rate` times the schedule's current value over the highest
+value it has reached so far. So a schedule's warm-up does not hold the
+encoder back (while the rate climbs, the current value is the highest); the
+encoder warms up on its own instead (`encoder_warmup_steps`, counted from
+its first update), since with gradual unfreezing it starts late.
 """
 from typing import Optional, Union
 
@@ -46,16 +50,22 @@ class DiscriminativeOptimizer(Optimizer):
         # Steps in which the encoder got an update, and whether this one did.
         self.encoder_steps = 0
         self._encoder_updated = False
+        # The highest learn_rate so far: the encoder follows the schedule's decay from it.
+        self.peak_learn_rate = float(self.learn_rate)
 
-    def encoder_scale(self, depth: int, top: int) -> float:
-        """The encoder parameter's rate as a multiple of `learn_rate` now."""
-        base = self.learn_rate
-        if base <= 0:
+    def encoder_rate(self, depth: int, top: int) -> float:
+        """The learning rate of an encoder parameter at `depth` now."""
+        if self.peak_learn_rate <= 0:
             return 0.0
         warm = 1.0
         if self.encoder_warmup_steps:
             warm = min(1.0, (self.encoder_steps + 1) / self.encoder_warmup_steps)
-        return self.encoder_learn_rate * self.layer_decay ** (top - depth) * warm / base
+        decayed = self.learn_rate / self.peak_learn_rate
+        return self.encoder_learn_rate * self.layer_decay ** (top - depth) * warm * decayed
+
+    def encoder_scale(self, depth: int, top: int) -> float:
+        """The encoder parameter's rate as a multiple of `learn_rate` now."""
+        return self.encoder_rate(depth, top) / self.learn_rate if self.learn_rate > 0 else 0.0
 
     def __call__(self, key, weights, gradient, *, lr_scale: float = 1.0):
         depths = encoder_depths(key)
@@ -66,6 +76,7 @@ class DiscriminativeOptimizer(Optimizer):
 
     def step_schedules(self):
         super().step_schedules()
+        self.peak_learn_rate = max(self.peak_learn_rate, float(self.learn_rate))
         if self._encoder_updated:
             self.encoder_steps += 1
             self._encoder_updated = False

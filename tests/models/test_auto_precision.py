@@ -62,12 +62,28 @@ def test_fidelity_bar_rejects_a_noisy_copy():
     assert mean < MEAN_COSINE and low < LOW_COSINE
 
 
-def test_choose_on_a_tiny_model_keeps_fp32_when_nothing_else_qualifies(tiny_model):
+def test_an_unfaithful_fast_copy_is_refused(tiny_model, monkeypatch):
+    """Fault injection: a "converted" copy that is fast but adds noise to
+    its outputs must be measured, refused with the reason, and fp32 kept."""
     from transformers import AutoModel, AutoTokenizer
+
+    from spacy_ctx.models.pytorch import auto_precision
 
     path = tiny_model("bert-uncased")
     model, tokenizer = AutoModel.from_pretrained(path).eval(), AutoTokenizer.from_pretrained(path)
     probe = dict(tokenizer(list(CALIBRATION_TEXTS), padding=True, return_tensors="pt"))
     probe.pop("token_type_ids", None)
-    choice, fast = choose_precision(model, probe, calibration_batches(tokenizer), candidates=())
-    assert choice.precision == "fp32" and fast is None and set(choice.seconds) == {"fp32"}
+
+    def noisy(copy, precision, calibration):
+        embeddings = copy.get_input_embeddings()
+        with torch.no_grad():
+            embeddings.weight.add_(torch.randn_like(embeddings.weight))
+        return copy
+
+    monkeypatch.setattr(auto_precision, "convert", noisy)
+    monkeypatch.setattr(auto_precision, "unsupported_reason", lambda precision, device: "")
+    choice, fast = choose_precision(model, probe, calibration_batches(tokenizer), candidates=("int8",))
+    assert choice.precision == "fp32" and fast is None
+    assert "int8" in choice.seconds and "fidelity bar" in choice.skipped["int8"]
+    mean, low = choice.fidelity["int8"]
+    assert mean < MEAN_COSINE

@@ -83,6 +83,13 @@ def test_adapters_travel_with_the_pipeline_and_merge(tiny_model, tmp_path):
         assert_allclose(a, b, rtol=1e-4, atol=1e-5)
     with pytest.raises(SpacyCtxError, match="E044"):
         spacy.load(tmp_path / "p", config={"components": {"ctx_encoder": {"model": {"lora": None}}}})
+    # Adapters of another rank, or on other modules, do not fit: a clear error.
+    for other in ({"rank": 2}, {"target_modules": ["query", "key", "value"]}):
+        with pytest.raises(SpacyCtxError, match="E043"):
+            spacy.load(tmp_path / "p", config={"components": {"ctx_encoder": {"model": {"lora": other}}}})
+    # Merged adapters cannot train.
+    with pytest.raises(SpacyCtxError, match="E045"):
+        merged.update(tagger_examples(merged), sgd=merged.resume_training())
 
 
 def test_bad_lora_settings():

@@ -94,6 +94,23 @@ def test_pipe_batches_match_one_doc_at_a_time():
     assert_allclose(batched[4].vector, WORD_VECTORS[1])
 
 
+def test_a_pickled_doc_carries_its_own_vectors_only():
+    """A doc's hooks hold that doc's lookups, not its batch's or the table."""
+    import pickle
+
+    nlp = make_nlp("zipf", 0.1)
+    text = "unbarked cats bark"
+    alone = pickle.dumps(nlp(text))
+    in_batch = list(nlp.pipe([text] + ["the dog barks unbarked cats " * 20] * 50, batch_size=64))[0]
+    # The vocab travels with a pickled doc (and has the batch's strings now);
+    # the batch's lookups (50 docs of 121 tokens, 12 bytes each) would be 70 kB.
+    assert len(pickle.dumps(in_batch)) < len(alone) + 1000
+    restored = pickle.loads(pickle.dumps(in_batch))
+    assert_allclose(restored.vector, in_batch.vector)
+    assert_allclose(restored[0].vector, PIECE_VECTORS[[7, 8, 6]].mean(axis=0), rtol=1e-6)
+    assert_allclose(restored[1].vector, nlp("cats")[0].vector)
+
+
 def test_padding_tokenizer_pools_only_the_words_pieces():
     """Words outside the table are split in one batch call: a tokenizer.json
     that pads batches must not add [PAD] rows to the shorter words."""
@@ -109,6 +126,8 @@ def test_empty_doc_and_no_tables():
     nlp = make_nlp()
     doc = nlp("")
     assert doc.vector.shape == (3,) and not doc.vector.any()
+    T, w = nlp.get_pipe("ctx_static_vectors").token_vectors(doc)
+    assert T.shape == (0, 3) and w.shape == (0,)
     bare = spacy.blank("en")
     bare.add_pipe("ctx_static_vectors")
     with pytest.raises(SpacyCtxError, match="E314"):

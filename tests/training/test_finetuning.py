@@ -48,6 +48,9 @@ def test_bert_parameter_depths():
     depths, top = parameter_depths(names)
     assert top == 2
     assert [depths[n] for n in names] == [0, 0, 1, 2, 2]
+    # GPT-2-style names: what precedes the first block is an embedding.
+    gpt2, top = parameter_depths(["wte.weight", "wpe.weight", "h.0.attn.c_attn.weight", "h.1.mlp.c_fc.weight", "ln_f.weight"])
+    assert top == 2 and list(gpt2.values()) == [0, 0, 1, 2, 2]
     # Without numbered blocks (ELMo), everything is at the top: one rate.
     assert parameter_depths(["char_cnn.weight", "lstm.weight_ih_l0"]) == ({"char_cnn.weight": 0, "lstm.weight_ih_l0": 0}, 0)
 
@@ -92,11 +95,33 @@ def test_layer_wise_rates_on_the_first_adam_step(tiny_model):
     assert optimizer.encoder_steps == 1
 
 
+def test_encoder_follows_the_schedules_decay_not_its_warmup():
+    """With warmup_linear (2 steps up to 1e-2, then down to 0 at step 10),
+    the encoder gets its full rate from the start and then decays with the
+    schedule: encoder_learn_rate x current / peak."""
+    schedule = registry.resolve({"s": {"@schedules": "warmup_linear.v1", "initial_rate": 1e-2, "warmup_steps": 2, "total_steps": 10}})["s"]
+    optimizer = DiscriminativeOptimizer(schedule, encoder_learn_rate=1e-3)
+    rates, heads = [], []
+    for _ in range(8):
+        heads.append(optimizer.learn_rate)
+        rates.append(optimizer.encoder_rate(3, 3))
+        optimizer.step_schedules()
+    peak = max(heads)
+    assert peak == pytest.approx(1e-2)
+    for step in range(1, 8):
+        expected = 1e-3 * heads[step] / max(heads[: step + 1])
+        assert rates[step] == pytest.approx(expected)
+        assert optimizer.encoder_scale(3, 3) * optimizer.learn_rate == pytest.approx(optimizer.encoder_rate(3, 3))
+    # Rising: the full encoder rate; falling after the peak: proportionally less.
+    assert rates[1] == pytest.approx(1e-3) and rates[6] == pytest.approx(1e-3 * heads[6] / peak) and rates[6] < 1e-3
+
+
 def test_encoder_warmup_counts_from_its_first_update(tiny_model):
     optimizer = DiscriminativeOptimizer(1e-2, encoder_learn_rate=1e-3, encoder_warmup_steps=4)
-    assert optimizer.encoder_scale(3, 3) == pytest.approx(0.1 * 1 / 4)
+    assert optimizer.encoder_rate(3, 3) == pytest.approx(1e-3 / 4)
+    assert optimizer.encoder_scale(3, 3) == pytest.approx(0.1 / 4)
     optimizer.encoder_steps = 3
-    assert optimizer.encoder_scale(3, 3) == pytest.approx(0.1)
+    assert optimizer.encoder_rate(3, 3) == pytest.approx(1e-3)
     for setting in ({"layer_decay": 0.0}, {"layer_decay": 1.5}, {"encoder_learn_rate": -1.0}, {"encoder_warmup_steps": -1}):
         kwargs = {"encoder_learn_rate": 1e-3, **setting}
         with pytest.raises(SpacyCtxError, match="E040"):

@@ -74,11 +74,20 @@ def choose_precision(
 
 
 def _timed_states(model: nn.Module, probe, repeats: int) -> Tuple[List[torch.Tensor], float]:
+    """The hidden states of the probe, and the best of `repeats` timed
+    forwards after an untimed one (first calls pay for allocation and, on a
+    GPU, kernel selection; a GPU is synchronised around each timing, since
+    its calls only launch the work)."""
+    device = probe["input_ids"].device
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda *args: None)
     best = float("inf")
     with torch.inference_mode():
+        out = model(**probe, output_hidden_states=True)
         for _ in range(max(1, repeats)):
+            sync(device)
             start = time.perf_counter()
             out = model(**probe, output_hidden_states=True)
+            sync(device)
             best = min(best, time.perf_counter() - start)
     return [h.float() for h in out.hidden_states], best
 
