@@ -350,8 +350,8 @@ def _bag_sums(table, rows, w, doc_of, n_docs: int, width: int, mask=None) -> num
     """Each doc's weighted sum of `table[rows]` over its tokens where `mask`
     (default: rows >= 0): one gather for the batch, then one small
     matrix-vector product per doc (numpy's add.reduceat over the rows of a
-    matrix is several times slower at these sizes). NumPy only: the static
-    pipeline needs no torch at run time."""
+    matrix is several times slower at these sizes). NumPy only: the component
+    runs no torch op."""
     sums = numpy.zeros((n_docs, width), dtype="float32")
     mask = rows >= 0 if mask is None else mask
     if not mask.any() or not len(table):
