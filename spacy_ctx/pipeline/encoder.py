@@ -310,9 +310,14 @@ class CtxEncoder(ListenedTo, TrainablePipe):
                 listener.receive(batch_id, outputs, _no_backprop)
             return losses
         precision = precision_of(self.model)
-        if not trainable(precision):
-            raise SpacyCtxError(Errors.E061.format(precision=precision, reason=NOT_TRAINABLE[precision]))
         shim = find_hf_shim(self.model)
+        if not trainable(precision):
+            if shim is not None and shim.precision == "auto":
+                precision = f"{precision}, chosen by precision = \"auto\""
+                reason = NOT_TRAINABLE[shim.active_precision]
+            else:
+                reason = NOT_TRAINABLE[precision]
+            raise SpacyCtxError(Errors.E061.format(precision=precision, reason=reason))
         if shim is not None and shim.lora is not None and shim.lora.merge:
             raise SpacyCtxError(Errors.E045)
         set_dropout_rate(self.model, drop)

@@ -87,3 +87,20 @@ def test_an_unfaithful_fast_copy_is_refused(tiny_model, monkeypatch):
     assert "int8" in choice.seconds and "fidelity bar" in choice.skipped["int8"]
     mean, low = choice.fidelity["int8"]
     assert mean < MEAN_COSINE
+
+
+def test_fine_tuning_an_auto_encoder_names_the_choice():
+    from spacy_ctx.errors import SpacyCtxError
+
+    from ..util import tagger_config, tagger_examples
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ctx_encoder", config={"model": {"precision": "auto"}})
+    nlp.add_pipe("tagger", config=tagger_config(grad_factor=1.0))
+    optimizer = nlp.initialize(lambda: tagger_examples(nlp))
+    chosen = precision_of(nlp.get_pipe("ctx_encoder").model)
+    if chosen == "fp32":
+        nlp.update(tagger_examples(nlp), sgd=optimizer)
+    else:
+        with pytest.raises(SpacyCtxError, match=f"E061.*{chosen}, chosen by precision = \"auto\""):
+            nlp.update(tagger_examples(nlp), sgd=optimizer)
