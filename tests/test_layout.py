@@ -64,3 +64,24 @@ def test_no_import_circle_in_the_package():
 
 def test_the_cycle_finder_finds_a_cycle():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+
+
+def test_each_error_code_is_defined_once():
+    """Errors gathers the job modules' messages by inheritance, where a code
+    defined twice would silently shadow the other: each is defined once."""
+    import re
+
+    from spacy_ctx.errors import Errors
+    from spacy_ctx.errors.analysis import AnalysisErrors
+    from spacy_ctx.errors.data import DataErrors
+    from spacy_ctx.errors.encoder import EncoderErrors
+    from spacy_ctx.errors.training import TrainingErrors
+
+    seen = {}
+    for job in (EncoderErrors, TrainingErrors, DataErrors, AnalysisErrors):
+        for code in vars(job):
+            if re.fullmatch(r"[EA]\d{3}", code):
+                assert code not in seen, f"{code} in {job.__name__} and {seen[code]}"
+                seen[code] = job.__name__
+    assert len(seen) > 100
+    assert all(getattr(Errors, code).startswith(f"[spacy-ctx {code}] ") for code in seen)
