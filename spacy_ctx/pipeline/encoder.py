@@ -312,11 +312,9 @@ class CtxEncoder(ListenedTo, TrainablePipe):
         precision = precision_of(self.model)
         shim = find_hf_shim(self.model)
         if not trainable(precision):
+            reason = NOT_TRAINABLE[precision]
             if shim is not None and shim.precision == "auto":
                 precision = f"{precision}, chosen by precision = \"auto\""
-                reason = NOT_TRAINABLE[shim.active_precision]
-            else:
-                reason = NOT_TRAINABLE[precision]
             raise SpacyCtxError(Errors.E061.format(precision=precision, reason=reason))
         if shim is not None and shim.lora is not None and shim.lora.merge:
             raise SpacyCtxError(Errors.E045)

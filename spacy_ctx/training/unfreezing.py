@@ -14,7 +14,7 @@ from typing import Callable, Dict
 from spacy.language import Language
 
 from ..errors import Errors, SpacyCtxError
-from .depths import register_encoder, shim_parameters
+from .depths import shim_parameters
 
 
 def create_gradual_unfreezing_v1(
@@ -40,12 +40,9 @@ def create_gradual_unfreezing_v1(
             listener.attrs["grad_factor"] = grad_factor if unfrozen else 0.0
         if not unfrozen:
             return
+        # Loading binds the component, which registers the parameters' depths.
         component.load_model()
-        parameters = list(shim_parameters(component.model))
-        if not parameters:
-            register_encoder(component.model)
-            parameters = list(shim_parameters(component.model))
-        for _, param, depth, top in parameters:
+        for _, param, depth, top in shim_parameters(component.model):
             n_blocks = top + 1 if every == 0 else 1 + (step - start_step) // every
             param.requires_grad_(depth > top - n_blocks)
 
