@@ -33,8 +33,9 @@ class HFShim(PyTorchShim):
         `hf_loading.resolve_model_dir`).
     planner_settings: keyword arguments of `WordpiecePlanner` other than the
         tokenizer and max_length (window, stride, max_batch_items, pooling).
-    precision: "fp32", "bf16" or "int8" for inference (precision.py); the
-        fp32 weights are kept, saved and fine-tuned.
+    precision: "fp32", "bf16" or "int8" for inference (precision.py), or
+        "auto" (auto_precision.py, measured at load); the fp32 weights are
+        kept, saved and fine-tuned.
     lora: LoRA settings (models/lora.py): adapters are injected at load, and
         saved apart from the base weights.
     """
@@ -122,9 +123,9 @@ class HFShim(PyTorchShim):
                 for name, data in files.items():
                     (Path(tmp) / name).write_bytes(data)
                 adapters = None
-                if ADAPTER_FILE in files and self.lora is None:
-                    raise SpacyCtxError(Errors.E044)
                 if ADAPTER_FILE in files:
+                    if self.lora is None:
+                        raise SpacyCtxError(Errors.E044)
                     from safetensors.torch import load_file
 
                     adapters = load_file(str(Path(tmp) / ADAPTER_FILE))
