@@ -77,12 +77,17 @@ def sentences(path: Path, limit: Optional[int] = None) -> Tuple[List[str], List[
     return [doc.text.rstrip() for doc in docs], [len(doc) for doc in docs]
 
 
-def convert(task: str, data: Path, work: Path, train_limit: int = 0, dev_limit: int = 0) -> Dict:
+def convert(
+    task: str, data: Path, work: Path, train_limit: int = 0, dev_limit: int = 0, n_sents: Optional[int] = None
+) -> Dict:
     """A task's train and dev sets as .spacy files in `work`, converted as
-    `spacy convert` does (its converters, 10 sentences per doc; CoNLL-2003:
-    one doc per article, never across a -DOCSTART-), keeping the first
-    train_limit / dev_limit docs (0 = all). Returns the paths and the counts
-    of docs and words."""
+    `spacy convert` does, keeping the first train_limit / dev_limit docs
+    (0 = all). Returns the paths and the counts of docs and words.
+
+    CoNLL-2003: spaCy's converter makes one doc per article (with -DOCSTART-
+    lines in the file it ignores `-n`); `n_sents` then cuts each article into
+    docs of that many sentences. EWT: docs of `n_sents` sentences (default 10).
+    """
     from spacy.tokens import DocBin
     from spacy.training.converters import conll_ner_to_docs, conllu_to_docs
 
@@ -93,15 +98,23 @@ def convert(task: str, data: Path, work: Path, train_limit: int = 0, dev_limit: 
             # spaCy splits documents on "-DOCSTART- -X- O O"; this copy has a
             # chunk column of -X-, so the marker needs normalising first.
             text = text.replace("-DOCSTART- -X- -X- O", "-DOCSTART- -X- O O")
-            docs = list(conll_ner_to_docs(text, n_sents=10, no_print=True))
+            docs = list(conll_ner_to_docs(text, no_print=True))
+            if n_sents:
+                docs = [part for doc in docs for part in split_sentences(doc, n_sents)]
         else:
-            docs = list(conllu_to_docs(text, n_sents=10, no_print=True))
+            docs = list(conllu_to_docs(text, n_sents=n_sents or 10, no_print=True))
         docs = docs[:limit] if limit else docs
         paths[split] = work / f"{split}.spacy"
         DocBin(docs=docs, store_user_data=False).to_disk(paths[split])
         paths[f"n_{split}_words"] = sum(len(doc) for doc in docs)
         paths[f"n_{split}_docs"] = len(docs)
     return paths
+
+
+def split_sentences(doc, n_sents: int) -> List:
+    """`doc` cut into docs of `n_sents` sentences, entities kept."""
+    sents = list(doc.sents)
+    return [doc[sents[i].start : sents[min(i + n_sents, len(sents)) - 1].end].as_doc() for i in range(0, len(sents), n_sents)]
 
 
 # Training configs

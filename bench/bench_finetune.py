@@ -1,0 +1,203 @@
+"""Dev score against training time: a frozen, fine-tuned or LoRA encoder, on
+docs of one sentence, 10 sentences or whole articles.
+
+Trains one config on the full train set with spaCy's loop, scores the whole
+dev set every --eval-frequency updates, and rewrites the JSON after every
+evaluation: per point the update, epoch, wall and process CPU seconds, the
+seconds spent training (wall less evaluation) and the scores. It stops
+after --max-epochs epochs (the shipped configs' 6), or at the first
+evaluation after --budget-min minutes of training.
+
+    nice python bench/bench_finetune.py ner --mode frozen --threads 1 --out bench/results/finetune-ner-frozen.json
+    nice python bench/bench_finetune.py ner --mode frozen --n-sents 1 --threads 1 --out bench/results/context-ner-1.json
+    nice python bench/bench_finetune.py ner --mode finetune --threads 1 --out bench/results/finetune-ner-full.json
+    nice python bench/bench_finetune.py ner --mode lora --threads 1 --out bench/results/finetune-ner-lora.json
+    python bench/bench_finetune.py plot --inputs bench/results/finetune-ner-*.json --png docs/figures/finetune-curves.png
+
+Modes: frozen is configs/ner.cfg (tagger.cfg); finetune is ner_finetune.cfg
+(discriminative rates, gradual unfreezing); lora is ner_finetune.cfg with
+LoRA adapters (the `lora` block below, the encoder's rate x10, as adapters
+want). Method and results: docs/heads.md.
+"""
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, List
+
+import spacy
+import torch
+from spacy.util import registry
+from thinc.api import Config
+
+from _common import CONFIGS, DATA, TASKS, convert, emit, machine, score, set_schedule, task_config, train
+
+FINETUNE = {"ner": CONFIGS / "ner_finetune.cfg", "pos": CONFIGS / "tagger.cfg"}
+LORA = {"@misc": "spacy_ctx.LoRA.v1", "rank": 8, "alpha": 16.0, "dropout": 0.1, "target_modules": None, "merge": False}
+
+
+class OutOfBudget(Exception):
+    """Raised by the curve logger to end training at its time budget."""
+
+
+CURVE: Dict = {"points": [], "budget_s": 0.0, "out": None, "report": {}}
+
+
+@registry.loggers("spacy_ctx_bench.curve_logger.v1")
+def make_curve_logger():
+    """A logger that keeps every evaluation's scores with the clock, the
+    process CPU time and the seconds spent evaluating, writes the report
+    after each, and raises OutOfBudget once training has used its budget."""
+
+    def setup(nlp, stdout=sys.stdout, stderr=sys.stderr):
+        start, cpu = time.perf_counter(), time.process_time()
+        evaluating = CURVE["evaluating"] = {"s": 0.0}
+        evaluate = nlp.evaluate
+
+        def timed_evaluate(*args, **kwargs):
+            begin = time.perf_counter()
+            try:
+                return evaluate(*args, **kwargs)
+            finally:
+                evaluating["s"] += time.perf_counter() - begin
+
+        nlp.evaluate = timed_evaluate
+
+        def log_step(info):
+            if info is None:
+                return
+            wall = time.perf_counter() - start
+            point = {
+                "step": info["step"],
+                "epoch": info["epoch"],
+                "wall_s": round(wall, 1),
+                "cpu_s": round(time.process_time() - cpu, 1),
+                "train_s": round(wall - evaluating["s"], 1),
+                "eval_s": round(evaluating["s"], 1),
+                "score": round(100 * float(info["score"]), 2),
+                "scores": {k: round(100 * float(v), 2) for k, v in info["other_scores"].items() if isinstance(v, float)},
+                "losses": {k: round(float(v), 1) for k, v in info["losses"].items()},
+            }
+            CURVE["points"].append(point)
+            print(json.dumps(point), file=stderr, flush=True)
+            write_report()
+            if CURVE["budget_s"] and point["train_s"] >= CURVE["budget_s"]:
+                raise OutOfBudget()
+
+        return log_step, lambda: None
+
+    return setup
+
+
+def write_report() -> None:
+    points = CURVE["points"]
+    scored = points + ([CURVE["report"]["final"]] if "final" in CURVE["report"] else [])
+    best = max(scored, key=lambda p: p["score"], default=None)
+    report = {**CURVE["report"], "points": points, "best": best, "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+    if CURVE["out"]:
+        Path(CURVE["out"]).write_text(json.dumps(report, indent=2) + "\n")
+    CURVE["last"] = report
+
+
+def make_config(args, paths: Dict) -> Config:
+    source = args.config or (TASKS[args.task]["config"] if args.mode == "frozen" else FINETUNE[args.task])
+    config = task_config(source, paths, 0)
+    set_schedule(config, epochs=args.max_epochs, eval_frequency=args.eval_frequency, seed=args.seed)
+    config["training"]["logger"] = {"@loggers": "spacy_ctx_bench.curve_logger.v1"}
+    if args.mode == "lora":
+        config["components"]["ctx_encoder"]["model"]["lora"] = dict(LORA)
+        optimizer = config["training"]["optimizer"]
+        optimizer["encoder_learn_rate"] = optimizer["encoder_learn_rate"] * 10
+    return config
+
+
+def label(report: Dict) -> str:
+    context = {None: "articles", 0: "articles", 1: "1 sentence"}.get(report["n_sents"], f"{report['n_sents']} sentences")
+    return f"{report['mode']} ({context})"
+
+
+def plot(inputs: List[Path], png: Path) -> None:
+    """Dev score against minutes of training (evaluation excluded), a line per report."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for path in inputs:
+        report = json.loads(path.read_text())
+        points = [p for p in report["points"] if p["step"] > 0] + ([report["final"]] if "final" in report else [])
+        ax.plot([p["train_s"] / 60 for p in points], [p["score"] for p in points], marker="o", label=label(report))
+    ax.set_xlabel("minutes of training (one torch thread, evaluation excluded)")
+    ax.set_ylabel("dev score (CoNLL-2003 valid ents_f)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=120)
+
+
+def main(argv=None) -> Dict:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["plot"]:
+        parser = argparse.ArgumentParser(description=plot.__doc__)
+        parser.add_argument("--inputs", type=Path, nargs="+", required=True)
+        parser.add_argument("--png", type=Path, required=True)
+        plotted = parser.parse_args(argv[1:])
+        plot(plotted.inputs, plotted.png)
+        return {}
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("task", choices=sorted(TASKS))
+    parser.add_argument("--mode", choices=["frozen", "finetune", "lora"], default="frozen")
+    parser.add_argument("--config", type=Path, default=None, help="train this config instead of the mode's")
+    parser.add_argument("--n-sents", type=int, default=None, help="sentences per doc (default: spacy convert's, articles for CoNLL-2003)")
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--max-epochs", type=int, default=6)
+    parser.add_argument("--eval-frequency", type=int, default=500)
+    parser.add_argument("--budget-min", type=float, default=0.0, help="stop at the first evaluation after this many minutes of training (0 = none)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    CURVE.update(budget_s=args.budget_min * 60, out=args.out)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        paths = convert(args.task, args.data, work, n_sents=args.n_sents)
+        config = make_config(args, paths)
+        CURVE["report"] = {
+            "machine": machine(f"torch threads {torch.get_num_threads()}"),
+            "command": " ".join(["python", "bench/bench_finetune.py", *argv]),
+            "task": args.task, "mode": args.mode, "n_sents": args.n_sents, "seed": args.seed,
+            "train_docs": paths["n_train_docs"], "train_words": paths["n_train_words"],
+            "dev_docs": paths["n_dev_docs"], "dev_words": paths["n_dev_words"],
+            "max_epochs": args.max_epochs, "budget_min": args.budget_min,
+            "config": {k: config[k] for k in ("components", "training")},
+        }
+        try:
+            trained = train(config, work / "out")
+        except OutOfBudget:
+            CURVE["report"]["stopped"] = "budget"
+        else:
+            # The loop evaluates every eval_frequency steps, not at its end:
+            # model-last is scored on the whole dev set here.
+            scored = score(spacy.load(trained["model"]), paths["dev"], TASKS[args.task]["scores"])
+            CURVE["report"]["stopped"] = "max_epochs"
+            CURVE["report"]["final"] = {
+                "wall_s": round(trained["train_s"], 1),
+                "cpu_s": round(trained["train_cpu_s"], 1),
+                "train_s": round(trained["train_s"] - CURVE["evaluating"]["s"], 1),
+                "score": scored["scores"][TASKS[args.task]["scores"][0]],
+                "scores": scored["scores"],
+                "infer_words_per_s": round(paths["n_dev_words"] / scored["seconds"], 1),
+            }
+    write_report()
+    return emit(CURVE["last"])
+
+
+if __name__ == "__main__":
+    main()
