@@ -5,9 +5,11 @@ MiniLM at the default thread count:
 (a) the plain transformers loop a user writes: sentences sorted by wordpiece
     count, batches of 64, output_hidden_states=True;
 (b) ctx_encoder in nlp.pipe(batch_size=64), the model's own padded forward
-    (`LayerEncoder.pack = False`);
-(c) the same with the padding-free forward (models/pytorch/packed.py, the
-    default);
+    (`LayerEncoder.pack = False`), each nlp.pipe batch encoded as it comes
+    (`min_batch_words = 0`);
+(c) the same with the padding-free forward (models/pytorch/packed.py);
+(c2) (c) with nlp.pipe's batches pooled up to `min_batch_words` (4,096), the
+    default;
 (d) (c) at spaCy's default nlp.pipe batch size (1,000);
 (e) with --auto: (c) with `precision = "auto"` (the fastest precision this
     machine runs within the fidelity bar, chosen at load; its choice and
@@ -25,11 +27,14 @@ from pathlib import Path
 import torch
 
 from spacy_ctx.models.transformer import find_hf_shim
+from spacy_ctx.pipeline.encoder import pooled_batches
 from spacy_ctx.pipeline.loading import find_encoder, load_pipeline
 
 from _common import DATA, EWT, emit, hf_model, interleave, machine, sentences
 
 BATCH_SIZE = 64
+# ctx_encoder's default min_batch_words.
+POOLED = 4096
 
 
 def raw_loop(tokenizer, model, stats):
@@ -46,27 +51,29 @@ def raw_loop(tokenizer, model, stats):
     return run
 
 
-def ctx_runner(nlp, pack: bool, batch_size: int):
-    shim = find_hf_shim(find_encoder(nlp).model)
+def ctx_runner(nlp, pack: bool, batch_size: int, min_words: int = 0):
+    encoder = find_encoder(nlp)
+    shim = find_hf_shim(encoder.model)
 
     def run(texts):
         shim.encoder.pack = pack
+        encoder.cfg["min_batch_words"] = min_words
         for doc in nlp.pipe(texts, batch_size=batch_size):
             pass
 
     return run
 
 
-def planner_padding(nlp, texts, batch_size: int) -> float:
+def planner_padding(nlp, texts, batch_size: int, min_words: int = 0) -> float:
     """Padded / real wordpieces of the planner's forward batches for texts
-    in nlp.pipe batches of `batch_size` (chunk by chunk, as interleave runs
-    them). The padded forward computes all of them; the packed forward
-    computes the real ones in every per-token operation, and the padded
-    ones only inside attention."""
+    in nlp.pipe batches of `batch_size` pooled up to `min_words` (chunk by
+    chunk, as interleave runs them). The padded forward computes all of
+    them; the packed forward computes the real ones in every per-token
+    operation, and the padded ones only inside attention."""
     shim = find_hf_shim(find_encoder(nlp).model)
     padded = real = 0
-    for start in range(0, len(texts), batch_size):
-        for batch in shim.planner([nlp.make_doc(t) for t in texts[start : start + batch_size]]).batches:
+    for docs in pooled_batches((nlp.make_doc(t) for t in texts), batch_size, min_words):
+        for batch in shim.planner(docs).batches:
             padded += batch.input_ids.size
             real += int(batch.attention_mask.sum())
     return padded / real
@@ -107,6 +114,7 @@ def main() -> None:
         "a_transformers_sorted_loop": raw_loop(tokenizer, model, raw),
         "b_ctx_padded_forward": ctx_runner(nlp, False, BATCH_SIZE),
         "c_ctx_packed": ctx_runner(nlp, True, BATCH_SIZE),
+        "c2_ctx_packed_pooled": ctx_runner(nlp, True, BATCH_SIZE, POOLED),
         "d_ctx_packed_batch_1000": ctx_runner(nlp, True, 1000),
     }
     auto_choice = None
@@ -114,7 +122,7 @@ def main() -> None:
         auto = load_pipeline("default", overrides={"components.ctx_encoder.model.precision": "auto"})
         auto("warm up")
         auto_choice = find_hf_shim(find_encoder(auto).model).choice.to_dict()
-        runners["e_ctx_packed_auto"] = ctx_runner(auto, True, BATCH_SIZE)
+        runners["e_ctx_packed_auto"] = ctx_runner(auto, True, BATCH_SIZE, POOLED)
     seconds = interleave(runners, texts, args.chunks, warmup=64)
     words = sum(len(nlp.make_doc(t)) for t in texts)
     size = -(-len(texts) // args.chunks)
@@ -125,11 +133,13 @@ def main() -> None:
         "a_transformers_sorted_loop": raw["padded"] / raw["real"],
         "b_ctx_padded_forward": sum(planner_padding(nlp, c, BATCH_SIZE) * len(c) for c in chunks) / len(texts),
         "c_ctx_packed": 1.0,
+        "c2_ctx_packed_pooled": 1.0,
         "d_ctx_packed_batch_1000": 1.0,
         "e_ctx_packed_auto": 1.0,
     }
     attention_padding = {
         "c_ctx_packed": padding["b_ctx_padded_forward"],
+        "c2_ctx_packed_pooled": sum(planner_padding(nlp, c, BATCH_SIZE, POOLED) * len(c) for c in chunks) / len(texts),
         "d_ctx_packed_batch_1000": sum(planner_padding(nlp, c, 1000) * len(c) for c in chunks) / len(texts),
     }
     gemm = sgemm_gflops(model.config.hidden_size)

@@ -70,6 +70,7 @@ register_extensions()
         "vector_hooks": True,
         "frozen_cache": True,
         "normalize": False,
+        "min_batch_words": 4096,
     },
     default_score_weights={},
 )
@@ -83,6 +84,7 @@ def make_ctx_encoder(
     vector_hooks: bool,
     frozen_cache: bool,
     normalize: bool,
+    min_batch_words: int,
 ) -> "CtxEncoder":
     """Create a ctx_encoder: run a contextual encoder (transformer or ELMo)
     and store its layers, and their scalar mix, on every Doc.
@@ -100,6 +102,11 @@ def make_ctx_encoder(
     normalize: correct the mix with the normalizer fitted by
         `python -m spacy_ctx fit-normalizer` (and saved with the component),
         so ctx_vector, token.vector and .similarity() use the corrected space.
+    min_batch_words: in nlp.pipe, pool nlp.pipe's batches until they hold
+        at least this many words, and encode them together: the encoder
+        sorts a batch's windows by length into forward batches, and a small
+        nlp.pipe batch (the configs' 64) gives it too few of each length to
+        fill them. 0 = encode each of nlp.pipe's batches as it comes.
     """
     return CtxEncoder(
         nlp.vocab,
@@ -111,6 +118,7 @@ def make_ctx_encoder(
         vector_hooks=vector_hooks,
         frozen_cache=frozen_cache,
         normalize=normalize,
+        min_batch_words=min_batch_words,
     )
 
 
@@ -137,9 +145,12 @@ class CtxEncoder(ListenedTo, TrainablePipe):
         vector_hooks: bool = True,
         frozen_cache: bool = True,
         normalize: bool = False,
+        min_batch_words: int = 4096,
     ):
         if store_dtype not in STORE_DTYPES:
             raise SpacyCtxError(Errors.E005.format(dtype=store_dtype))
+        if isinstance(min_batch_words, bool) or not isinstance(min_batch_words, int) or min_batch_words < 0:
+            raise SpacyCtxError(Errors.E040.format(setting="min_batch_words", allowed="an integer >= 0", value=repr(min_batch_words)))
         install_fork_hooks()
         self.vocab = vocab
         self.model = model
@@ -151,6 +162,7 @@ class CtxEncoder(ListenedTo, TrainablePipe):
             "vector_hooks": vector_hooks,
             "frozen_cache": frozen_cache,
             "normalize": normalize,
+            "min_batch_words": min_batch_words,
         }
         self.normalizer: Optional[Normalizer] = None
         self.frozen_cache = FrozenCache(store_dtype)
@@ -237,10 +249,11 @@ class CtxEncoder(ListenedTo, TrainablePipe):
 
         Only the stored and the mixed layers are computed: the forward pass
         stops at the highest of them, and they are pooled window batch by
-        window batch straight into arrays of `store_dtype`.
+        window batch straight into arrays of `store_dtype`. Batches of
+        `batch_size` docs are pooled up to `min_batch_words` words.
         """
         error_handler = self.get_error_handler()
-        for docs in util.minibatch(stream, size=batch_size):
+        for docs in pooled_batches(stream, batch_size, self.cfg["min_batch_words"]):
             try:
                 self._annotate(docs)
                 yield from docs
@@ -435,3 +448,18 @@ def _knows_its_depth(model: Model) -> bool:
 
 def _no_backprop(d_outputs) -> list:
     return []
+
+
+def pooled_batches(stream: Iterable[Doc], batch_size: int, min_words: int) -> Iterator[List[Doc]]:
+    """Batches of at least `batch_size` docs and `min_words` words (the last
+    may have fewer)."""
+    batch: List[Doc] = []
+    words = 0
+    for doc in stream:
+        batch.append(doc)
+        words += len(doc)
+        if len(batch) >= batch_size and words >= min_words:
+            yield batch
+            batch, words = [], 0
+    if batch:
+        yield batch

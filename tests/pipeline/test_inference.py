@@ -136,3 +136,29 @@ def test_long_doc_in_float16_equals_float32_rounded():
     assert doc._.ctx_layers.dtype == numpy.float16 and doc._.ctx_layers.shape == ref._.ctx_layers.shape
     assert_allclose(doc._.ctx_layers.astype("f"), ref._.ctx_layers, atol=4e-3, rtol=4e-3)
     assert_allclose(doc.tensor, ref.tensor, atol=2e-3)
+
+
+def test_pipe_pools_small_batches_up_to_min_batch_words():
+    """nlp.pipe(batch_size=2) hands the encoder 2 docs at a time; with
+    min_batch_words it encodes them in pools of at least that many words,
+    and the stored layers do not depend on the pooling."""
+    texts = [f"{text} Number {i}." for i in range(4) for text in TEXTS]
+    outputs, sizes = {}, {}
+    for min_words in (0, 60):
+        nlp = encoder_pipeline(min_batch_words=min_words)
+        encoder = nlp.get_pipe("ctx_encoder")
+        seen = []
+        annotate = encoder._annotate
+        encoder._annotate = lambda docs: (seen.append(sum(len(d) for d in docs)), annotate(docs))[1]
+        outputs[min_words] = [doc._.ctx_layers for doc in nlp.pipe(texts, batch_size=2)]
+        sizes[min_words] = seen
+    assert len(sizes[0]) == len(texts) // 2
+    assert all(words >= 60 for words in sizes[60][:-1]) and len(sizes[60]) < len(sizes[0])
+    assert sum(sizes[60]) == sum(sizes[0])
+    for pooled, alone in zip(outputs[60], outputs[0]):
+        assert_allclose(pooled, alone, atol=1e-5)
+
+
+def test_min_batch_words_must_be_a_count():
+    with pytest.raises(SpacyCtxError, match="E040.*min_batch_words"):
+        encoder_pipeline(min_batch_words=-1)
