@@ -287,14 +287,15 @@ def child_result(result: Dict) -> None:
 # The peers
 
 
-def hf_model():
-    """The bundled MiniLM straight from transformers: (tokenizer, model)."""
+def hf_model(**model_kwargs):
+    """The bundled MiniLM straight from transformers: (tokenizer, model);
+    `model_kwargs` go to AutoModel.from_pretrained."""
     from transformers import AutoModel, AutoTokenizer
 
     from spacy_ctx.models.hf_loading import resolve_model_dir
 
     path = resolve_model_dir(MODEL)
-    return AutoTokenizer.from_pretrained(path, local_files_only=True), AutoModel.from_pretrained(path, local_files_only=True).eval()
+    return AutoTokenizer.from_pretrained(path, local_files_only=True), AutoModel.from_pretrained(path, local_files_only=True, **model_kwargs).eval()
 
 
 def sentence_transformers_vectors(texts: Sequence[str], batch_size: int = 64):

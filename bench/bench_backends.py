@@ -35,7 +35,7 @@ import torch
 
 from spacy_ctx.pipeline.loading import load_pipeline
 
-from _common import DATA, EWT, MODEL, emit, interleave, machine, sentences
+from _common import DATA, EWT, emit, hf_model, interleave, machine, sentences
 from bench_padding import BATCH_SIZE, POOLED, ctx_runner
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -52,15 +52,6 @@ class HiddenStates(torch.nn.Module):
     def forward(self, input_ids, attention_mask, token_type_ids):
         out = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, output_hidden_states=True, return_dict=True)
         return tuple(out.hidden_states)
-
-
-def load_model(**kwargs):
-    from transformers import AutoModel, AutoTokenizer
-
-    from spacy_ctx.models.hf_loading import resolve_model_dir
-
-    path = resolve_model_dir(MODEL)
-    return AutoTokenizer.from_pretrained(path, local_files_only=True), AutoModel.from_pretrained(path, local_files_only=True, **kwargs).eval()
 
 
 def sorted_batches(tokenizer, texts: List[str]) -> List[Dict[str, torch.Tensor]]:
@@ -93,7 +84,7 @@ def ort_forward(path: Path) -> Callable:
     return forward
 
 
-def export_onnx(model, work: Path, int8: bool) -> Path:
+def export_onnx(model, tokenizer, work: Path, int8: bool) -> Path:
     """The model exported to ONNX and through ORT's BERT graph optimizer; with
     `int8`, the export dynamically quantised instead (per channel, FFN down
     projections in fp32), which the session's own optimizer then fuses: the
@@ -102,7 +93,7 @@ def export_onnx(model, work: Path, int8: bool) -> Path:
 
     raw = work / "model.onnx"
     if not raw.exists():
-        example = sorted_batches(load_model()[0], ["an example sentence to trace", "and another"])[0]
+        example = sorted_batches(tokenizer, ["an example sentence to trace", "and another"])[0]
         names = [f"hidden_{i}" for i in range(model.config.num_hidden_layers + 1)]
         axes = {name: {0: "batch", 1: "sequence"} for name in [*INPUTS, *names]}
         torch.onnx.export(
@@ -170,7 +161,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     texts, _ = sentences(args.data / EWT.format(split="dev"), args.sentences)
-    tokenizer, model = load_model()
+    tokenizer, model = hf_model()
     batches = sorted_batches(tokenizer, texts)
     forwards = {"eager": torch_forward(HiddenStates(model))}
     reference = [forwards["eager"](b) for b in batches]
@@ -180,7 +171,7 @@ def main() -> None:
         start = time.perf_counter()
         try:
             if name == "eager-attention":
-                forwards[name] = torch_forward(HiddenStates(load_model(attn_implementation="eager")[1]))
+                forwards[name] = torch_forward(HiddenStates(hf_model(attn_implementation="eager")[1]))
             elif name == "compile":
                 forwards[name] = torch_forward(torch.compile(HiddenStates(model), dynamic=True))
                 forwards[name](batches[0])
@@ -188,11 +179,11 @@ def main() -> None:
                 example = tuple(batches[len(batches) // 2][k] for k in INPUTS)
                 with torch.inference_mode(), warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    traced = torch.jit.trace(HiddenStates(load_model(attn_implementation="eager")[1]), example, strict=False)
+                    traced = torch.jit.trace(HiddenStates(hf_model(attn_implementation="eager")[1]), example, strict=False)
                     forwards[name] = torch_forward(torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval())))
                     forwards[name](batches[0])
             elif name in ("ort", "ort-int8"):
-                forwards[name] = ort_forward(export_onnx(model, work, int8=name == "ort-int8"))
+                forwards[name] = ort_forward(export_onnx(model, tokenizer, work, int8=name == "ort-int8"))
         except Exception as err:  # a backend this machine cannot run is reported, not fatal
             skipped[name] = f"{type(err).__name__}: {str(err)[:300]}"
             forwards.pop(name, None)
