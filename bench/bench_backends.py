@@ -76,6 +76,9 @@ def ort_forward(path: Path) -> Callable:
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
+    # ORT's threads spin after each run by default, taking the cores from
+    # whichever runner comes next in the interleaving.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
     def forward(batch):
