@@ -22,7 +22,6 @@ apart and reported.
 
 Needs `pip install onnxruntime onnx` for the ort rows (skipped without).
 """
-import argparse
 import tempfile
 import time
 import warnings
@@ -35,8 +34,8 @@ import torch
 
 from spacy_ctx.pipeline.loading import load_pipeline
 
-from _common import DATA, EWT, emit, hf_model, interleave, machine, sentences
-from bench_padding import BATCH_SIZE, POOLED, ctx_runner
+from _common import EWT, emit, hf_model, interleave, machine, sentences
+from bench_padding import BATCH_SIZE, POOLED, ctx_runner, parse_timing, timing_parser
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -153,16 +152,10 @@ def batch_runner(tokenizer, forward: Callable) -> Callable:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--sentences", type=int, default=1000)
-    parser.add_argument("--chunks", type=int, default=6)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser = timing_parser(__doc__.splitlines()[0])
     parser.add_argument("--backends", nargs="+", default=["eager-attention", "compile", "jit", "ort", "ort-int8", "ctx"])
     parser.add_argument("--out", type=Path, default=None)
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_timing(parser)
     texts, _ = sentences(args.data / EWT.format(split="dev"), args.sentences)
     tokenizer, model = hf_model()
     batches = sorted_batches(tokenizer, texts)

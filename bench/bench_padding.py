@@ -95,17 +95,29 @@ def flops_per_wordpiece(config) -> float:
     return 2 * config.num_hidden_layers * (4 * width * width + 2 * width * inner)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def timing_parser(description: str) -> argparse.ArgumentParser:
+    """The options of the interleaved timings on EWT dev sentences."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--sentences", type=int, default=1000)
     parser.add_argument("--chunks", type=int, default=6)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    parser.add_argument("--auto", action="store_true", help='add (e): precision = "auto"')
-    parser.add_argument("--out", type=Path, default=None)
+    return parser
+
+
+def parse_timing(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """The options parsed, with torch's thread count set from --threads."""
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    return args
+
+
+def main() -> None:
+    parser = timing_parser(__doc__.splitlines()[0])
+    parser.add_argument("--auto", action="store_true", help='add (e): precision = "auto"')
+    parser.add_argument("--out", type=Path, default=None)
+    args = parse_timing(parser)
     texts, _ = sentences(args.data / EWT.format(split="dev"), args.sentences)
     tokenizer, model = hf_model()
     nlp = load_pipeline("default")
