@@ -1,11 +1,8 @@
 """The ctx_encoder component: every layer's token vectors and a scalar mix."""
 import warnings
 from itertools import islice
-from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Union
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence
 
-import srsly
-from spacy import util
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc
@@ -27,6 +24,7 @@ from .annotate import Annotation, bind_annotation
 from .frozen_cache import FrozenCache
 from .gradients import ListenerGradients
 from .listeners import ListenedTo
+from .saving import SavedEncoder
 
 DEFAULT_ENCODER_CONFIG = """
 [model]
@@ -122,7 +120,7 @@ def make_ctx_encoder(
     )
 
 
-class CtxEncoder(ListenedTo, TrainablePipe):
+class CtxEncoder(ListenedTo, SavedEncoder, TrainablePipe):
     """Runs a contextual encoder and shares its layers with listeners.
 
     Its model is loaded explicitly: by `initialize`, by `from_disk` /
@@ -380,64 +378,6 @@ class CtxEncoder(ListenedTo, TrainablePipe):
 
     def add_label(self, label: str) -> int:
         raise NotImplementedError(Errors.E015)
-
-    # Serialisation: the encoder model, the inference mix and the normalizer.
-
-    def to_bytes(self, *, exclude=tuple()) -> bytes:
-        self.load_model()
-        serialize = {
-            "cfg": lambda: srsly.json_dumps(self.cfg),
-            "model": lambda: self.model.to_bytes(),
-            "mix": lambda: self.mix.to_bytes(),
-            "normalizer": lambda: self.normalizer.to_bytes() if self.normalizer else b"",
-        }
-        return util.to_bytes(serialize, exclude)
-
-    def from_bytes(self, bytes_data: bytes, *, exclude=tuple()) -> "CtxEncoder":
-        deserialize = {
-            "cfg": lambda b: self._merge_cfg(srsly.json_loads(b)),
-            "model": self._load_model_bytes,
-            "mix": lambda b: self.mix.from_bytes(b),
-            "normalizer": self._load_normalizer,
-        }
-        util.from_bytes(bytes_data, deserialize, exclude)
-        return self
-
-    def to_disk(self, path: Union[str, Path], *, exclude=tuple()) -> None:
-        self.load_model()
-        serialize = {
-            "cfg": lambda p: srsly.write_json(p, self.cfg),
-            "model": lambda p: self.model.to_disk(p),
-            "mix": lambda p: self.mix.to_disk(p),
-        }
-        if self.normalizer is not None:
-            serialize["normalizer"] = lambda p: p.write_bytes(self.normalizer.to_bytes())
-        util.to_disk(path, serialize, exclude)
-
-    def from_disk(self, path: Union[str, Path], *, exclude=tuple()) -> "CtxEncoder":
-        deserialize = {
-            "cfg": lambda p: self._merge_cfg(srsly.read_json(p)),
-            "model": lambda p: self._load_model_bytes(p.read_bytes()),
-            "mix": lambda p: self.mix.from_disk(p),
-            "normalizer": lambda p: p.exists() and self._load_normalizer(p.read_bytes()),
-        }
-        util.from_disk(path, deserialize, exclude)
-        self.frozen_cache.clear()
-        return self
-
-    def _load_model_bytes(self, data: bytes) -> None:
-        self.model.from_bytes(data)
-        self._loaded = True
-        self._bind()
-
-    def _merge_cfg(self, saved: dict) -> None:
-        # The pipeline's config.cfg built this component and stays the source
-        # of truth (a user may edit it); the saved cfg only fills gaps.
-        for key, value in saved.items():
-            self.cfg.setdefault(key, value)
-
-    def _load_normalizer(self, data: bytes) -> None:
-        self.normalizer = Normalizer.from_bytes(data) if data else None
 
 
 def _knows_its_depth(model: Model) -> bool:

@@ -1,0 +1,89 @@
+"""Saving and loading the ctx_encoder: its cfg, the encoder model, the
+inference mix and the normalizer."""
+from pathlib import Path
+from typing import Dict, Optional, Union
+
+import srsly
+from spacy import util
+from thinc.api import Model
+
+from ..normalizer import Normalizer
+from .frozen_cache import FrozenCache
+
+
+class SavedEncoder:
+    """`to_bytes` / `from_bytes` / `to_disk` / `from_disk` of the ctx_encoder.
+
+    A subclass has `cfg`, `model`, `mix`, `normalizer` and `frozen_cache`, and
+    implements `load_model` and `_bind`, which loading the encoder's weights
+    calls to bind the component to them.
+    """
+
+    cfg: Dict
+    model: Model
+    mix: Model
+    normalizer: Optional[Normalizer]
+    frozen_cache: FrozenCache
+    _loaded: bool
+
+    def load_model(self) -> None:
+        raise NotImplementedError
+
+    def _bind(self) -> None:
+        raise NotImplementedError
+
+    def to_bytes(self, *, exclude=tuple()) -> bytes:
+        self.load_model()
+        serialize = {
+            "cfg": lambda: srsly.json_dumps(self.cfg),
+            "model": lambda: self.model.to_bytes(),
+            "mix": lambda: self.mix.to_bytes(),
+            "normalizer": lambda: self.normalizer.to_bytes() if self.normalizer else b"",
+        }
+        return util.to_bytes(serialize, exclude)
+
+    def from_bytes(self, bytes_data: bytes, *, exclude=tuple()) -> "SavedEncoder":
+        deserialize = {
+            "cfg": lambda b: self._merge_cfg(srsly.json_loads(b)),
+            "model": self._load_model_bytes,
+            "mix": lambda b: self.mix.from_bytes(b),
+            "normalizer": self._load_normalizer,
+        }
+        util.from_bytes(bytes_data, deserialize, exclude)
+        return self
+
+    def to_disk(self, path: Union[str, Path], *, exclude=tuple()) -> None:
+        self.load_model()
+        serialize = {
+            "cfg": lambda p: srsly.write_json(p, self.cfg),
+            "model": lambda p: self.model.to_disk(p),
+            "mix": lambda p: self.mix.to_disk(p),
+        }
+        if self.normalizer is not None:
+            serialize["normalizer"] = lambda p: p.write_bytes(self.normalizer.to_bytes())
+        util.to_disk(path, serialize, exclude)
+
+    def from_disk(self, path: Union[str, Path], *, exclude=tuple()) -> "SavedEncoder":
+        deserialize = {
+            "cfg": lambda p: self._merge_cfg(srsly.read_json(p)),
+            "model": lambda p: self._load_model_bytes(p.read_bytes()),
+            "mix": lambda p: self.mix.from_disk(p),
+            "normalizer": lambda p: p.exists() and self._load_normalizer(p.read_bytes()),
+        }
+        util.from_disk(path, deserialize, exclude)
+        self.frozen_cache.clear()
+        return self
+
+    def _load_model_bytes(self, data: bytes) -> None:
+        self.model.from_bytes(data)
+        self._loaded = True
+        self._bind()
+
+    def _merge_cfg(self, saved: dict) -> None:
+        # The pipeline's config.cfg built this component and stays the source
+        # of truth (a user may edit it); the saved cfg only fills gaps.
+        for key, value in saved.items():
+            self.cfg.setdefault(key, value)
+
+    def _load_normalizer(self, data: bytes) -> None:
+        self.normalizer = Normalizer.from_bytes(data) if data else None
