@@ -86,13 +86,9 @@ class HFShim(PyTorchShim):
         device = get_torch_default_device()
         self._model = LayerEncoder(transformer).to(device)
         self._grad_scaler.to_(device)
-        probe = tokenizer(list(CALIBRATION_TEXTS[:2]), padding=True, return_tensors="pt")
-        self._model.probe_inputs = {
-            key: probe[key].to(device) for key in ("input_ids", "attention_mask")
-        }
+        self._model.probe_inputs = _model_inputs(tokenizer, CALIBRATION_TEXTS[:2], device)
         if self.precision == "auto":
-            probe = tokenizer(list(CALIBRATION_TEXTS) * 4, padding=True, return_tensors="pt")
-            probe = {key: probe[key].to(device) for key in ("input_ids", "attention_mask")}
+            probe = _model_inputs(tokenizer, list(CALIBRATION_TEXTS) * 4, device)
             self.choice, fast = choose_precision(transformer, probe, calibration_batches(tokenizer))
             self._model.set_fast(fast)
             return
@@ -149,3 +145,9 @@ class HFShim(PyTorchShim):
         finally:
             if merged:
                 merge_lora(transformer)
+
+
+def _model_inputs(tokenizer, texts, device) -> dict:
+    """A padded batch of `texts` as the model's input_ids and attention_mask on `device`."""
+    batch = tokenizer(list(texts), padding=True, return_tensors="pt")
+    return {key: batch[key].to(device) for key in ("input_ids", "attention_mask")}
