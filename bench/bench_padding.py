@@ -9,9 +9,7 @@ MiniLM at the default thread count:
     (`min_batch_words = 0`);
 (c) the same with the padding-free forward (models/pytorch/packed.py);
 (c2) (c) with nlp.pipe's batches pooled up to `min_batch_words` (4,096), the
-    default (the pooling's small ops on one thread);
-(c3) (c2) with those small ops on torch's thread count
-    (`LayerEncoder.small_op_threads = 0`);
+    default;
 (d) (c) at spaCy's default nlp.pipe batch size (1,000);
 (e) with --auto: (c) with `precision = "auto"` (the fastest precision this
     machine runs within the fidelity bar, chosen at load; its choice and
@@ -53,13 +51,12 @@ def raw_loop(tokenizer, model, stats):
     return run
 
 
-def ctx_runner(nlp, pack: bool, batch_size: int, min_words: int = 0, small_op_threads: int = 1):
+def ctx_runner(nlp, pack: bool, batch_size: int, min_words: int = 0):
     encoder = find_encoder(nlp)
     shim = find_hf_shim(encoder.model)
 
     def run(texts):
         shim.encoder.pack = pack
-        shim.encoder.small_op_threads = small_op_threads
         encoder.cfg["min_batch_words"] = min_words
         for doc in nlp.pipe(texts, batch_size=batch_size):
             pass
@@ -130,7 +127,6 @@ def main() -> None:
         "b_ctx_padded_forward": ctx_runner(nlp, False, BATCH_SIZE),
         "c_ctx_packed": ctx_runner(nlp, True, BATCH_SIZE),
         "c2_ctx_packed_pooled": ctx_runner(nlp, True, BATCH_SIZE, POOLED),
-        "c3_ctx_packed_pooled_small_ops_on_all_threads": ctx_runner(nlp, True, BATCH_SIZE, POOLED, small_op_threads=0),
         "d_ctx_packed_batch_1000": ctx_runner(nlp, True, 1000),
     }
     auto_choice = None
@@ -150,7 +146,6 @@ def main() -> None:
         "b_ctx_padded_forward": sum(planner_padding(nlp, c, BATCH_SIZE) * len(c) for c in chunks) / len(texts),
         "c_ctx_packed": 1.0,
         "c2_ctx_packed_pooled": 1.0,
-        "c3_ctx_packed_pooled_small_ops_on_all_threads": 1.0,
         "d_ctx_packed_batch_1000": 1.0,
         "e_ctx_packed_auto": 1.0,
     }
@@ -159,7 +154,6 @@ def main() -> None:
         "c2_ctx_packed_pooled": sum(planner_padding(nlp, c, BATCH_SIZE, POOLED) * len(c) for c in chunks) / len(texts),
         "d_ctx_packed_batch_1000": sum(planner_padding(nlp, c, 1000) * len(c) for c in chunks) / len(texts),
     }
-    attention_padding["c3_ctx_packed_pooled_small_ops_on_all_threads"] = attention_padding["c2_ctx_packed_pooled"]
     gemm = sgemm_gflops(model.config.hidden_size)
     per_piece = flops_per_wordpiece(model.config)
     reference = seconds["a_transformers_sorted_loop"]

@@ -6,7 +6,6 @@ import torch
 from torch import nn
 
 from .packed import packable, packed_hidden_states
-from .threads import intra_op_threads
 from .truncation import truncated_layers, truncation_is_exact
 
 
@@ -38,12 +37,6 @@ class LayerEncoder(nn.Module):
         # Run BERT-style families without computing padding (packed.py);
         # False runs the model's own forward (for comparisons).
         self.pack = True
-        # Torch threads of the pooling's index and scatter ops. They are too
-        # small to split: across threads they mostly wait on each other (and,
-        # on a shared machine, on descheduled threads), so they run on one,
-        # which pays at two threads (docs/inference.md, "Threads"). 0 runs
-        # them on torch's count, as the forward's matmuls always do.
-        self.small_op_threads = 1
 
     @property
     def n_layers(self) -> int:
@@ -94,13 +87,18 @@ class LayerEncoder(nn.Module):
         # A mean over a token's wordpieces, summed from batches it may span:
         # each piece comes in pre-divided by its token's count.
         inv_counts = None if pooling == "max" else 1.0 / counts
-        # The forward's matmuls run on torch's thread count, the pooling
-        # around them on `small_op_threads`.
-        forward_threads = torch.get_num_threads()
-        with stop, intra_op_threads(self.small_op_threads):
+        with stop:
             for ids, mask, source, target in zip(input_ids, attention_mask, sources, targets):
-                with intra_op_threads(forward_threads):
-                    hidden_states, source = self._hidden_states(model, pack, top, ids, mask, source)
+                if pack:
+                    # [n_real, width] states; `source` indexes the padded batch
+                    hidden_states, packed_rows = packed_hidden_states(model, ids, mask, top)
+                    source = packed_rows.index_select(0, source)
+                else:
+                    # [batch, seq_len, width] -> [batch * seq_len, width]
+                    hidden_states = [
+                        h.reshape(-1, h.shape[-1])
+                        for h in model(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states
+                    ]
                 share = None if inv_counts is None else inv_counts.index_select(0, target).view(-1, 1)
                 # Pool layer by layer straight from each batch's states:
                 # stacking them first would copy every hidden state.
@@ -119,18 +117,6 @@ class LayerEncoder(nn.Module):
             # `out` as it was.
             return out.masked_fill_(torch.isinf(out), 0.0) if not grad else out.masked_fill(torch.isinf(out), 0.0)
         return out
-
-    @staticmethod
-    def _hidden_states(model, pack: bool, top: int, ids, mask, source):
-        """One batch's hidden states as [rows, width] matrices, and `source`
-        re-indexed to those rows."""
-        if pack:
-            # [n_real, width] states; `source` indexes the padded batch
-            hidden_states, packed_rows = packed_hidden_states(model, ids, mask, top)
-            return hidden_states, packed_rows.index_select(0, source)
-        # [batch, seq_len, width] -> [batch * seq_len, width]
-        states = model(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states
-        return [h.reshape(-1, h.shape[-1]) for h in states], source
 
     def _packable(self, model: nn.Module) -> bool:
         # Checked once per model (the fp32 one, or its converted copy), not
