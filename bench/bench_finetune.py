@@ -156,7 +156,7 @@ def plot(inputs: List[Path], png: Path) -> None:
     for path in inputs:
         report = json.loads(path.read_text())
         points = [p for p in report["points"] if p["step"] > 0] + ([report["final"]] if "final" in report else [])
-        seed = f", seed {report['seed']}" if report["seed"] else ""
+        seed = f", seed {report['seed']}"
         ax.plot([p["train_s"] / 60 for p in points], [metric(report, p) for p in points], marker="o", label=label(report) + seed)
     ax.set_xlabel("minutes of training (one torch thread, evaluation excluded)")
     ax.set_ylabel(f"dev score ({METRIC[report['task']][1]})")
