@@ -135,6 +135,8 @@ def graft_finetuning(config: Config) -> None:
 
 
 def label(report: Dict) -> str:
+    if report["task"] != "ner":  # docs of 10 sentences, as spacy convert -n 10 gives
+        return report["mode"]
     context = {None: "articles", 0: "articles", 1: "1 sentence"}.get(report["n_sents"], f"{report['n_sents']} sentences")
     return f"{report['mode']} ({context})"
 
