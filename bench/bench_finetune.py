@@ -13,7 +13,9 @@ or at the first evaluation after --budget-min minutes of training.
     nice python bench/bench_finetune.py ner --mode finetune --threads 1 --out bench/results/finetune-ner-full.json
     nice python bench/bench_finetune.py ner --mode lora --threads 1 --out bench/results/finetune-ner-lora.json
     python bench/bench_finetune.py plot --inputs bench/results/finetune-ner-*.json --png docs/figures/finetune-curves.png
-    python bench/bench_finetune.py seeds --step 3000 --inputs bench/results/finetune-ner-*.json
+    nice python bench/bench_finetune.py ner --mode finetune --threads 1 --max-steps 3000 --seed 1 --out bench/results/finetune-ner-full-seed1.json
+    nice python bench/bench_finetune.py pos --mode finetune --threads 1 --max-steps 1500 --seed 0 --out bench/results/finetune-pos-full-seed0.json
+    python bench/bench_finetune.py seeds --step 3000 --inputs bench/results/finetune-ner-frozen*.json bench/results/finetune-ner-full*.json
 
 `seeds` gives each mode's mean and sd over the reports' seeds at one update.
 
