@@ -117,8 +117,8 @@ def make_config(args, paths: Dict) -> Config:
     config = task_config(source, paths, 0)
     if args.mode != "frozen" and source == frozen:
         graft_finetuning(config)
-    steps = args.max_steps
-    set_schedule(config, epochs=0 if steps else args.max_epochs, steps=steps, eval_frequency=args.eval_frequency, seed=args.seed)
+    epochs = 0 if args.max_steps else args.max_epochs
+    set_schedule(config, epochs=epochs, steps=args.max_steps, eval_frequency=args.eval_frequency, seed=args.seed)
     config["training"]["logger"] = {"@loggers": "spacy_ctx_bench.curve_logger.v1"}
     if args.mode == "lora":
         config["components"]["ctx_encoder"]["model"]["lora"] = dict(LORA)
@@ -241,7 +241,8 @@ def main(argv=None) -> Dict:
             "task": args.task, "mode": args.mode, "n_sents": args.n_sents, "seed": args.seed,
             "train_docs": paths["n_train_docs"], "train_words": paths["n_train_words"],
             "dev_docs": paths["n_dev_docs"], "dev_words": paths["n_dev_words"],
-            "max_epochs": 0 if args.max_steps else args.max_epochs, "max_steps": args.max_steps, "budget_min": args.budget_min,
+            "max_epochs": config["training"]["max_epochs"], "max_steps": config["training"]["max_steps"],
+            "budget_min": args.budget_min,
             "config": {k: config[k] for k in ("components", "training")},
         }
         try:
@@ -252,7 +253,7 @@ def main(argv=None) -> Dict:
             # The loop evaluates every eval_frequency steps, not at its end:
             # model-last is scored on the whole dev set here.
             scored = score(spacy.load(trained["model"]), paths["dev"], TASKS[args.task]["scores"])
-            CURVE["report"]["stopped"] = "max_steps" if args.max_steps else "max_epochs"
+            CURVE["report"]["stopped"] = "max_steps" if config["training"]["max_steps"] else "max_epochs"
             CURVE["report"]["final"] = {
                 "wall_s": round(trained["train_s"], 1),
                 "cpu_s": round(trained["train_cpu_s"], 1),
