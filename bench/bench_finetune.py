@@ -5,7 +5,7 @@ Trains one config on the full train set with spaCy's loop, scores the whole
 dev set every --eval-frequency updates, and rewrites the JSON after every
 evaluation: per point the update, epoch, wall and process CPU seconds, the
 seconds spent training (wall less evaluation) and the scores. It stops
-after --max-epochs epochs (the shipped configs' 6) or --max-steps updates,
+after --max-epochs epochs (6 unless given) or --max-steps updates,
 or at the first evaluation after --budget-min minutes of training.
 
     nice python bench/bench_finetune.py ner --mode frozen --threads 1 --out bench/results/finetune-ner-frozen.json

@@ -82,7 +82,7 @@ def main() -> None:
     with TemporaryDirectory() as tmp:
         for task in args.tasks:
             config, train_file, dev_file = TASKS[task]
-            overrides = {"training.max_epochs": args.epochs, "training.max_steps": 0}
+            overrides = {"training.max_epochs": args.epochs, "training.max_steps": 0, "training.patience": 0}
             if task.startswith("wsd"):
                 settings = {"train": f"every {args.wsd_stride}th SemCor sentence", "dev": "SemEval-2007"}
                 train_path = docbin(args.data / train_file, Path(tmp) / f"{task}-train.spacy", stride=args.wsd_stride)

@@ -1,18 +1,19 @@
-"""NER on WNUT-17 (3,394 training sentences) with a schedule by updates and
-early stopping on dev, 3 seeds per system.
+"""NER on WNUT-17 (3,394 training sentences) on the shipped configs' schedule
+(by updates, with early stopping on dev), 3 seeds per system.
 
     nice -n 10 python bench/bench_wnut.py --systems ner=configs/ner.cfg \\
-        ner-adapted=configs/ner.cfg@/tmp/mlm_tweets few=configs/ner_few_labels.cfg cnn=spacy \\
-        --out bench/results/wnut-steps.json
+        few=configs/ner_few_labels.cfg cnn=spacy --jobs 2 --out bench/results/wnut-shipped.json
 
 A system is NAME=CONFIG, or NAME=CONFIG@ENCODER to set the ctx_encoder's
 model (a directory, e.g. one written by pretrain-mlm), or NAME=spacy for
 spaCy's own CNN NER (`spacy init config --pipeline ner --optimize
-efficiency`). Every run: `spacy train` with max_epochs 0, max_steps 2,500,
-eval_frequency 250, patience 1,000 (updates without a better dev score),
-torch on one thread; the score is model-best's on all of emerging.dev.conll
-(so dev picks the checkpoint, as spaCy does). The .spacy files are the
-CoNLL files converted in docs of 10 sentences.
+efficiency`). Every run: `spacy train` on the schedule of configs/ner.cfg
+(max_epochs, max_steps, eval_frequency and patience, the updates without a
+better dev score), or of the config given by --schedule, with any of them
+set by --max-steps, --eval-frequency and --patience; torch on one thread; the
+score is model-best's on all of emerging.dev.conll (so dev picks the
+checkpoint, as spaCy does). The .spacy files are the CoNLL files converted in
+docs of 10 sentences.
 """
 import argparse
 import json
@@ -21,11 +22,20 @@ import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from _common import DATA, RESULTS, emit, log, machine
 
-SCHEDULE = {"training.max_epochs": 0, "training.max_steps": 2500, "training.eval_frequency": 250, "training.patience": 1000}
+SCHEDULE_KEYS = ("max_epochs", "max_steps", "eval_frequency", "patience")
+
+
+def shipped_schedule(config: Path) -> dict:
+    """The [training] stopping settings of a config, as spacy train overrides."""
+    from spacy.util import load_config
+
+    training = load_config(config, interpolate=False)["training"]
+    return {f"training.{key}": training[key] for key in SCHEDULE_KEYS}
 
 
 def convert(work: Path):
@@ -54,8 +64,8 @@ def config_of(spec: str, work: Path):
     return Path(config), ({"components.ctx_encoder.model.name": encoder} if encoder else {})
 
 
-def train(config: Path, overrides: dict, paths: dict, seed: int, output: Path) -> dict:
-    settings = {**SCHEDULE, **overrides, "paths.train": paths["train"], "paths.dev": paths["dev"],
+def train(config: Path, overrides: dict, schedule: dict, paths: dict, seed: int, output: Path) -> dict:
+    settings = {**schedule, **overrides, "paths.train": paths["train"], "paths.dev": paths["dev"],
                 "training.seed": seed, "system.seed": seed}
     args = [f"--{key}={value}" for key, value in settings.items()]
     start = time.time()
@@ -71,24 +81,38 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--systems", nargs="+", required=True, help="NAME=CONFIG[@ENCODER] or NAME=spacy")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--jobs", type=int, default=1, help="trainings at once")
     parser.add_argument("--work", type=Path, default=Path("/tmp/bench_wnut"))
-    parser.add_argument("--out", type=Path, default=RESULTS / "wnut-steps.json")
+    parser.add_argument("--schedule", type=Path, default=Path("configs/ner.cfg"), help="config whose schedule every run uses")
+    parser.add_argument("--max-steps", type=int, help="instead of the config's")
+    parser.add_argument("--eval-frequency", type=int, help="instead of the config's")
+    parser.add_argument("--patience", type=int, help="instead of the config's")
+    parser.add_argument("--out", type=Path, default=RESULTS / "wnut-shipped.json")
     args = parser.parse_args()
+    schedule = shipped_schedule(args.schedule)
+    for key in ("max_steps", "eval_frequency", "patience"):
+        if getattr(args, key) is not None:
+            schedule[f"training.{key}"] = getattr(args, key)
     args.work.mkdir(parents=True, exist_ok=True)
     paths = convert(args.work)
     systems = dict(spec.split("=", 1) for spec in args.systems)
-    runs = {name: [] for name in systems}
-    for seed in args.seeds:
-        for name, spec in systems.items():
-            config, overrides = config_of(spec, args.work)
-            log(f"{name} seed {seed}")
-            runs[name].append(train(config, overrides, paths, seed, args.work / f"{name}-s{seed}"))
+    def run(name: str, seed: int) -> dict:
+        config, overrides = config_of(systems[name], args.work)
+        log(f"{name} seed {seed}")
+        return train(config, overrides, schedule, paths, seed, args.work / f"{name}-s{seed}")
+
+    # Each training is its own process on one torch thread: --jobs 2 keeps
+    # both cores of a 2-core machine busy.
+    jobs = [(name, seed) for seed in args.seeds for name in systems]
+    with ThreadPoolExecutor(args.jobs) as pool:
+        results = list(pool.map(lambda job: run(*job), jobs))
+    runs = {name: [row for (job_name, _), row in zip(jobs, results) if job_name == name] for name in systems}
     summary = {}
     for name, rows in runs.items():
         f = [row["ents_f"] for row in rows]
         summary[name] = {"ents_f_mean": round(statistics.mean(f), 2), "ents_f_sd": round(statistics.stdev(f), 2) if len(f) > 1 else None}
-    emit({"task": "WNUT-17 NER, emerging.dev.conll", "machine": machine("torch on one thread"),
-          "schedule": SCHEDULE, "systems": systems, "summary": summary, "runs": runs}, args.out)
+    emit({"task": "WNUT-17 NER, emerging.dev.conll", "machine": machine(f"torch on one thread per training, {args.jobs} at once"),
+          "schedule": {"from": str(args.schedule), **schedule}, "systems": systems, "summary": summary, "runs": runs}, args.out)
 
 
 if __name__ == "__main__":

@@ -73,7 +73,23 @@ def test_workflows_run_defined_commands_in_dependency_order(project):
             made.update(commands[step].get("outputs", []))
         if name != "curves":
             trained = {out for step in steps for out in commands[step].get("outputs", [])}
-            assert {"training/ner/model-last", "training/tagger/model-last", "training/wsd/model-last"} <= trained
+            assert {"training/ner/model-best", "training/tagger/model-best", "training/wsd/model-best"} <= trained
+
+
+def test_training_steps_are_the_configs_own():
+    """By default the project trains each head on its config's schedule: the
+    max_steps it passes to the NER and tagger trainings is theirs, and WSD's
+    0 keeps wsd.cfg's epochs."""
+    from thinc.api import Config
+
+    project = srsly.read_yaml(ROOT / "project.yml")  # vars not yet substituted
+    commands = {cmd["name"]: " ".join(cmd["script"]) for cmd in project["commands"]}
+    for step, config in (("train-ner", "ner.cfg"), ("train-tagger", "tagger.cfg")):
+        assert "--training.max_steps ${vars.max_steps}" in commands[step]
+        training = Config().from_disk(ROOT / "configs" / config, interpolate=False)["training"]
+        assert project["vars"]["max_steps"] == training["max_steps"], config
+    assert "--training.max_steps ${vars.wsd_max_steps}" in commands["train-wsd"]
+    assert project["vars"]["wsd_max_steps"] == 0
 
 
 def test_scripts_name_files_that_exist(project):
@@ -195,13 +211,13 @@ def test_project_run_all(tmp_path):
     pipelines and their dev scores (WSD when WordNet can be found)."""
     project_dir = _copy_project(tmp_path / "project")
     wordnet = SHARED_DATA / "wordnet30" / "dict"
-    args = ["all", "--vars.max_steps=10"]
+    args = ["all", "--vars.max_steps=10", "--vars.wsd_max_steps=10"]
     if wordnet.exists():
         args.append(f"--vars.wordnet={wordnet}")
     result = _run(project_dir, *args, timeout=1800)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for head in ("ner", "tagger"):
-        assert (project_dir / "training" / head / "model-last" / "ctx_encoder").is_dir()
+        assert (project_dir / "training" / head / "model-best" / "ctx_encoder").is_dir()
     ner = srsly.read_json(project_dir / "metrics/ner.json")
     tagger = srsly.read_json(project_dir / "metrics/tagger.json")
     assert 0.0 <= ner["ents_f"] <= 1.0

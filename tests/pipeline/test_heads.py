@@ -72,6 +72,20 @@ def test_configs_are_filled(tmp_path):
         assert filled["nlp"]["pipeline"][0] == "ctx_encoder"
 
 
+HEAD_CONFIGS = ["ner.cfg", "ner_few_labels.cfg", "ner_finetune.cfg", "ner_static.cfg", "tagger.cfg", "tagger_static.cfg"]
+
+
+@pytest.mark.parametrize("name", HEAD_CONFIGS)
+def test_head_configs_train_by_updates_with_early_stopping(name):
+    """A corpus of a few thousand sentences gets as many updates as CoNLL-2003
+    (a schedule by epochs would give it a few hundred), and dev stops the run
+    once it stops improving."""
+    training = Config().from_disk(CONFIGS / name, interpolate=False)["training"]
+    assert training["max_epochs"] == 0 and training["max_steps"] == 3000
+    assert 0 < training["patience"] < training["max_steps"]
+    assert training["patience"] % training["eval_frequency"] == 0
+
+
 @pytest.fixture(scope="module")
 def trained_ner(tmp_path_factory):
     output = tmp_path_factory.mktemp("ner")
