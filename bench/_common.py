@@ -53,7 +53,19 @@ def log(text: str) -> None:
 
 
 def machine(detail: str = "") -> str:
-    return f"{os.cpu_count()}-core shared CPU" + (f", {detail}" if detail else "")
+    """The CPU a report was measured on: its cores, model name and the
+    matmul extensions that decide which precision runs fast."""
+    name, flags = "", set()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and not name:
+                name = value.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = set(value.split())
+    extensions = [flag for flag in ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16") if flag in flags]
+    cpu = f"{os.cpu_count()}-core shared CPU" + (f" ({name}; {' '.join(extensions)})" if name else "")
+    return cpu + (f", {detail}" if detail else "")
 
 
 def emit(report: dict, out: Optional[Path] = None) -> dict:

@@ -20,7 +20,7 @@ apart and reported.
 
     nice python bench/bench_backends.py --sentences 1000 --chunks 6 --out bench/results/backends.json
 
-Needs `pip install onnxruntime onnx` for the ort rows (skipped without).
+Needs the [bench] extra (onnxruntime, onnx) for the ort rows (skipped without).
 """
 import tempfile
 import time
