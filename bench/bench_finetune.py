@@ -160,8 +160,10 @@ def plot(inputs: List[Path], png: Path) -> None:
     for path in inputs:
         report = json.loads(path.read_text())
         points = [p for p in report["points"] if p["step"] > 0] + ([report["final"]] if "final" in report else [])
+        budget = f", {report['max_steps']:,} updates" if report.get("max_steps") else ""
         seed = f", seed {report['seed']}"
-        ax.plot([p["train_s"] / 60 for p in points], [metric(report, p) for p in points], marker="o", label=label(report) + seed)
+        ax.plot([p["train_s"] / 60 for p in points], [metric(report, p) for p in points], marker="o",
+                label=label(report) + budget + seed)
     ax.set_xlabel("minutes of training (one torch thread, evaluation excluded)")
     ax.set_ylabel(f"dev score ({METRIC[report['task']][1]})")
     ax.grid(alpha=0.3)
