@@ -31,6 +31,7 @@ from spacy_ctx.pipeline.encoder import pooled_batches
 from spacy_ctx.pipeline.loading import find_encoder, load_pipeline
 
 from _common import DATA, EWT, emit, hf_model, interleave, machine, sentences
+from bench_sgemm import gflops
 
 BATCH_SIZE = 64
 # ctx_encoder's default min_batch_words.
@@ -80,13 +81,9 @@ def planner_padding(nlp, texts, batch_size: int, min_words: int = 0) -> float:
 
 
 def sgemm_gflops(width: int, rows: int = 4096, repeats: int = 20) -> float:
-    """torch's fp32 matmul rate at the encoder's feed-forward shape."""
-    a, b = torch.randn(rows, width), torch.randn(width, 4 * width)
-    torch.mm(a, b)
-    start = time.perf_counter()
-    for _ in range(repeats):
-        torch.mm(a, b)
-    return 2 * rows * width * 4 * width * repeats / (time.perf_counter() - start) / 1e9
+    """torch's fp32 matmul rate at the encoder's feed-forward shape (one
+    round of bench_sgemm.py's timing)."""
+    return gflops(rows, width, 4 * width, repeats, rounds=1)
 
 
 def flops_per_wordpiece(config) -> float:
