@@ -9,7 +9,8 @@ MiniLM at the default thread count:
     (`min_batch_words = 0`);
 (c) the same with the padding-free forward (models/pytorch/packed.py);
 (c2) (c) with nlp.pipe's batches pooled up to `min_batch_words` (4,096), the
-    default;
+    default: the linears through oneDNN, activation and residuals fused;
+(c3) (c2) with the linears through torch's own modules (MKL's sgemm);
 (d) (c) at spaCy's default nlp.pipe batch size (1,000);
 (e) with --auto: (c) with `precision = "auto"` (the fastest precision this
     machine runs within the fidelity bar, chosen at load; its choice and
@@ -31,7 +32,7 @@ from spacy_ctx.pipeline.encoder import pooled_batches
 from spacy_ctx.pipeline.loading import find_encoder, load_pipeline
 
 from _common import DATA, EWT, emit, hf_model, interleave, machine, sentences
-from bench_sgemm import gflops
+from bench_sgemm import best_gflops
 
 BATCH_SIZE = 64
 # ctx_encoder's default min_batch_words.
@@ -52,12 +53,13 @@ def raw_loop(tokenizer, model, stats):
     return run
 
 
-def ctx_runner(nlp, pack: bool, batch_size: int, min_words: int = 0):
+def ctx_runner(nlp, pack: bool, batch_size: int, min_words: int = 0, fuse: bool = True):
     encoder = find_encoder(nlp)
     shim = find_hf_shim(encoder.model)
 
     def run(texts):
         shim.encoder.pack = pack
+        shim.encoder.fuse = fuse
         encoder.cfg["min_batch_words"] = min_words
         for doc in nlp.pipe(texts, batch_size=batch_size):
             pass
@@ -69,8 +71,8 @@ def planner_padding(nlp, texts, batch_size: int, min_words: int = 0) -> float:
     """Padded / real wordpieces of the planner's forward batches for texts
     in nlp.pipe batches of `batch_size` pooled up to `min_words` (chunk by
     chunk, as interleave runs them). The padded forward computes all of
-    them; the packed forward computes the real ones in every per-token
-    operation, and the padded ones only inside attention."""
+    them; the packed forward only the real ones, attention included (it
+    runs per run of equal-length windows)."""
     shim = find_hf_shim(find_encoder(nlp).model)
     padded = real = 0
     for docs in pooled_batches((nlp.make_doc(t) for t in texts), batch_size, min_words):
@@ -81,9 +83,9 @@ def planner_padding(nlp, texts, batch_size: int, min_words: int = 0) -> float:
 
 
 def sgemm_gflops(width: int, rows: int = 4096, repeats: int = 20) -> float:
-    """torch's fp32 matmul rate at the encoder's feed-forward shape (one
-    round of bench_sgemm.py's timing)."""
-    return gflops(rows, width, 4 * width, repeats, rounds=1)
+    """The fp32 matmul rate at the encoder's feed-forward shape, the faster
+    of MKL and oneDNN (one round of bench_sgemm.py's timing)."""
+    return best_gflops(rows, width, 4 * width, repeats, rounds=1)
 
 
 def flops_per_wordpiece(config) -> float:
@@ -124,6 +126,7 @@ def main() -> None:
         "b_ctx_padded_forward": ctx_runner(nlp, False, BATCH_SIZE),
         "c_ctx_packed": ctx_runner(nlp, True, BATCH_SIZE),
         "c2_ctx_packed_pooled": ctx_runner(nlp, True, BATCH_SIZE, POOLED),
+        "c3_ctx_packed_pooled_unfused": ctx_runner(nlp, True, BATCH_SIZE, POOLED, fuse=False),
         "d_ctx_packed_batch_1000": ctx_runner(nlp, True, 1000),
     }
     auto_choice = None
@@ -143,13 +146,9 @@ def main() -> None:
         "b_ctx_padded_forward": sum(planner_padding(nlp, c, BATCH_SIZE) * len(c) for c in chunks) / len(texts),
         "c_ctx_packed": 1.0,
         "c2_ctx_packed_pooled": 1.0,
+        "c3_ctx_packed_pooled_unfused": 1.0,
         "d_ctx_packed_batch_1000": 1.0,
         "e_ctx_packed_auto": 1.0,
-    }
-    attention_padding = {
-        "c_ctx_packed": padding["b_ctx_padded_forward"],
-        "c2_ctx_packed_pooled": sum(planner_padding(nlp, c, BATCH_SIZE, POOLED) * len(c) for c in chunks) / len(texts),
-        "d_ctx_packed_batch_1000": sum(planner_padding(nlp, c, 1000) * len(c) for c in chunks) / len(texts),
     }
     gemm = sgemm_gflops(model.config.hidden_size)
     per_piece = flops_per_wordpiece(model.config)
@@ -160,12 +159,10 @@ def main() -> None:
         results[name] = {
             "words_per_s": round(words / secs, 1),
             "vs_transformers_loop": round(reference / secs, 3),
-            "padding_ratio_per_token_ops": round(padding[name], 3),
+            "padding_ratio": round(padding[name], 3),
             "useful_gflops": round(useful, 1),
             "share_of_sgemm": round(useful / gemm, 3),
         }
-        if name in attention_padding:
-            results[name]["padding_ratio_attention"] = round(attention_padding[name], 3)
     emit(
         {
             "what": "words/s of the encoder paths, interleaved; padding ratio; useful work against sgemm",

@@ -36,6 +36,10 @@ class Warnings(metaclass=_WithCodes):
         "Encoder precision '{precision}' is not native on this {device} "
         "({reason}): the encoder runs in fp32, which is faster here."
     )
+    W061 = (
+        "oneDNN's fused linear failed on this CPU ({error}): the encoder "
+        "runs torch's own linear layers, which give the same outputs."
+    )
     W200 = "{n} records failed: see {path}."
     W300 = "No labels in the data for: {names}."
     W401 = (

@@ -108,9 +108,9 @@ def test_forward_pass_stops_at_the_highest_layer_anything_reads(fp32_docs):
     stack = encoder.model.layers[0].shims[0].encoder.transformer.encoder.layer
     nlp(TEXTS[0])  # the first use checks once that stopping early is exact
     calls = {k: 0 for k in range(len(stack))}
-    # On each layer's feed-forward block: the packed forward runs a layer's
-    # parts, not the layer module itself.
-    hooks = [layer.intermediate.register_forward_hook(lambda *a, k=k: calls.__setitem__(k, calls[k] + 1)) for k, layer in enumerate(stack)]
+    # On each layer's last LayerNorm: the packed forward runs a layer's parts,
+    # not the layer module itself, and its linears through oneDNN.
+    hooks = [layer.output.LayerNorm.register_forward_hook(lambda *a, k=k: calls.__setitem__(k, calls[k] + 1)) for k, layer in enumerate(stack)]
     try:
         docs = list(nlp.pipe(TEXTS))
     finally:

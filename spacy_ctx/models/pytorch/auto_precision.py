@@ -3,7 +3,8 @@ fidelity bar, chosen by measurement when the encoder loads.
 
 Candidates: fp32, and bf16 and int8 where the device runs them natively
 (precision.py's `unsupported_reason`). Each converted copy encodes the same
-probe batch as fp32; it qualifies when, on every hidden layer, the cosine of
+probe batch as fp32, through the forward the encoder runs (packed.py's for
+BERT-style families, the model's own otherwise); it qualifies when, on every hidden layer, the cosine of
 its token vectors with fp32's is at least 0.999 on average and 0.99 at the
 1st percentile. Of those that qualify, the one with the shortest forward
 (best of `repeats`) wins; fp32 always qualifies. The choice is made anew on
@@ -18,6 +19,7 @@ from typing import Dict, List, Mapping, Optional, Tuple
 import torch
 from torch import nn
 
+from .packed import packable, packed_hidden_states
 from .precision import PRECISIONS, convert, unsupported_reason
 
 # What the encoder's precision setting takes: a precision, or "auto".
@@ -52,10 +54,13 @@ def choose_precision(
     probe: model inputs (input_ids, attention_mask) to time and compare on.
     """
     device = next(model.parameters()).device
+    # Longest first, as the planner orders a forward batch: the packed
+    # forward runs attention per run of equal lengths.
+    order = probe["attention_mask"].sum(1).argsort(descending=True, stable=True)
+    probe = {key: value[order] for key, value in probe.items()}
     reference, fp32_seconds = _timed_states(model, probe, repeats)
     choice = PrecisionChoice("fp32", seconds={"fp32": fp32_seconds}, fidelity={"fp32": (1.0, 1.0)})
     best, best_copy = fp32_seconds, None
-    mask = probe["attention_mask"].bool()
     for precision in candidates:
         reason = unsupported_reason(precision, device)
         if reason:
@@ -63,7 +68,7 @@ def choose_precision(
             continue
         candidate = convert(copy.deepcopy(model), precision, calibration)
         states, seconds = _timed_states(candidate, probe, repeats)
-        worst = _worst_layer(reference, states, mask)
+        worst = _worst_layer(reference, states)
         choice.seconds[precision] = seconds
         choice.fidelity[precision] = worst
         if worst[0] < MEAN_COSINE or worst[1] < LOW_COSINE:
@@ -74,30 +79,38 @@ def choose_precision(
 
 
 def _timed_states(model: nn.Module, probe, repeats: int) -> Tuple[List[torch.Tensor], float]:
-    """The hidden states of the probe, and the best of `repeats` timed
-    forwards after an untimed one (first calls pay for allocation and, on a
+    """The hidden states of the probe's real wordpieces, [n_real, width]
+    each, and the best of `repeats` timed forwards after an untimed one (first calls pay for allocation and, on a
     GPU, kernel selection; a GPU is synchronised around each timing, since
     its calls only launch the work)."""
     device = probe["input_ids"].device
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda *args: None)
     best = float("inf")
     with torch.inference_mode():
-        out = model(**probe, output_hidden_states=True)
+        states = _real_states(model, probe)
         for _ in range(max(1, repeats)):
             sync(device)
             start = time.perf_counter()
-            out = model(**probe, output_hidden_states=True)
+            states = _real_states(model, probe)
             sync(device)
             best = min(best, time.perf_counter() - start)
-    return [h.float() for h in out.hidden_states], best
+    return [h.float() for h in states], best
 
 
-def _worst_layer(reference: List[torch.Tensor], states: List[torch.Tensor], mask: torch.Tensor) -> Tuple[float, float]:
+def _real_states(model: nn.Module, probe: Mapping[str, torch.Tensor]) -> List[torch.Tensor]:
+    ids, mask = probe["input_ids"], probe["attention_mask"]
+    if packable(model):
+        return packed_hidden_states(model, ids, mask, model.config.num_hidden_layers)[0]
+    # Row by row, the order of the packed states.
+    return [h[mask.bool()] for h in model(**probe, output_hidden_states=True).hidden_states]
+
+
+def _worst_layer(reference: List[torch.Tensor], states: List[torch.Tensor]) -> Tuple[float, float]:
     """The lowest mean and lowest 1st-percentile token cosine over every
     hidden state, the embedding output included (bf16 converts it too)."""
     worst_mean, worst_low = 1.0, 1.0
     for ref, got in zip(reference, states):
-        cos = torch.nn.functional.cosine_similarity(ref[mask], got[mask], dim=-1)
+        cos = torch.nn.functional.cosine_similarity(ref, got, dim=-1)
         worst_mean = min(worst_mean, float(cos.mean()))
         worst_low = min(worst_low, float(torch.quantile(cos, 0.01)))
     return worst_mean, worst_low

@@ -37,6 +37,9 @@ class LayerEncoder(nn.Module):
         # Run BERT-style families without computing padding (packed.py);
         # False runs the model's own forward (for comparisons).
         self.pack = True
+        # In inference on CPU, run the packed forward's linears through
+        # oneDNN (onednn.py); False runs the modules, for comparisons.
+        self.fuse = True
 
     @property
     def n_layers(self) -> int:
@@ -91,7 +94,7 @@ class LayerEncoder(nn.Module):
             for ids, mask, source, target in zip(input_ids, attention_mask, sources, targets):
                 if pack:
                     # [n_real, width] states; `source` indexes the padded batch
-                    hidden_states, packed_rows = packed_hidden_states(model, ids, mask, top)
+                    hidden_states, packed_rows = packed_hidden_states(model, ids, mask, top, fuse=self.fuse)
                     source = packed_rows.index_select(0, source)
                 else:
                     # [batch, seq_len, width] -> [batch * seq_len, width]

@@ -2,22 +2,30 @@
 
 Linear layers, GELU, LayerNorm and the residual sums act on each token
 alone, so they run on the packed [n_real, width] matrix of a batch's real
-wordpieces. Only attention needs the sequences: the packed queries, keys and
-values are scattered into the batch's padded [batch, heads, seq_len, head]
-layout for one `scaled_dot_product_attention` call, and the result is
-gathered back. This is FasterTransformer's "remove padding" and the idea of
-PyTorch's nested-tensor fast path, written against the Hugging Face modules'
-own weights, so it computes what their forward computes.
+wordpieces. Only attention needs the sequences: it runs once per run of
+equal-length sequences (the planner sorts a batch by length), on views of
+the packed queries, keys and values, so it computes no padding either. A
+batch whose padding is not at the end of each row is scattered into its
+padded layout for one masked call instead. This is FasterTransformer's
+"remove padding" and the idea of PyTorch's nested-tensor fast path, written
+against the Hugging Face modules' own weights, so it computes what their
+forward computes.
+
+In inference on CPU, the linears run through oneDNN (onednn.py): the three
+attention projections as one, with the feed-forward activation and the
+residual sums fused into their matmuls.
 
 It applies to the families whose layers are BERT's (`BertLayer`-shaped:
 BERT, RoBERTa, ELECTRA, XLM-R, CamemBERT, ...) with absolute positions;
 `packable` says whether a model is one. Others run their own forward.
 """
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from . import onednn
 
 _LAYER_PARTS = (
     "attention.self.query",
@@ -56,12 +64,14 @@ def packable(model: nn.Module) -> bool:
 
 
 def packed_hidden_states(
-    model: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, top: int
+    model: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, top: int, fuse: bool = True
 ) -> Tuple[List[torch.Tensor], torch.Tensor]:
     """Hidden states 0..top of a packable model, for the real wordpieces only.
 
     input_ids, attention_mask: [batch, seq_len], as the model takes them.
     top: the highest hidden layer needed; the layers above it never run.
+    fuse: run the linears through oneDNN where `onednn.fusable` allows
+        (False: through the modules, for comparisons).
 
     Returns the states, each [n_real, width], and `rows`: for each position
     of the flattened [batch * seq_len] batch, its row in the states (-1 for
@@ -75,40 +85,117 @@ def packed_hidden_states(
     if project is not None:
         embedded = project(embedded)
     hidden = embedded.reshape(batch * length, -1).index_select(0, index)
-    # [batch, 1, 1, seq_len]: which keys each query may attend to
-    keys = attention_mask.bool()[:, None, None, :]
+    layers = model.encoder.layer[:top]
+    runs = _length_runs(attention_mask)
+    if runs is None:
+        # [batch, 1, 1, seq_len]: which keys each query may attend to
+        attend = _PaddedAttention(index, batch, length, attention_mask.bool()[:, None, None, :])
+    else:
+        attend = _RunAttention(runs)
+    activation = getattr(model.config, "hidden_act", None)
+    fused = (
+        fuse
+        and not model.training
+        and isinstance(activation, str)
+        and activation in onednn.ACTIVATIONS
+        and all(onednn.fusable([layer.get_submodule(part) for part in _LINEARS], hidden) for layer in layers)
+    )
     states = [hidden]
-    for layer in model.encoder.layer[:top]:
-        hidden = _layer_forward(layer, hidden, index, batch, length, keys)
+    for layer in layers:
+        if fused:
+            hidden = _fused_layer_forward(layer, hidden, attend, activation)
+        else:
+            hidden = _layer_forward(layer, hidden, attend)
         states.append(hidden)
     rows = torch.full((batch * length,), -1, dtype=torch.long, device=input_ids.device)
     rows[index] = torch.arange(index.shape[0], device=input_ids.device)
     return states, rows
 
 
-def _layer_forward(
-    layer: nn.Module, hidden: torch.Tensor, index: torch.Tensor, batch: int, length: int, keys: torch.Tensor
-) -> torch.Tensor:
-    """One BERT layer on packed [n_real, width] states."""
+_LINEARS = [part for part in _LAYER_PARTS if not part.endswith("LayerNorm")]
+
+
+def _length_runs(attention_mask: torch.Tensor) -> Optional[List[Tuple[int, int, int]]]:
+    """(first packed row, sequences, length) of each run of consecutive
+    sequences of equal length; None unless every row's real wordpieces
+    come first (then a sequence's rows are not contiguous in the packing)."""
+    lengths = attention_mask.sum(1)
+    positions = torch.arange(attention_mask.shape[1], device=attention_mask.device)
+    if not torch.equal(attention_mask.bool(), positions[None, :] < lengths[:, None]):
+        return None
+    values, counts = torch.unique_consecutive(lengths, return_counts=True)
+    runs, row = [], 0
+    for seq_len, n_seqs in zip(values.tolist(), counts.tolist()):
+        if seq_len:
+            runs.append((row, n_seqs, seq_len))
+            row += n_seqs * seq_len
+    return runs
+
+
+class _RunAttention:
+    """Attention run by run of equal-length sequences: no padding, no mask."""
+
+    def __init__(self, runs: List[Tuple[int, int, int]]):
+        self.runs = runs
+
+    def __call__(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, n_heads: int, dropout: float) -> torch.Tensor:
+        # [n_real, heads * head] each -> [n_real, heads * head]
+        contexts = []
+        for row, n_seqs, seq_len in self.runs:
+            rows = slice(row, row + n_seqs * seq_len)
+            heads = [x[rows].view(n_seqs, seq_len, n_heads, -1).transpose(1, 2) for x in (q, k, v)]
+            context = F.scaled_dot_product_attention(*heads, dropout_p=dropout)
+            contexts.append(context.transpose(1, 2).reshape(n_seqs * seq_len, -1))
+        return contexts[0] if len(contexts) == 1 else torch.cat(contexts)
+
+
+class _PaddedAttention:
+    """Attention on the batch's padded layout, with a mask."""
+
+    def __init__(self, index: torch.Tensor, batch: int, length: int, keys: torch.Tensor):
+        self.index, self.batch, self.length, self.keys = index, batch, length, keys
+
+    def __call__(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, n_heads: int, dropout: float) -> torch.Tensor:
+        batch, length, index = self.batch, self.length, self.index
+
+        def to_heads(x: torch.Tensor) -> torch.Tensor:
+            # [n_real, heads * head] -> [batch, heads, seq_len, head], zeros at padding
+            padded = x.new_zeros(batch * length, x.shape[-1]).index_copy(0, index, x)
+            return padded.view(batch, length, n_heads, -1).transpose(1, 2)
+
+        context = F.scaled_dot_product_attention(
+            to_heads(q), to_heads(k), to_heads(v), attn_mask=self.keys, dropout_p=dropout
+        )
+        # [batch, heads, seq_len, head] -> [n_real, heads * head]
+        return context.transpose(1, 2).reshape(batch * length, -1).index_select(0, index)
+
+
+def _layer_forward(layer: nn.Module, hidden: torch.Tensor, attend) -> torch.Tensor:
+    """One BERT layer on packed [n_real, width] states, through its modules."""
     attention = layer.attention.self
-    n_heads, head_size = attention.num_attention_heads, attention.attention_head_size
-
-    def to_heads(x: torch.Tensor) -> torch.Tensor:
-        # [n_real, heads * head] -> [batch, heads, seq_len, head], zeros at padding
-        padded = x.new_zeros(batch * length, x.shape[-1]).index_copy(0, index, x)
-        return padded.view(batch, length, n_heads, head_size).transpose(1, 2)
-
     dropout = attention.dropout.p if attention.training else 0.0
-    context = F.scaled_dot_product_attention(
-        to_heads(attention.query(hidden)),
-        to_heads(attention.key(hidden)),
-        to_heads(attention.value(hidden)),
-        attn_mask=keys,
-        dropout_p=dropout,
+    context = attend(
+        attention.query(hidden), attention.key(hidden), attention.value(hidden),
+        attention.num_attention_heads, dropout,
     )
-    # [batch, heads, seq_len, head] -> [n_real, heads * head]
-    context = context.transpose(1, 2).reshape(batch * length, n_heads * head_size).index_select(0, index)
     out = layer.attention.output
     attended = out.LayerNorm(out.dropout(out.dense(context)) + hidden)
     out = layer.output
     return out.LayerNorm(out.dropout(out.dense(layer.intermediate(attended))) + attended)
+
+
+def _fused_layer_forward(layer: nn.Module, hidden: torch.Tensor, attend, activation: str) -> torch.Tensor:
+    """`_layer_forward` in inference, its linears through oneDNN: one matmul
+    for the three projections, the activation and residual sums fused."""
+    attention = layer.attention.self
+    parts = (attention.query, attention.key, attention.value)
+    weight = torch.cat([p.weight for p in parts])
+    bias = torch.cat([p.bias for p in parts])
+    q, k, v = onednn.linear(hidden, weight, bias).chunk(3, dim=-1)
+    context = attend(q, k, v, attention.num_attention_heads, 0.0)
+    out = layer.attention.output
+    attended = out.LayerNorm(onednn.linear(context, out.dense.weight, out.dense.bias, residual=hidden))
+    inner = layer.intermediate.dense
+    inner = onednn.linear(attended, inner.weight, inner.bias, activation=activation)
+    out = layer.output
+    return out.LayerNorm(onednn.linear(inner, out.dense.weight, out.dense.bias, residual=attended))

@@ -4,6 +4,7 @@ gradients."""
 import pytest
 import torch
 
+from spacy_ctx.models.pytorch import onednn, packed
 from spacy_ctx.models.pytorch.packed import packable, packed_hidden_states
 
 from ...reference import reference_or_minilm
@@ -64,3 +65,61 @@ def test_packed_gradients_equal_the_models_own(tiny_model, family):
     own = grad_of(lambda: model(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states[-1].reshape(-1, weight.shape[0])[real])
     packed = grad_of(lambda: packed_hidden_states(model, ids, mask, top)[0][-1])
     torch.testing.assert_close(packed, own, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("family", ["bert-cased", "minilm"])
+def test_fused_linears_run_in_inference_and_match_the_modules(tiny_model, family):
+    tokenizer, model = reference_or_minilm(tiny_model, family)
+    ids, mask = padded_batch(tokenizer)
+    layer = model.encoder.layer[0]
+    linears = [layer.attention.self.query, layer.intermediate.dense]
+    probe = torch.zeros(2, model.config.hidden_size)
+    with torch.no_grad():
+        assert onednn.fusable(linears, probe)
+        fused, _ = packed_hidden_states(model, ids, mask, model.config.num_hidden_layers)
+        plain, _ = packed_hidden_states(model, ids, mask, model.config.num_hidden_layers, fuse=False)
+    # Recording gradients, the modules run: oneDNN's op has no backward.
+    assert not onednn.fusable(linears, probe)
+    for a, b in zip(fused, plain):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("activation", [None, "gelu", "gelu_new", "relu"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_onednn_linear_equals_torch(activation, dtype):
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(48, 96).to(dtype)
+    x = torch.randn(37, 48, dtype=dtype)
+    tol = dict(atol=1e-5, rtol=1e-4) if dtype == torch.float32 else dict(atol=0.05, rtol=0.02)
+    with torch.no_grad():
+        assert onednn.fusable([linear], x)
+        expected = onednn._reference(x, linear.weight, linear.bias, activation, None)
+        torch.testing.assert_close(onednn.linear(x, linear.weight, linear.bias, activation), expected, **tol)
+        residual = torch.randn(37, 96, dtype=dtype)
+        torch.testing.assert_close(
+            onednn.linear(x, linear.weight, linear.bias, residual=residual), linear(x) + residual, **tol
+        )
+    if activation == "gelu":
+        torch.testing.assert_close(expected, torch.nn.functional.gelu(linear(x)))
+
+
+def test_left_padded_batches_take_the_masked_attention(tiny_model):
+    tokenizer, model = reference_or_minilm(tiny_model, "bert-cased")
+    ids, mask = padded_batch(tokenizer)
+    # Move each row's padding to its start: positions then count the padding,
+    # as in the model's own forward, and no run of real wordpieces is a prefix.
+    shift = (mask == 0).sum(1)
+    ids = torch.stack([row.roll(int(s)) for row, s in zip(ids, shift)])
+    mask = torch.stack([row.roll(int(s)) for row, s in zip(mask, shift)])
+    assert packed._length_runs(mask) is None
+    with torch.no_grad():
+        expected = model(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states
+        states, _ = packed_hidden_states(model, ids, mask, model.config.num_hidden_layers)
+    real = mask.reshape(-1).bool()
+    for layer, state in enumerate(states):
+        torch.testing.assert_close(state, expected[layer].reshape(-1, state.shape[-1])[real], atol=1e-5, rtol=1e-4)
+
+
+def test_length_runs_cover_every_real_wordpiece():
+    mask = torch.tensor([[1, 1, 1, 0], [1, 1, 1, 0], [1, 1, 0, 0], [0, 0, 0, 0], [1, 1, 1, 1]])
+    assert packed._length_runs(mask) == [(0, 2, 3), (6, 1, 2), (8, 1, 4)]
