@@ -10,9 +10,12 @@ without compiling anything, in fp32 and bf16, within 1e-5 of `nn.Linear`.
 It has no backward, so it serves inference alone: `fusable` says whether
 a set of linears and an input can take it, and callers fall back to the
 modules themselves where they cannot (gradients, GPU, int8, LoRA).
+`weights` gives the weight and bias to pass, of one linear or of several
+run as one.
 """
 import warnings
-from typing import Iterable, Optional
+import weakref
+from typing import Iterable, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -38,6 +41,33 @@ def fusable(linears: Iterable[nn.Module], x: torch.Tensor) -> bool:
     if _state["broken"] or torch.is_grad_enabled() or x.device.type != "cpu" or x.dtype not in _DTYPES:
         return False
     return all(type(m) is nn.Linear and m.bias is not None and m.weight.dtype == x.dtype for m in linears)
+
+
+# owner module -> (the weights' identity and versions, weight, bias)
+_reordered: "weakref.WeakKeyDictionary[nn.Module, tuple]" = weakref.WeakKeyDictionary()
+
+
+def weights(owner: nn.Module, linears: Sequence[nn.Linear]) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The weight and bias of `linears` concatenated by output (one matmul
+    for several projections of the same input; one linear: its own).
+
+    bf16 weights are also reordered into oneDNN's blocked layout, once, and
+    kept on `owner` while they are unchanged: there that is 6-9% faster at
+    MiniLM's shapes (fp32 gains nothing, and its weights may be training, so
+    they are concatenated afresh on each call).
+    """
+    if linears[0].weight.dtype != torch.bfloat16:
+        if len(linears) == 1:
+            return linears[0].weight, linears[0].bias
+        return torch.cat([m.weight for m in linears]), torch.cat([m.bias for m in linears])
+    key = tuple((m.weight.data_ptr(), m.weight._version, m.bias._version) for m in linears)
+    cached = _reordered.get(owner)
+    if cached is None or cached[0] != key:
+        weight = torch.cat([m.weight for m in linears]) if len(linears) > 1 else linears[0].weight
+        bias = torch.cat([m.bias for m in linears]) if len(linears) > 1 else linears[0].bias
+        cached = (key, torch.ops.mkldnn._reorder_linear_weight(weight), bias)
+        _reordered[owner] = cached
+    return cached[1], cached[2]
 
 
 def linear(

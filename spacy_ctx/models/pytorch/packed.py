@@ -188,14 +188,12 @@ def _fused_layer_forward(layer: nn.Module, hidden: torch.Tensor, attend, activat
     """`_layer_forward` in inference, its linears through oneDNN: one matmul
     for the three projections, the activation and residual sums fused."""
     attention = layer.attention.self
-    parts = (attention.query, attention.key, attention.value)
-    weight = torch.cat([p.weight for p in parts])
-    bias = torch.cat([p.bias for p in parts])
-    q, k, v = onednn.linear(hidden, weight, bias).chunk(3, dim=-1)
+    qkv = onednn.weights(attention, (attention.query, attention.key, attention.value))
+    q, k, v = onednn.linear(hidden, *qkv).chunk(3, dim=-1)
     context = attend(q, k, v, attention.num_attention_heads, 0.0)
     out = layer.attention.output
-    attended = out.LayerNorm(onednn.linear(context, out.dense.weight, out.dense.bias, residual=hidden))
+    attended = out.LayerNorm(onednn.linear(context, *onednn.weights(out.dense, (out.dense,)), residual=hidden))
     inner = layer.intermediate.dense
-    inner = onednn.linear(attended, inner.weight, inner.bias, activation=activation)
+    inner = onednn.linear(attended, *onednn.weights(inner, (inner,)), activation=activation)
     out = layer.output
-    return out.LayerNorm(onednn.linear(inner, out.dense.weight, out.dense.bias, residual=attended))
+    return out.LayerNorm(onednn.linear(inner, *onednn.weights(out.dense, (out.dense,)), residual=attended))
