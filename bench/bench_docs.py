@@ -7,8 +7,10 @@ The long doc is UD EWT dev text joined with spaces (and repeated) up to
 200,000 characters (windowed by the encoder, never truncated). The many docs are
 the EWT dev sentences: one process at torch's two threads, one process at
 one thread, and `n_process=2` with one thread in each (spaCy forks the
-workers; spacy_ctx's fork hooks keep torch to one thread there). Each
-setting runs `rounds` times in turn; the best of its rounds is reported.
+workers; spacy_ctx's fork hooks keep torch to one thread there), all three
+in nlp.pipe batches of 256, so that only the processes and threads differ.
+Each setting runs `rounds` times in turn; the best of its rounds is
+reported.
 """
 import argparse
 import time
@@ -20,6 +22,9 @@ from _common import DATA, EWT, RESULTS, emit, machine, sentences
 from spacy_ctx.pipeline.loading import load_pipeline
 
 LONG_CHARS = 200_000
+# nlp.pipe's batch size in every sentence setting (n_process=2 hands each
+# worker whole batches: 2,000 sentences make 8 of them).
+BATCH_SIZE = 256
 
 
 def timed(run) -> float:
@@ -53,9 +58,9 @@ def main():
     settings = {
         "long_doc_2_threads": (long_words, threads(2, lambda: list(nlp.pipe([long_text])))),
         "long_doc_1_thread": (long_words, threads(1, lambda: list(nlp.pipe([long_text])))),
-        "sentences_1_process_2_threads": (words, threads(2, lambda: [d for d in nlp.pipe(texts)])),
-        "sentences_1_process_1_thread": (words, threads(1, lambda: [d for d in nlp.pipe(texts)])),
-        "sentences_n_process_2": (words, threads(1, lambda: [d for d in nlp.pipe(texts, n_process=2, batch_size=256)])),
+        "sentences_1_process_2_threads": (words, threads(2, lambda: [d for d in nlp.pipe(texts, batch_size=BATCH_SIZE)])),
+        "sentences_1_process_1_thread": (words, threads(1, lambda: [d for d in nlp.pipe(texts, batch_size=BATCH_SIZE)])),
+        "sentences_n_process_2": (words, threads(1, lambda: [d for d in nlp.pipe(texts, n_process=2, batch_size=BATCH_SIZE)])),
     }
     best = {name: float("inf") for name in settings}
     for _ in range(args.rounds):
@@ -64,7 +69,7 @@ def main():
     results = {name: {"words": n, "seconds": round(best[name], 2), "words_per_s": round(n / best[name])} for name, (n, _) in settings.items()}
     emit({"what": "nlp.pipe words/s: one 200,000-character doc, and n_process=2 against one process",
           "date": time.strftime("%Y-%m-%d"), "machine": machine(), "long_doc_chars": len(long_text),
-          "sentences": len(texts), "rounds": args.rounds, "results": results,
+          "sentences": len(texts), "batch_size": BATCH_SIZE, "rounds": args.rounds, "results": results,
           "n_process_2_over_1_process_2_threads": round(best["sentences_1_process_2_threads"] / best["sentences_n_process_2"], 2)},
          args.out)
 
