@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -242,27 +243,47 @@ def train_and_score(config: Config, output: Path, dev: Path, keys: Sequence[str]
 # Timing
 
 
-def interleave(runners: Dict[str, Callable[[List], None]], items: List, chunks: int, warmup: int = 50) -> Dict[str, float]:
-    """Seconds each runner spends on `items`, run chunk by chunk in turn.
+def interleave(
+    runners: Dict[str, Callable[[List], None]],
+    items: List,
+    chunks: int,
+    warmup: int = 50,
+    rounds: int = 1,
+    samples: Optional[Dict[str, List[float]]] = None,
+) -> Dict[str, float]:
+    """Seconds each runner spends on `items`, `rounds` times over, run chunk
+    by chunk in turn.
 
     The machine is shared and noisy: interleaving the runners chunk by chunk,
     rotating which goes first, makes a slow spell hit all of them alike, so
-    their ratios hold even when the absolute times do not.
+    their ratios hold even when the absolute times do not. With `samples`
+    (a dict), each runner's time on each chunk of each round is appended to
+    samples[name], for ratios chunk by chunk.
     """
     for run in runners.values():
         run(items[:warmup])
     names = list(runners)
     seconds = {name: 0.0 for name in names}
     size = -(-len(items) // chunks)
-    for k in range(chunks):
+    for step in range(chunks * rounds):
+        k = step % chunks
         chunk = items[k * size : (k + 1) * size]
-        shift = k % len(names)
+        shift = step % len(names)
         for name in names[shift:] + names[:shift]:
             start = time.perf_counter()
             runners[name](chunk)
-            seconds[name] += time.perf_counter() - start
-        print(f"chunk {k + 1}/{chunks}", {n: round(s, 1) for n, s in seconds.items()}, file=sys.stderr, flush=True)
+            spent = time.perf_counter() - start
+            seconds[name] += spent
+            if samples is not None:
+                samples.setdefault(name, []).append(spent)
+        print(f"chunk {step + 1}/{chunks * rounds}", {n: round(s, 1) for n, s in seconds.items()}, file=sys.stderr, flush=True)
     return seconds
+
+
+def chunk_ratios(reference: List[float], path: List[float]) -> Dict[str, float]:
+    """Median, lowest and highest of reference / path over paired chunks."""
+    ratios = sorted(r / p for r, p in zip(reference, path))
+    return {"median": round(statistics.median(ratios), 3), "min": round(ratios[0], 3), "max": round(ratios[-1], 3)}
 
 
 def pipe_runner(nlp, batch_size=None, each: Callable = lambda doc: None, stored: Optional[Dict] = None):

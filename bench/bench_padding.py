@@ -31,7 +31,7 @@ from spacy_ctx.models.transformer import find_hf_shim
 from spacy_ctx.pipeline.encoder import pooled_batches
 from spacy_ctx.pipeline.loading import find_encoder, load_pipeline
 
-from _common import DATA, EWT, emit, hf_model, interleave, machine, sentences
+from _common import DATA, EWT, chunk_ratios, emit, hf_model, interleave, machine, sentences
 from bench_sgemm import best_gflops
 
 BATCH_SIZE = 64
@@ -115,6 +115,7 @@ def parse_timing(parser: argparse.ArgumentParser) -> argparse.Namespace:
 def main() -> None:
     parser = timing_parser(__doc__.splitlines()[0])
     parser.add_argument("--auto", action="store_true", help='add (e): precision = "auto"')
+    parser.add_argument("--rounds", type=int, default=1, help="times over the sentences, chunk by chunk")
     parser.add_argument("--out", type=Path, default=None)
     args = parse_timing(parser)
     texts, _ = sentences(args.data / EWT.format(split="dev"), args.sentences)
@@ -135,12 +136,13 @@ def main() -> None:
         auto("warm up")
         auto_choice = find_hf_shim(find_encoder(auto).model).choice.to_dict()
         runners["e_ctx_packed_auto"] = ctx_runner(auto, True, BATCH_SIZE, POOLED)
-    seconds = interleave(runners, texts, args.chunks, warmup=64)
-    words = sum(len(nlp.make_doc(t)) for t in texts)
+    samples = {}
+    seconds = interleave(runners, texts, args.chunks, warmup=64, rounds=args.rounds, samples=samples)
+    words = sum(len(nlp.make_doc(t)) for t in texts) * args.rounds
     size = -(-len(texts) // args.chunks)
     chunks = [texts[k : k + size] for k in range(0, len(texts), size)]
     # Real wordpieces, special tokens included, in the timed runs.
-    pieces = sum(len(ids) for ids in tokenizer(texts)["input_ids"])
+    pieces = sum(len(ids) for ids in tokenizer(texts)["input_ids"]) * args.rounds
     padding = {
         "a_transformers_sorted_loop": raw["padded"] / raw["real"],
         "b_ctx_padded_forward": sum(planner_padding(nlp, c, BATCH_SIZE) * len(c) for c in chunks) / len(texts),
@@ -159,6 +161,9 @@ def main() -> None:
         results[name] = {
             "words_per_s": round(words / secs, 1),
             "vs_transformers_loop": round(reference / secs, 3),
+            # The loop's time over this path's, chunk by chunk: a slow spell
+            # of the shared machine moves the sums above, less the median.
+            "vs_loop_per_chunk": chunk_ratios(samples["a_transformers_sorted_loop"], samples[name]),
             "padding_ratio": round(padding[name], 3),
             "useful_gflops": round(useful, 1),
             "share_of_sgemm": round(useful / gemm, 3),
@@ -170,6 +175,7 @@ def main() -> None:
             "machine": machine(),
             "threads": torch.get_num_threads(),
             "sentences": len(texts),
+            "rounds": args.rounds,
             "words": words,
             "sgemm_gflops": round(gemm, 1),
             "results": results,

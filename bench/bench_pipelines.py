@@ -28,7 +28,7 @@ from spacy.util import load_config, load_model_from_config
 
 from spacy_ctx.models.hf_loading import resolve_model_dir
 
-from _common import CONFIGS, DATA, MODEL, ROOT, TASKS, emit, interleave, pipe_runner, sentences
+from _common import CONFIGS, DATA, MODEL, ROOT, TASKS, chunk_ratios, emit, interleave, pipe_runner, sentences
 
 TRAIN = ROOT / "corpus" / "ner-train.spacy"
 # The ctx variants: name -> (precision, max_batch_items (0 = the config's), store_dtype).
@@ -117,7 +117,8 @@ def main(argv=None) -> Dict:
     pipelines.update(trf=trf_pipeline(), cnn=cnn_pipeline())
     # doc.ents: the annotation is what is paid for.
     runners = {name: pipe_runner(nlp, args.batch_size, lambda doc: doc.ents) for name, nlp in pipelines.items()}
-    seconds = interleave(runners, texts, args.chunks)
+    samples = {}
+    seconds = interleave(runners, texts, args.chunks, samples=samples)
     n_words = sum(words)
     words_per_s = {name: n_words / s for name, s in seconds.items()}
     report = {
@@ -131,6 +132,10 @@ def main(argv=None) -> Dict:
         "words_per_s": {name: round(v, 1) for name, v in words_per_s.items()},
         "ratio_over_trf": {
             name: round(v / words_per_s["trf"], 3) for name, v in words_per_s.items() if name.startswith("ctx")
+        },
+        # trf's time over each ctx pipeline's, chunk by chunk.
+        "ratio_over_trf_per_chunk": {
+            name: chunk_ratios(samples["trf"], samples[name]) for name in pipelines if name.startswith("ctx")
         },
         "ratio_over_cnn": {
             name: round(v / words_per_s["cnn"], 3) for name, v in words_per_s.items() if name.startswith("ctx")
