@@ -4,9 +4,9 @@ fidelity bar, chosen by measurement when the encoder loads.
 Candidates: fp32, and bf16 and int8 where the device runs them natively
 (precision.py's `unsupported_reason`). Each converted copy encodes the same
 probe batch as fp32, through the forward the encoder runs (packed.py's for
-BERT-style families, the model's own otherwise); it qualifies when, on every hidden layer, the cosine of
-its token vectors with fp32's is at least 0.999 on average and 0.99 at the
-1st percentile. Of those that qualify, the one with the shortest forward
+BERT-style families, the model's own otherwise); it qualifies when, on
+every hidden layer, the cosine of its token vectors with fp32's is at least
+0.999 on average and 0.99 at the 1st percentile. Of those that qualify, the one with the shortest forward
 (best of `repeats`) wins; fp32 always qualifies. The choice is made anew on
 each machine a pipeline loads on (it depends on the CPU), and the fp32
 weights stay what is saved and fine-tuned.
@@ -80,9 +80,10 @@ def choose_precision(
 
 def _timed_states(model: nn.Module, probe, repeats: int) -> Tuple[List[torch.Tensor], float]:
     """The hidden states of the probe's real wordpieces, [n_real, width]
-    each, and the best of `repeats` timed forwards after an untimed one (first calls pay for allocation and, on a
-    GPU, kernel selection; a GPU is synchronised around each timing, since
-    its calls only launch the work)."""
+    each, and the best of `repeats` timed forwards after an untimed one
+    (first calls pay for allocation and, on a GPU, kernel selection; a GPU
+    is synchronised around each timing, since its calls only launch the
+    work)."""
     device = probe["input_ids"].device
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda *args: None)
     best = float("inf")

@@ -3,10 +3,12 @@
 Linear layers, GELU, LayerNorm and the residual sums act on each token
 alone, so they run on the packed [n_real, width] matrix of a batch's real
 wordpieces. Only attention needs the sequences: it runs once per run of
-equal-length sequences (the planner sorts a batch by length), on views of
-the packed queries, keys and values, so it computes no padding either. A
-batch whose padding is not at the end of each row is scattered into its
-padded layout for one masked call instead. This is FasterTransformer's
+consecutive sequences with as many real wordpieces (the planner sorts a
+batch by length), on views of the packed queries, keys and values, so it
+computes no padding either. Each sequence's real wordpieces are one block
+of packed rows wherever its padding lies, and BERT's attention does not
+depend on their order (positions were added in the embeddings), so any
+mask works. This is FasterTransformer's
 "remove padding" and the idea of PyTorch's nested-tensor fast path, written
 against the Hugging Face modules' own weights, so it computes what their
 forward computes.
@@ -19,7 +21,7 @@ It applies to the families whose layers are BERT's (`BertLayer`-shaped:
 BERT, RoBERTa, ELECTRA, XLM-R, CamemBERT, ...) with absolute positions;
 `packable` says whether a model is one. Others run their own forward.
 """
-from typing import List, Optional, Tuple
+from typing import List, Tuple
 
 import torch
 from torch import nn
@@ -87,11 +89,6 @@ def packed_hidden_states(
     hidden = embedded.reshape(batch * length, -1).index_select(0, index)
     layers = model.encoder.layer[:top]
     runs = _length_runs(attention_mask)
-    if runs is None:
-        # [batch, 1, 1, seq_len]: which keys each query may attend to
-        attend = _PaddedAttention(index, batch, length, attention_mask.bool()[:, None, None, :])
-    else:
-        attend = _RunAttention(runs)
     activation = getattr(model.config, "hidden_act", None)
     fused = (
         fuse
@@ -103,9 +100,9 @@ def packed_hidden_states(
     states = [hidden]
     for layer in layers:
         if fused:
-            hidden = _fused_layer_forward(layer, hidden, attend, activation)
+            hidden = _fused_layer_forward(layer, hidden, runs, activation)
         else:
-            hidden = _layer_forward(layer, hidden, attend)
+            hidden = _layer_forward(layer, hidden, runs)
         states.append(hidden)
     rows = torch.full((batch * length,), -1, dtype=torch.long, device=input_ids.device)
     rows[index] = torch.arange(index.shape[0], device=input_ids.device)
@@ -113,17 +110,14 @@ def packed_hidden_states(
 
 
 _LINEARS = [part for part in _LAYER_PARTS if not part.endswith("LayerNorm")]
+# (first packed row, sequences, length) of each run of equal-length sequences
+Runs = List[Tuple[int, int, int]]
 
 
-def _length_runs(attention_mask: torch.Tensor) -> Optional[List[Tuple[int, int, int]]]:
+def _length_runs(attention_mask: torch.Tensor) -> Runs:
     """(first packed row, sequences, length) of each run of consecutive
-    sequences of equal length; None unless every row's real wordpieces
-    come first (then a sequence's rows are not contiguous in the packing)."""
-    lengths = attention_mask.sum(1)
-    positions = torch.arange(attention_mask.shape[1], device=attention_mask.device)
-    if not torch.equal(attention_mask.bool(), positions[None, :] < lengths[:, None]):
-        return None
-    values, counts = torch.unique_consecutive(lengths, return_counts=True)
+    sequences with the same number of real wordpieces."""
+    values, counts = torch.unique_consecutive(attention_mask.sum(1), return_counts=True)
     runs, row = [], 0
     for seq_len, n_seqs in zip(values.tolist(), counts.tolist()):
         if seq_len:
@@ -132,50 +126,24 @@ def _length_runs(attention_mask: torch.Tensor) -> Optional[List[Tuple[int, int, 
     return runs
 
 
-class _RunAttention:
-    """Attention run by run of equal-length sequences: no padding, no mask."""
-
-    def __init__(self, runs: List[Tuple[int, int, int]]):
-        self.runs = runs
-
-    def __call__(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, n_heads: int, dropout: float) -> torch.Tensor:
-        # [n_real, heads * head] each -> [n_real, heads * head]
-        contexts = []
-        for row, n_seqs, seq_len in self.runs:
-            rows = slice(row, row + n_seqs * seq_len)
-            heads = [x[rows].view(n_seqs, seq_len, n_heads, -1).transpose(1, 2) for x in (q, k, v)]
-            context = F.scaled_dot_product_attention(*heads, dropout_p=dropout)
-            contexts.append(context.transpose(1, 2).reshape(n_seqs * seq_len, -1))
-        return contexts[0] if len(contexts) == 1 else torch.cat(contexts)
+def _attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, runs: Runs, n_heads: int, dropout: float) -> torch.Tensor:
+    """Attention run by run of equal-length sequences: no padding, no mask.
+    q, k, v: [n_real, heads * head] each; returns the same shape."""
+    contexts = []
+    for row, n_seqs, seq_len in runs:
+        rows = slice(row, row + n_seqs * seq_len)
+        heads = [x[rows].view(n_seqs, seq_len, n_heads, -1).transpose(1, 2) for x in (q, k, v)]
+        context = F.scaled_dot_product_attention(*heads, dropout_p=dropout)
+        contexts.append(context.transpose(1, 2).reshape(n_seqs * seq_len, -1))
+    return contexts[0] if len(contexts) == 1 else torch.cat(contexts)
 
 
-class _PaddedAttention:
-    """Attention on the batch's padded layout, with a mask."""
-
-    def __init__(self, index: torch.Tensor, batch: int, length: int, keys: torch.Tensor):
-        self.index, self.batch, self.length, self.keys = index, batch, length, keys
-
-    def __call__(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, n_heads: int, dropout: float) -> torch.Tensor:
-        batch, length, index = self.batch, self.length, self.index
-
-        def to_heads(x: torch.Tensor) -> torch.Tensor:
-            # [n_real, heads * head] -> [batch, heads, seq_len, head], zeros at padding
-            padded = x.new_zeros(batch * length, x.shape[-1]).index_copy(0, index, x)
-            return padded.view(batch, length, n_heads, -1).transpose(1, 2)
-
-        context = F.scaled_dot_product_attention(
-            to_heads(q), to_heads(k), to_heads(v), attn_mask=self.keys, dropout_p=dropout
-        )
-        # [batch, heads, seq_len, head] -> [n_real, heads * head]
-        return context.transpose(1, 2).reshape(batch * length, -1).index_select(0, index)
-
-
-def _layer_forward(layer: nn.Module, hidden: torch.Tensor, attend) -> torch.Tensor:
+def _layer_forward(layer: nn.Module, hidden: torch.Tensor, runs: Runs) -> torch.Tensor:
     """One BERT layer on packed [n_real, width] states, through its modules."""
     attention = layer.attention.self
     dropout = attention.dropout.p if attention.training else 0.0
-    context = attend(
-        attention.query(hidden), attention.key(hidden), attention.value(hidden),
+    context = _attention(
+        attention.query(hidden), attention.key(hidden), attention.value(hidden), runs,
         attention.num_attention_heads, dropout,
     )
     out = layer.attention.output
@@ -184,13 +152,13 @@ def _layer_forward(layer: nn.Module, hidden: torch.Tensor, attend) -> torch.Tens
     return out.LayerNorm(out.dropout(out.dense(layer.intermediate(attended))) + attended)
 
 
-def _fused_layer_forward(layer: nn.Module, hidden: torch.Tensor, attend, activation: str) -> torch.Tensor:
+def _fused_layer_forward(layer: nn.Module, hidden: torch.Tensor, runs: Runs, activation: str) -> torch.Tensor:
     """`_layer_forward` in inference, its linears through oneDNN: one matmul
     for the three projections, the activation and residual sums fused."""
     attention = layer.attention.self
     qkv = onednn.weights(attention, (attention.query, attention.key, attention.value))
     q, k, v = onednn.linear(hidden, *qkv).chunk(3, dim=-1)
-    context = attend(q, k, v, attention.num_attention_heads, 0.0)
+    context = _attention(q, k, v, runs, attention.num_attention_heads, 0.0)
     out = layer.attention.output
     attended = out.LayerNorm(onednn.linear(context, *onednn.weights(out.dense, (out.dense,)), residual=hidden))
     inner = layer.intermediate.dense

@@ -103,15 +103,19 @@ def test_onednn_linear_equals_torch(activation, dtype):
         torch.testing.assert_close(expected, torch.nn.functional.gelu(linear(x)))
 
 
-def test_left_padded_batches_take_the_masked_attention(tiny_model):
+@pytest.mark.parametrize("layout", ["left", "hole"])
+def test_any_padding_layout_gives_the_models_own_states(tiny_model, layout):
     tokenizer, model = reference_or_minilm(tiny_model, "bert-cased")
     ids, mask = padded_batch(tokenizer)
-    # Move each row's padding to its start: positions then count the padding,
-    # as in the model's own forward, and no run of real wordpieces is a prefix.
-    shift = (mask == 0).sum(1)
-    ids = torch.stack([row.roll(int(s)) for row, s in zip(ids, shift)])
-    mask = torch.stack([row.roll(int(s)) for row, s in zip(mask, shift)])
-    assert packed._length_runs(mask) is None
+    if layout == "left":
+        # Each row's padding moved to its start: positions then count the
+        # padding, as in the model's own forward.
+        shift = (mask == 0).sum(1)
+        ids = torch.stack([row.roll(int(s)) for row, s in zip(ids, shift)])
+        mask = torch.stack([row.roll(int(s)) for row, s in zip(mask, shift)])
+    else:
+        mask = mask.clone()
+        mask[1, 3] = 0  # a masked wordpiece inside the long text
     with torch.no_grad():
         expected = model(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states
         states, _ = packed_hidden_states(model, ids, mask, model.config.num_hidden_layers)
@@ -123,6 +127,7 @@ def test_left_padded_batches_take_the_masked_attention(tiny_model):
 def test_length_runs_cover_every_real_wordpiece():
     mask = torch.tensor([[1, 1, 1, 0], [1, 1, 1, 0], [1, 1, 0, 0], [0, 0, 0, 0], [1, 1, 1, 1]])
     assert packed._length_runs(mask) == [(0, 2, 3), (6, 1, 2), (8, 1, 4)]
+    assert sum(n * length for _, n, length in packed._length_runs(mask)) == int(mask.sum())
 
 
 @pytest.mark.parametrize("rows", [1, 37, 3000])
