@@ -15,7 +15,7 @@ run as one.
 """
 import warnings
 import weakref
-from typing import Iterable, Optional, Sequence, Tuple
+from typing import Iterable, Optional, Tuple
 
 import torch
 from torch import nn
@@ -43,30 +43,30 @@ def fusable(linears: Iterable[nn.Module], x: torch.Tensor) -> bool:
     return all(type(m) is nn.Linear and m.bias is not None and m.weight.dtype == x.dtype for m in linears)
 
 
-# owner module -> (the weights' identity and versions, weight, bias)
+# first linear -> (the linears' weights: identity and versions, weight, bias)
 _reordered: "weakref.WeakKeyDictionary[nn.Module, tuple]" = weakref.WeakKeyDictionary()
 
 
-def weights(owner: nn.Module, linears: Sequence[nn.Linear]) -> Tuple[torch.Tensor, torch.Tensor]:
+def weights(*linears: nn.Linear) -> Tuple[torch.Tensor, torch.Tensor]:
     """The weight and bias of `linears` concatenated by output (one matmul
     for several projections of the same input; one linear: its own).
 
     bf16 weights are also reordered into oneDNN's blocked layout, once, and
-    kept on `owner` while they are unchanged: there that is 6-9% faster at
-    MiniLM's shapes (fp32 gains nothing, and its weights may be training, so
-    they are concatenated afresh on each call).
+    kept on the first linear while they are unchanged: there that is 6-9%
+    faster at MiniLM's shapes (fp32 gains nothing, and its weights may be
+    training, so they are concatenated afresh on each call).
     """
     if linears[0].weight.dtype != torch.bfloat16:
         if len(linears) == 1:
             return linears[0].weight, linears[0].bias
         return torch.cat([m.weight for m in linears]), torch.cat([m.bias for m in linears])
     key = tuple((m.weight.data_ptr(), m.weight._version, m.bias._version) for m in linears)
-    cached = _reordered.get(owner)
+    cached = _reordered.get(linears[0])
     if cached is None or cached[0] != key:
         weight = torch.cat([m.weight for m in linears]) if len(linears) > 1 else linears[0].weight
         bias = torch.cat([m.bias for m in linears]) if len(linears) > 1 else linears[0].bias
         cached = (key, torch.ops.mkldnn._reorder_linear_weight(weight), bias)
-        _reordered[owner] = cached
+        _reordered[linears[0]] = cached
     return cached[1], cached[2]
 
 

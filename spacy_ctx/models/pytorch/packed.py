@@ -156,12 +156,12 @@ def _fused_layer_forward(layer: nn.Module, hidden: torch.Tensor, runs: Runs, act
     """`_layer_forward` in inference, its linears through oneDNN: one matmul
     for the three projections, the activation and residual sums fused."""
     attention = layer.attention.self
-    qkv = onednn.weights(attention, (attention.query, attention.key, attention.value))
+    qkv = onednn.weights(attention.query, attention.key, attention.value)
     q, k, v = onednn.linear(hidden, *qkv).chunk(3, dim=-1)
     context = _attention(q, k, v, runs, attention.num_attention_heads, 0.0)
     out = layer.attention.output
-    attended = out.LayerNorm(onednn.linear(context, *onednn.weights(out.dense, (out.dense,)), residual=hidden))
+    attended = out.LayerNorm(onednn.linear(context, *onednn.weights(out.dense), residual=hidden))
     inner = layer.intermediate.dense
-    inner = onednn.linear(attended, *onednn.weights(inner, (inner,)), activation=activation)
+    inner = onednn.linear(attended, *onednn.weights(inner), activation=activation)
     out = layer.output
-    return out.LayerNorm(onednn.linear(inner, *onednn.weights(out.dense, (out.dense,)), residual=attended))
+    return out.LayerNorm(onednn.linear(inner, *onednn.weights(out.dense), residual=attended))

@@ -133,18 +133,17 @@ def test_length_runs_cover_every_real_wordpiece():
 @pytest.mark.parametrize("rows", [1, 37, 3000])
 def test_reordered_bf16_weights_give_the_modules_outputs_and_follow_updates(rows):
     torch.manual_seed(0)
-    owner = torch.nn.Module()
     parts = [torch.nn.Linear(48, 96).to(torch.bfloat16) for _ in range(3)]
     x = torch.randn(rows, 48, dtype=torch.bfloat16)
     with torch.no_grad():
         expected = torch.cat([p(x) for p in parts], dim=-1)
-        weight, bias = onednn.weights(owner, parts)
+        weight, bias = onednn.weights(*parts)
         assert weight.is_mkldnn  # oneDNN's blocked layout, made once
         torch.testing.assert_close(onednn.linear(x, weight, bias), expected, atol=0.05, rtol=0.02)
-        assert onednn.weights(owner, parts)[0] is weight
+        assert onednn.weights(*parts)[0] is weight
         parts[1].weight.add_(1.0)  # an in-place change bumps the version: re-made
-        again, _ = onednn.weights(owner, parts)
+        again, _ = onednn.weights(*parts)
         assert again is not weight
         torch.testing.assert_close(
-            onednn.linear(x, *onednn.weights(owner, parts)), torch.cat([p(x) for p in parts], dim=-1), atol=0.05, rtol=0.02
+            onednn.linear(x, *onednn.weights(*parts)), torch.cat([p(x) for p in parts], dim=-1), atol=0.05, rtol=0.02
         )
