@@ -5,7 +5,8 @@ import pytest
 import spacy
 import torch
 
-from spacy_ctx.models.pytorch.auto_precision import LOW_COSINE, MEAN_COSINE, _worst_layer, choose_precision
+from spacy_ctx.models.pytorch.auto_precision import choose_precision
+from spacy_ctx.models.pytorch.fidelity import LOW_COSINE, MEAN_COSINE, layer_fidelity, worst_layer
 from spacy_ctx.models.pytorch.precision import CALIBRATION_TEXTS, calibration_batches, unsupported_reason
 from spacy_ctx.models.transformer import find_hf_shim, precision_of
 
@@ -55,9 +56,9 @@ def test_auto_travels_as_auto(auto_nlp, tmp_path):
 def test_fidelity_bar_rejects_a_noisy_copy():
     generator = torch.Generator().manual_seed(0)
     reference = [torch.randn(10, 16, generator=generator) for _ in range(3)]
-    assert _worst_layer(reference, reference) == pytest.approx((1.0, 1.0), abs=1e-5)
+    assert worst_layer(layer_fidelity(reference, reference)) == pytest.approx((1.0, 1.0), abs=1e-5)
     noisy = [r + 0.3 * torch.randn(r.shape, generator=generator) for r in reference]
-    mean, low = _worst_layer(reference, noisy)
+    mean, low = worst_layer(layer_fidelity(reference, noisy))
     assert mean < MEAN_COSINE and low < LOW_COSINE
 
 

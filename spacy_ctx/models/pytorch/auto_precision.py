@@ -19,13 +19,12 @@ from typing import Dict, List, Mapping, Optional, Tuple
 import torch
 from torch import nn
 
+from .fidelity import LOW_COSINE, MEAN_COSINE, layer_fidelity, worst_layer
 from .packed import packable, packed_hidden_states
 from .precision import PRECISIONS, convert, unsupported_reason
 
 # What the encoder's precision setting takes: a precision, or "auto".
 SETTINGS = PRECISIONS + ("auto",)
-MEAN_COSINE = 0.999
-LOW_COSINE = 0.99  # at the 1st percentile of tokens
 
 
 @dataclass
@@ -68,7 +67,7 @@ def choose_precision(
             continue
         candidate = convert(copy.deepcopy(model), precision, calibration)
         states, seconds = _timed_states(candidate, probe, repeats)
-        worst = _worst_layer(reference, states)
+        worst = worst_layer(layer_fidelity(reference, states))
         choice.seconds[precision] = seconds
         choice.fidelity[precision] = worst
         if worst[0] < MEAN_COSINE or worst[1] < LOW_COSINE:
@@ -106,13 +105,3 @@ def _real_states(model: nn.Module, probe: Mapping[str, torch.Tensor], pack: bool
     # Row by row, the order of the packed states.
     return [h[mask.bool()] for h in model(**probe, output_hidden_states=True).hidden_states]
 
-
-def _worst_layer(reference: List[torch.Tensor], states: List[torch.Tensor]) -> Tuple[float, float]:
-    """The lowest mean and lowest 1st-percentile token cosine over every
-    hidden state, the embedding output included (bf16 converts it too)."""
-    worst_mean, worst_low = 1.0, 1.0
-    for ref, got in zip(reference, states):
-        cos = torch.nn.functional.cosine_similarity(ref, got, dim=-1)
-        worst_mean = min(worst_mean, float(cos.mean()))
-        worst_low = min(worst_low, float(torch.quantile(cos, 0.01)))
-    return worst_mean, worst_low
