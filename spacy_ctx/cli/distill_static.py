@@ -29,7 +29,7 @@ def distill_static_cli(
     batch_size: int = typer.Option(64, "--batch-size", help="Texts encoded per batch."),
     encoder_name: Optional[str] = typer.Option(None, "--encoder", help="Name of the ctx_encoder component (default: the first one)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the pca sample."),
-    subwords: bool = typer.Option(False, "--subwords/--no-subwords", help="Also distil every wordpiece (in context, or alone when the texts never show it) and add the ctx_static_vectors component: every word gets a vector, doc.vector a weighted mean."),
+    subwords: bool = typer.Option(True, "--subwords/--no-subwords", help="Also distil every wordpiece (the default; --no-subwords: the word table alone) (in context, or alone when the texts never show it) and add the ctx_static_vectors component: every word gets a vector, doc.vector a weighted mean."),
     subword_pooling: str = typer.Option("mean", "--subword-pooling", help="Pooling of a wordpiece encoded alone: " + ", ".join(PIECE_POOLINGS) + " ('mean' over [CLS] piece [SEP], as Model2Vec; 'piece': its own position)."),
     weighting: str = typer.Option("zipf", "--weighting", help="Token weights of doc.vector with --subwords: " + ", ".join(WEIGHTINGS) + " (a / (a + p), p from the corpus counts or a Zipf law over the ranks)."),
     sif_a: float = typer.Option(1e-2, "--sif-a", help="The a of the SIF weights (chosen on STS-B train, docs/similarity.md)."),
@@ -40,7 +40,7 @@ def distill_static_cli(
     Each word type's vector is the mean of its vectors over TEXTS (Bommasani
     et al. 2020) or their first principal component (Ethayarajh 2019). The
     output is a blank pipeline holding the table, like `spacy init vectors`
-    writes, with distill.json beside it. With --subwords it also holds the
+    writes, with distill.json beside it. By default (--subwords) it also holds the
     ctx_static_vectors component and its wordpiece table, so that any word
     has a vector and doc.similarity works without the encoder.
     """

@@ -1,4 +1,4 @@
-"""The distill-static command end to end: a table from the top layer, scored by similarity --vectors; --subwords covering every word."""
+"""The distill-static command end to end: a word table from the top layer, scored by similarity --vectors; the default (--subwords) covering every word."""
 import json
 
 import pytest
@@ -17,7 +17,7 @@ runner = CliRunner()
 def test_distill_static_then_similarity(similarity_files):
     table = similarity_files["root"] / "table"
     result = runner.invoke(
-        app, ["distill-static", "default", str(similarity_files["texts"]), str(table), "--layer", "-1", "--method", "pca"]
+        app, ["distill-static", "default", str(similarity_files["texts"]), str(table), "--layer", "-1", "--method", "pca", "--no-subwords"]
     )
     assert result.exit_code == 0, result.output
     vectors = spacy.load(table).vocab.vectors
@@ -46,13 +46,14 @@ def test_distill_static_then_similarity(similarity_files):
 @pytest.mark.slow
 @pytest.mark.data
 def test_distill_subwords_cover_every_wordsim_word(similarity_files, shared_data):
-    """--subwords end to end, every wordpiece encoded: each word of every
-    word-similarity set has a non-zero vector on the loaded blank pipeline."""
+    """The default (--subwords) end to end, every wordpiece encoded: each word
+    of every word-similarity set has a non-zero vector on the loaded blank
+    pipeline."""
     from spacy_ctx.corpora import find_wordsim_sets, read_word_pairs
 
     table = similarity_files["root"] / "subwords"
     result = runner.invoke(
-        app, ["distill-static", "default", str(similarity_files["texts"]), str(table), "--layer", "-1", "--subwords"]
+        app, ["distill-static", "default", str(similarity_files["texts"]), str(table), "--layer", "-1"]
     )
     assert result.exit_code == 0, result.output
     nlp = spacy.load(table)
