@@ -26,13 +26,19 @@ Similarity benchmarks, each read by its own reader (not sniffed):
     wordsim  read_word_pairs: word1<TAB>word2<TAB>score lines;
              find_wordsim_sets: the WORDSIM_FILES of a directory
              (SimLex-999, WS-353, MEN, RG-65, MC-30)
+
+Text classification sets, read by their own reader (not sniffed):
+
+    tweeteval  read_tweeteval: a TweetEval task directory, with
+               <split>_text.txt and <split>_labels.txt aligned by line and
+               mapping.txt (label id<TAB>name)
 """
 import csv
 import json
 import re
 from itertools import islice
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Union
+from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
@@ -436,3 +442,38 @@ def find_wordsim_sets(directory: PathLike) -> Dict[str, Path]:
     if not found:
         raise SpacyCtxError(Errors.E303.format(path=directory, names=", ".join(WORDSIM_FILES.values())))
     return found
+
+
+# Text classification
+
+
+def read_tweeteval(directory: PathLike, split: str = "train") -> List[Tuple[str, str]]:
+    """(text, label name) pairs of a TweetEval task directory: one tweet per
+    line of `<split>_text.txt`, its label id on the same line of
+    `<split>_labels.txt`, the names in `mapping.txt` ("0<TAB>negative").
+    Lines end at "\n" only: a tweet may hold U+2028 or a form feed, which
+    str.splitlines would take for line ends, shifting texts against labels."""
+    directory = Path(directory)
+    names = {}
+    for line in _lines(directory / "mapping.txt"):
+        if line.strip():
+            label_id, name = line.split("\t", 1)
+            names[label_id.strip()] = name.strip()
+    text_path = directory / f"{split}_text.txt"
+    texts = _lines(text_path)
+    labels = _lines(directory / f"{split}_labels.txt")
+    if len(texts) != len(labels):
+        reason = f"{len(texts)} texts but {len(labels)} labels"
+        raise SpacyCtxError(Errors.E200.format(id=min(len(texts), len(labels)), path=text_path, reason=reason))
+    for n, label in enumerate(labels):
+        if label.strip() not in names:
+            reason = f"label '{label.strip()}' is not in mapping.txt"
+            raise SpacyCtxError(Errors.E200.format(id=n, path=text_path, reason=reason))
+    return [(text, names[label.strip()]) for text, label in zip(texts, labels)]
+
+
+def _lines(path: Path) -> List[str]:
+    """The lines of a text file, split at "\n" alone (universal newlines
+    have already turned "\r\n" into it)."""
+    lines = path.read_text(encoding="utf8").split("\n")
+    return lines[:-1] if lines[-1] == "" else lines

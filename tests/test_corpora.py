@@ -15,6 +15,7 @@ from spacy_ctx.corpora import (
     read_sequences,
     read_sts,
     read_texts,
+    read_tweeteval,
     read_word_pairs,
     sniff_format,
 )
@@ -193,3 +194,16 @@ def test_read_word_pairs(tmp_path):
     path.write_text("car automobile\n", encoding="utf8")
     with pytest.raises(SpacyCtxError, match="E302"):
         read_word_pairs(path)
+
+
+def test_read_tweeteval_keeps_line_separators_inside_tweets(tmp_path):
+    (tmp_path / "mapping.txt").write_text("0\tnegative\n1\tpositive\n", encoding="utf8")
+    (tmp_path / "val_text.txt").write_text("so bad\u2028really \n@user great\x0cday\n", encoding="utf8")
+    (tmp_path / "val_labels.txt").write_text("0\n1\n", encoding="utf8")
+    assert read_tweeteval(tmp_path, "val") == [("so bad\u2028really ", "negative"), ("@user great\x0cday", "positive")]
+    (tmp_path / "val_labels.txt").write_text("0\n", encoding="utf8")
+    with pytest.raises(SpacyCtxError, match="E200.*2 texts but 1 labels"):
+        read_tweeteval(tmp_path, "val")
+    (tmp_path / "val_labels.txt").write_text("0\n7\n", encoding="utf8")
+    with pytest.raises(SpacyCtxError, match="E200.*label '7'"):
+        read_tweeteval(tmp_path, "val")
