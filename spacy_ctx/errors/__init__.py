@@ -40,6 +40,11 @@ class Warnings(metaclass=_WithCodes):
         "oneDNN's fused linear failed on this CPU ({error}): the encoder "
         "runs torch's own linear layers, which give the same outputs."
     )
+    W062 = (
+        "The encoder's model type '{family}' has no padding-free forward "
+        "({reason}): it runs the model's own padded forward, which computes "
+        "its padding too."
+    )
     W200 = "{n} records failed: see {path}."
     W300 = "No labels in the data for: {names}."
     W401 = (

@@ -5,7 +5,7 @@ from typing import Dict, Optional, Sequence
 import torch
 from torch import nn
 
-from .packed import packable, packed_hidden_states
+from .packed import packed_hidden_states, refusal, warn_unpacked
 from .truncation import truncated_layers, truncation_is_exact
 
 
@@ -34,8 +34,8 @@ class LayerEncoder(nn.Module):
         # id(model) -> whether the packed forward computes that model's states.
         self._can_pack: Dict[int, bool] = {}
         self.probe_inputs: Optional[Dict[str, torch.Tensor]] = None
-        # Run BERT-style families without computing padding (packed.py);
-        # False runs the model's own forward (for comparisons).
+        # Run the families of packed/ without computing padding; False runs
+        # the model's own forward (for comparisons).
         self.pack = True
         # In inference on CPU, run the packed forward's linears through
         # oneDNN (onednn.py); False runs the modules, for comparisons.
@@ -124,9 +124,14 @@ class LayerEncoder(nn.Module):
     def _packable(self, model: nn.Module) -> bool:
         # Checked once per model (the fp32 one, or its converted copy), not
         # on every forward: it walks every layer's modules.
+        # A model that cannot pack runs its own padded forward, said once
+        # per family.
         key = id(model)
         if key not in self._can_pack:
-            self._can_pack[key] = packable(model)
+            reason = refusal(model)
+            if reason is not None:
+                warn_unpacked(model, reason)
+            self._can_pack[key] = reason is None
         return self._can_pack[key]
 
     def _stops_exactly(self, k: int) -> bool:

@@ -5,7 +5,8 @@ import pytest
 import torch
 from transformers.activations import ACT2FN
 
-from spacy_ctx.models.pytorch import onednn, packed
+from spacy_ctx.models.pytorch import onednn
+from spacy_ctx.models.pytorch.packed import core
 from spacy_ctx.models.pytorch.packed import packable, packed_hidden_states
 
 from ...reference import reference_or_minilm
@@ -128,8 +129,8 @@ def test_any_padding_layout_gives_the_models_own_states(tiny_model, layout):
 
 def test_length_runs_cover_every_real_wordpiece():
     mask = torch.tensor([[1, 1, 1, 0], [1, 1, 1, 0], [1, 1, 0, 0], [0, 0, 0, 0], [1, 1, 1, 1]])
-    assert packed._length_runs(mask) == [(0, 2, 3), (6, 1, 2), (8, 1, 4)]
-    assert sum(n * length for _, n, length in packed._length_runs(mask)) == int(mask.sum())
+    assert core.length_runs(mask) == [(0, 2, 3), (6, 1, 2), (8, 1, 4)]
+    assert sum(n * length for _, n, length in core.length_runs(mask)) == int(mask.sum())
 
 
 @pytest.mark.parametrize("rows", [1, 37, 3000])
