@@ -1,0 +1,202 @@
+"""The systems the cases compare, each defined once: the transformers loop a
+user writes, spacy-transformers, sentence-transformers, Model2Vec, and
+ctx_encoder at a setting. A runner takes a list of texts and encodes them
+(timing.interleave's unit)."""
+import json
+import os
+import subprocess
+from typing import Callable, Dict, List, Optional, Sequence
+
+import numpy
+import torch
+
+from spacy_ctx.models.hf_loading import resolve_model_dir
+from spacy_ctx.models.transformer import find_hf_shim
+from spacy_ctx.pipeline.loading import find_encoder, load_pipeline
+
+from . import MODEL
+from .timing import Runner
+
+BATCH_SIZE = 64
+
+
+def hf_model(name: str = MODEL, **model_kwargs):
+    """The model straight from transformers, in eval mode: (tokenizer,
+    model); `model_kwargs` go to AutoModel.from_pretrained."""
+    from transformers import AutoModel, AutoTokenizer
+
+    path = resolve_model_dir(name)
+    model = AutoModel.from_pretrained(path, local_files_only=True, **model_kwargs).eval()
+    return AutoTokenizer.from_pretrained(path, local_files_only=True), model
+
+
+def sorted_batches(tokenizer, texts: Sequence[str], batch_size: int = BATCH_SIZE) -> List:
+    """The loop's batches: the texts sorted by wordpiece count, `batch_size`
+    at a time, each padded to its longest."""
+    encoded = tokenizer(list(texts))["input_ids"]
+    order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
+    return [
+        tokenizer([texts[i] for i in order[k : k + batch_size]], padding=True, return_tensors="pt")
+        for k in range(0, len(order), batch_size)
+    ]
+
+
+def hidden_states(model, device: str = "cpu", autocast=None) -> Callable:
+    """The model's own forward of one batch: every hidden state, in fp32 or
+    under autocast to `autocast` (a dtype)."""
+
+    def forward(batch):
+        batch = batch.to(device)
+        with torch.inference_mode(), torch.autocast(device, dtype=autocast, enabled=autocast is not None):
+            return model(**batch, output_hidden_states=True).hidden_states
+
+    return forward
+
+
+def transformers_loop(tokenizer, forward: Callable, synchronize: bool = False) -> Runner:
+    """The plain loop a user writes: sorted_batches through `forward`
+    (hidden_states, or a compiled or exported one)."""
+
+    def run(texts):
+        for batch in sorted_batches(tokenizer, texts):
+            forward(batch)
+        if synchronize:
+            torch.cuda.synchronize()
+
+    return run
+
+
+def ctx_pipeline(precision: str = "fp32", gpu_id: int = -1, settings: Optional[Dict] = None):
+    """The default pipeline (the bundled MiniLM) at a precision, with other
+    ctx_encoder settings by their path below it ({"store_layers": [4],
+    "mix.layers": [4], "model.max_batch_items": 512})."""
+    overrides = {"components.ctx_encoder.model.precision": precision}
+    overrides.update((f"components.ctx_encoder.{key}", value) for key, value in (settings or {}).items())
+    return load_pipeline("default", gpu_id=gpu_id, overrides=overrides)
+
+
+def pipe(nlp, batch_size: Optional[int] = None, each: Callable = None, stored: Optional[Dict] = None,
+         synchronize: bool = False, **encoder) -> Runner:
+    """nlp.pipe over the texts, calling `each` on every doc; with `stored`
+    ({"bytes": 0, "tokens": 0}), adding up the bytes of doc._.ctx_layers and
+    doc.tensor and the tokens. `encoder` sets the ctx_encoder's runtime
+    switches before each call, as several runners may share one pipeline:
+    pack (the padding-free forward), fuse (the oneDNN linears) and
+    min_batch_words (nlp.pipe's batches pooled up to it)."""
+
+    def run(texts):
+        if encoder:
+            component = find_encoder(nlp)
+            layers = find_hf_shim(component.model).encoder
+            layers.pack, layers.fuse = encoder.get("pack", True), encoder.get("fuse", True)
+            component.cfg["min_batch_words"] = encoder.get("min_batch_words", 4096)
+        for doc in nlp.pipe(texts, batch_size=batch_size):
+            if each is not None:
+                each(doc)
+            if stored is not None:
+                stored["bytes"] += doc._.ctx_layers.nbytes + doc.tensor.nbytes
+                stored["tokens"] += len(doc)
+        if synchronize:
+            torch.cuda.synchronize()
+
+    return run
+
+
+def stored_layers(nlp, texts: Sequence[str]) -> numpy.ndarray:
+    """doc._.ctx_layers of the texts side by side: [n_layers, n_tokens, width],
+    what fidelity.layer_fidelity compares."""
+    layers = [d._.ctx_layers for d in nlp.pipe(texts)]
+    return numpy.concatenate([(a.get() if hasattr(a, "get") else a).astype("float32") for a in layers], axis=1)
+
+
+def spacy_transformers(gpu: bool = False):
+    """spacy-transformers' transformer component on the bundled model, on a
+    blank pipeline."""
+    import spacy
+    import spacy_transformers  # noqa: F401  (registers the factory)
+
+    if gpu:
+        spacy.require_gpu(0)
+    nlp = spacy.blank("en")
+    model = {"@architectures": "spacy-transformers.TransformerModel.v3", "name": str(resolve_model_dir(MODEL)),
+             "tokenizer_config": {"use_fast": True}}
+    nlp.add_pipe("transformer", config={"model": model})
+    nlp.initialize()
+    return nlp
+
+
+def trf_data_bytes(doc) -> int:
+    """What spacy-transformers stores on a doc (doc._.trf_data), in bytes."""
+    data = doc._.trf_data
+    arrays = [*data.model_output.values(), data.align.lengths, data.align.dataXd, *data.tokens.values()]
+    return sum(getattr(a, "nbytes", 0) for a in arrays)
+
+
+def sentence_transformers_vectors(texts: Sequence[str], batch_size: int = 64):
+    """The bundled model's own sentence embeddings (sentence-transformers'
+    `encode()`, with the pooling its modules.json defines): ([n_texts,
+    width], a note), or (None, why) without sentence-transformers."""
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError:
+        return None, "skipped: sentence-transformers is not installed (pip install 'spacy-ctx[bench]')"
+    model = SentenceTransformer(str(resolve_model_dir(MODEL)), device="cpu")
+    vectors = model.encode(list(texts), batch_size=batch_size, convert_to_numpy=True)
+    return numpy.asarray(vectors, dtype="float32"), f"{MODEL}, with the pooling its modules.json defines"
+
+
+# Model2Vec runs in a venv of its own (it needs huggingface-hub >= 1.0, which
+# the pinned transformers refuses): a child that distils once, says how long
+# it took, then encodes each JSON line of texts it is sent (saving the
+# vectors where asked) and answers with the seconds encoding took.
+M2V_SERVER = r"""
+import json, sys, time
+import numpy, torch
+torch.set_num_threads(1)
+import model2vec
+from model2vec.distill import distill
+job = json.loads(sys.stdin.readline())
+cpu, wall = time.process_time(), time.perf_counter()
+model = distill(model_name=job["model"], pca_dims=256)
+print(json.dumps({"distill_cpu_s": time.process_time() - cpu, "distill_wall_s": time.perf_counter() - wall,
+      "version": model2vec.__version__, "vocab_size": len(model.tokens), "width": int(model.embedding.shape[1])}), flush=True)
+for line in sys.stdin:
+    job = json.loads(line)
+    start = time.perf_counter()
+    vectors = model.encode(job["texts"], show_progress_bar=False)
+    seconds = time.perf_counter() - start
+    if job.get("save"):
+        numpy.save(job["save"], vectors)
+    print(json.dumps({"seconds": seconds}), flush=True)
+"""
+
+
+class Model2Vec:
+    """Model2Vec's `distill(pca_dims=256)` of the bundled model, in a child
+    process of `python` (a venv with model2vec[distill]) on one thread, with
+    no hub. `info` holds the distillation's seconds and sizes; calling it
+    encodes texts (an interleave runner); `encode` also returns the vectors."""
+
+    def __init__(self, python: str):
+        env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
+        self.child = subprocess.Popen([python, "-c", M2V_SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        self.info = self._send({"model": str(resolve_model_dir(MODEL))})
+
+    def _send(self, job: Dict) -> Dict:
+        self.child.stdin.write(json.dumps(job) + "\n")
+        self.child.stdin.flush()
+        line = self.child.stdout.readline()
+        if not line:
+            raise RuntimeError("Model2Vec's child process ended")
+        return json.loads(line)
+
+    def __call__(self, texts) -> float:
+        return self._send({"texts": list(texts)})["seconds"]
+
+    def encode(self, texts, path) -> numpy.ndarray:
+        self._send({"texts": list(texts), "save": str(path)})
+        return numpy.load(str(path) if str(path).endswith(".npy") else f"{path}.npy")
+
+    def close(self) -> None:
+        self.child.stdin.close()
+        self.child.wait()

@@ -1,0 +1,157 @@
+"""Training configs, their ablations and schedules, and `spacy train` with
+scoring, as the training cases run them."""
+import contextlib
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Dict, Optional, Sequence
+
+import spacy
+from thinc.api import Config
+
+from . import CONFIGS, ROOT
+
+# The tok2vec blocks of the ablations (see `ablate`).
+ABLATIONS = ROOT / "bench" / "configs" / "ablations.cfg"
+FINETUNE = CONFIGS / "ner_finetune.cfg"
+LORA = {"@misc": "spacy_ctx.LoRA.v1", "rank": 8, "alpha": 16.0, "dropout": 0.1, "target_modules": None, "merge": False}
+
+
+def task_config(source, paths: Dict, dev_limit_during_training: int = 0) -> Config:
+    """A training config (a path, or a Config; uninterpolated) on the
+    converted data. Evaluation during training reads the first dev docs
+    (0: all); the cases score model-last on the whole dev set afterwards."""
+    config = source if isinstance(source, Config) else Config().from_disk(source, interpolate=False)
+    config["paths"]["train"] = str(paths["train"])
+    config["paths"]["dev"] = str(paths["dev"])
+    config["corpora"]["dev"]["limit"] = dev_limit_during_training
+    return config
+
+
+def spacy_cnn_config(pipeline: Sequence[str], gpu: bool = False) -> Config:
+    """spaCy's own pipeline (`spacy init config`, efficiency; with `gpu`,
+    spacy-transformers' on the transformer it names), uninterpolated."""
+    from spacy.cli.init_config import init_config
+
+    config = init_config(lang="en", pipeline=list(pipeline), optimize="efficiency", gpu=gpu)
+    return Config().from_str(config.to_str(), interpolate=False)
+
+
+def elmo_config(paths: Dict, weights: Optional[Path], dev_limit_during_training: int = 0) -> Config:
+    """configs/elmo_tagger.cfg on the converted data, with pretrained weights
+    (pretrain-elmo's output, any size) or, with None, a random encoder."""
+    config = task_config(CONFIGS / "elmo_tagger.cfg", paths, dev_limit_during_training)
+    config["paths"]["elmo_weights"] = str(weights) if weights else None
+    if weights:
+        config["components"]["ctx_encoder"]["model"].update(pretrained_sizes(weights))
+    return config
+
+
+def pretrained_sizes(weights: Path) -> Dict:
+    """The encoder sizes of pretrained ELMo weights (pretrain-elmo's config.json)."""
+    block = json.loads(((weights if weights.is_dir() else weights.parent) / "config.json").read_text())
+    return {key: value for key, value in block.items() if key not in ("@architectures", "weights")}
+
+
+def keep_heads(config: Config, heads: Sequence[str]) -> Config:
+    """A POS config with only these heads: each has its own tok2vec on a
+    frozen encoder, so dropping the XPOS tagger leaves the morphologizer's
+    model as it is, and only the cost changes."""
+    config["nlp"]["pipeline"] = ["ctx_encoder", *heads]
+    if "tagger" not in heads:
+        del config["components"]["tagger"]
+        config["training"]["score_weights"] = {"pos_acc": 1.0, "morph_acc": 0.0}
+    return config
+
+
+def fine_tuned(config: Config, lora: bool = False) -> Config:
+    """A frozen config given ner_finetune.cfg's optimizer and unfreezing
+    schedule, so that a head with no fine-tuning config of its own (the
+    tagger) fine-tunes exactly as NER does; with `lora`, LoRA adapters on
+    the encoder at ten times its rate, as adapters want."""
+    finetune = Config().from_disk(FINETUNE, interpolate=False)["training"]
+    config["training"]["optimizer"] = dict(finetune["optimizer"])
+    config["training"]["before_update"] = dict(finetune["before_update"])
+    if lora:
+        config["components"]["ctx_encoder"]["model"]["lora"] = dict(LORA)
+        config["training"]["optimizer"]["encoder_learn_rate"] *= 10
+    return config
+
+
+def set_schedule(config: Config, *, epochs: int = 0, steps: int = 0, eval_frequency: int = 0, batch_words: int = 0, seed=None) -> None:
+    """Train for `epochs` epochs or `steps` updates (the other 0) with no
+    early stop, evaluating every `eval_frequency` steps (0: at the last
+    step); with `batch_words`, in batches of that many words; with `seed`,
+    under that seed."""
+    training = config["training"]
+    training.update(max_epochs=epochs, max_steps=steps, patience=0, eval_frequency=eval_frequency or steps)
+    if batch_words:
+        training["batcher"]["size"] = batch_words
+    if seed is not None:
+        training["seed"] = config["system"]["seed"] = seed
+
+
+def ablate(config: Config, heads: Sequence[str], system: str) -> Config:
+    """The config without contextual features: ctx_encoder removed, and each
+    head's tok2vec the hash embeddings of bench/configs/ablations.cfg followed
+    by the head's own `encode` block at their width ("hash") or by spaCy's
+    CNN window layers ("cnn")."""
+    blocks = Config().from_disk(ABLATIONS, interpolate=False)
+    for head in heads:
+        model = config["components"][head]["model"]
+        encode = blocks["cnn_encode"] if system == "cnn" else {**model["tok2vec"]["encode"], "width": blocks["embed"]["width"]}
+        model["tok2vec"] = {"@architectures": "spacy.Tok2Vec.v2", "embed": dict(blocks["embed"]), "encode": dict(encode)}
+    config["nlp"]["pipeline"] = [name for name in config["nlp"]["pipeline"] if name != "ctx_encoder"]
+    del config["components"]["ctx_encoder"]
+    return config
+
+
+def set_values(config: Config, overrides: Sequence[str]) -> Config:
+    """PATH=JSON settings (components.ner.model.tok2vec.encode.depth=4) applied."""
+    for override in overrides:
+        path, value = override.split("=", 1)
+        *parents, leaf = path.split(".")
+        section = config
+        for key in parents:
+            section = section[key]
+        section[leaf] = json.loads(value)
+    return config
+
+
+def train(config, output: Path, overrides: Optional[Dict] = None) -> Dict:
+    """`spacy train` on a config file, or a Config (written to output.cfg),
+    its log on stderr (stdout is the report's): model-last's path and the
+    wall and process CPU seconds it took."""
+    from spacy.cli.train import train as spacy_train
+
+    if isinstance(config, Config):
+        config.to_disk(output.with_suffix(".cfg"))
+        config = output.with_suffix(".cfg")
+    start, cpu = time.perf_counter(), time.process_time()
+    with contextlib.redirect_stdout(sys.stderr):
+        spacy_train(config, output, overrides=overrides or {}, use_gpu=-1)
+    return {"model": output / "model-last", "train_s": time.perf_counter() - start, "train_cpu_s": time.process_time() - cpu}
+
+
+def score(nlp, dev: Path, keys: Sequence[str], batch_size: int = 64, scorer=None) -> Dict:
+    """nlp.evaluate (or `scorer(examples)`) on every doc of `dev`: the scores
+    x 100 of `keys` (those it has), and the wall and CPU seconds it took."""
+    from spacy.training import Corpus
+
+    examples = list(Corpus(str(dev))(nlp))
+    start, cpu = time.perf_counter(), time.process_time()
+    scores = scorer(examples) if scorer else nlp.evaluate(examples, batch_size=batch_size)
+    return {
+        "scores": {k: round(100 * float(scores[k]), 2) for k in keys if scores.get(k) is not None},
+        "seconds": time.perf_counter() - start,
+        "cpu_s": time.process_time() - cpu,
+        "words": sum(len(eg.reference) for eg in examples),
+    }
+
+
+def train_and_score(config: Config, output: Path, dev: Path, keys: Sequence[str], batch_size: int = 64):
+    """`train`, then `score` of model-last: (the pipeline, their figures)."""
+    trained = train(config, output)
+    nlp = spacy.load(trained["model"])
+    return nlp, {**trained, **score(nlp, dev, keys, batch_size)}
