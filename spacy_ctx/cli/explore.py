@@ -1,11 +1,11 @@
 """`python -m spacy_ctx explore [PIPELINE]`: the interactive explorer."""
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
 from ..displacy.neighbors import DEFAULT_THRESHOLD, EmbeddedCorpus
-from ..displacy.server import DEFAULT_MAX_CHARS, Explorer, serve_explorer
+from ..displacy.server import DEFAULT_MAX_CHARS, Explorer, make_server, serve_forever
 from ..pipeline.loading import load_pipeline
 from ._app import app
 from ._util import user_errors
@@ -17,6 +17,7 @@ def explore_cli(
     corpus: Optional[Path] = typer.Option(None, "--corpus", "-c", help="A corpus embedded with `python -m spacy_ctx embed` (Parquet file or directory), for nearest neighbours."),
     port: int = typer.Option(5000, "--port", "-p", help="Port to serve on."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; the default is reachable from this machine only."),
+    allow_host: List[str] = typer.Option([], "--allow-host", help="A host name (or name:port) the page may be reached by, besides the bound address; required to bind 0.0.0.0. Repeat for more."),
     max_chars: int = typer.Option(DEFAULT_MAX_CHARS, "--max-chars", help="The longest text accepted; longer ones are refused, never cut."),
     threshold: int = typer.Option(DEFAULT_THRESHOLD, "--ann-threshold", help="Corpora of more tokens are searched with an approximate index (pip install 'spacy-ctx[explore]')."),
 ):
@@ -27,4 +28,5 @@ def explore_cli(
         nlp = load_pipeline(pipeline)
         embedded = EmbeddedCorpus(corpus, threshold) if corpus is not None else None
         explorer = Explorer(nlp, embedded, max_chars)
-    serve_explorer(explorer, host=host, port=port)
+        server = make_server(explorer, host, port, allow_hosts=allow_host)
+    serve_forever(server, "explorer")

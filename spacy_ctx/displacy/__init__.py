@@ -92,10 +92,13 @@ def serve(
     options: Optional[Dict[str, Any]] = None,
     port: int = 5000,
     host: str = "127.0.0.1",
+    allow_hosts: Iterable[str] = (),
 ) -> None:
     """Render a style as a page and serve it at http://host:port until
     interrupted, like `spacy.displacy.serve` (but bound to this machine
-    unless `host` says otherwise)."""
+    unless `host` says otherwise; binding 0.0.0.0 needs the names it
+    answers in `allow_hosts`, as the explorer does)."""
     from .server import serve_page
 
-    serve_page(render(docs, style, options, page=True, jupyter=False), host=host, port=port, style=style)
+    html = render(docs, style, options, page=True, jupyter=False)
+    serve_page(html, host=host, port=port, style=style, allow_hosts=allow_hosts)

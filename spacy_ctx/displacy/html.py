@@ -1,5 +1,8 @@
 """HTML for views: every piece of text escaped, every number shown as
 `format_number` writes it and kept whole in the cell's data-value."""
+import base64
+import hashlib
+import re
 from html import escape
 from typing import Any, List
 
@@ -69,10 +72,27 @@ def view_html(view: View) -> str:
     return f'<div class="ctx-view" data-style="{escape(view.style)}"><h2>{escape(view.title)}</h2>{notes}{panels}</div>'
 
 
-def page_html(body: str, title: str = "spacy-ctx") -> str:
-    """A whole HTML page around rendered views."""
+def page_csp(html: str) -> str:
+    """The Content-Security-Policy of a page `render` made: no script but
+    the page's own inline ones, allowed by their hashes (every piece of user
+    text is escaped, so no <script> in it is the user's), nothing fetched."""
+    scripts = re.findall(r"<script>(.*?)</script>", html, flags=re.S)
+    hashes = [f"'sha256-{base64.b64encode(hashlib.sha256(s.encode('utf-8')).digest()).decode()}'" for s in scripts]
+    script_src = " ".join(hashes) or "'none'"
     return (
-        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        f"default-src 'none'; script-src {script_src}; style-src 'unsafe-inline'; img-src data:; "
+        "base-uri 'none'; form-action 'none'"
+    )
+
+
+def page_html(body: str, title: str = "spacy-ctx") -> str:
+    """A whole HTML page around rendered views, with its CSP and no referrer
+    in meta tags (`displacy.serve` also sends them as headers)."""
+    csp = page_csp(body)
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{escape(csp)}">'
+        f'<meta name="referrer" content="no-referrer"><title>{escape(title)}</title>'
         f"<style>{STYLE_CSS}</style></head><body>{body}</body></html>"
     )
 

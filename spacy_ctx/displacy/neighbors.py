@@ -3,10 +3,12 @@
 The corpus is the Parquet table `python -m spacy_ctx embed` writes (a file or
 a directory of them): columns doc, i, text, idx, then one vector column per
 output ("mix", "layer<i>"). Up to `threshold` tokens, a search is one matrix
-product (exact, and fast enough: 100k x 384 floats is about 40 ms). Above it,
-candidates come from a usearch HNSW index (the `[explore]` extra), built once
-per column on first use; either way the reported cosines are recomputed
-exactly from the stored vectors, so they do not depend on the index.
+product with the column's unit rows, normalised once per column on first use
+and kept in float32 (as much memory again as the column: 100k tokens x 384
+is 154 MB per column searched). Above it, candidates come from a usearch HNSW
+index (the `[explore]` extra), built once per column on first use. Either way
+the k reported cosines are recomputed in float64 from the stored vectors, so
+they depend neither on the index nor on float32 rounding.
 """
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple, Union
@@ -59,7 +61,7 @@ class EmbeddedCorpus:
             self.vectors[name] = numpy.asarray(column.flatten(), dtype="float32").reshape(-1, width)
         if not self.vectors:
             raise SpacyCtxError(Errors.E513.format(path=path, reason="no vector columns"))
-        self._units: Dict[str, numpy.ndarray] = {}
+        self._units: Dict[str, numpy.ndarray] = {}  # see `units`
         self._indexes: Dict[str, object] = {}
 
     def __len__(self) -> int:
@@ -83,13 +85,28 @@ class EmbeddedCorpus:
         X = self.vectors[key]
         if vector.shape[-1] != X.shape[1]:
             raise SpacyCtxError(Errors.E514.format(key=key, corpus=X.shape[1], pipeline=vector.shape[-1]))
+        q = unit_rows(vector[None, :])[0]
         if self.approximate:
             rows = self._candidates(key, vector, k * OVERSAMPLE)
+            scores = self.units(key)[rows] @ q.astype("float32")
         else:
-            rows = numpy.arange(len(X))
-        scores = unit_rows(X[rows]) @ unit_rows(vector[None, :])[0]
+            rows = None
+            scores = self.units(key) @ q.astype("float32")
         best = numpy.argsort(-scores, kind="stable")[:k]
-        return [(int(rows[j]), float(scores[j])) for j in best]
+        best = best if rows is None else rows[best]
+        exact = unit_rows(X[best]) @ q  # float64
+        order = numpy.argsort(-exact, kind="stable")
+        return [(int(best[j]), float(exact[j])) for j in order]
+
+    def units(self, key: str) -> numpy.ndarray:
+        """Column `key` with unit rows (zero rows stay zero), float32
+        [n_tokens, width]: computed on the first search of that key and kept,
+        so a query costs one matrix product, not a pass over the corpus."""
+        if key not in self._units:
+            X = self.vectors[key]
+            norms = numpy.linalg.norm(X, axis=1, keepdims=True)
+            self._units[key] = numpy.divide(X, norms, out=numpy.zeros_like(X), where=norms > 0)
+        return self._units[key]
 
     def _candidates(self, key: str, vector: numpy.ndarray, n: int) -> numpy.ndarray:
         if key not in self._indexes:

@@ -9,24 +9,37 @@ puts it behind a `ThreadingHTTPServer`, as displaCy serves with wsgiref: no
 web framework to install, and nothing but this machine can reach it unless
 the host says so.
 
+The threat is a web page open in the user's browser (docs/explore.md): it
+can make the browser send requests here, and with DNS rebinding read the
+answers under its own name. So every request must name this server in its
+Host header (`allowed_hosts`), a POST must be JSON (which a cross-site page
+cannot send without asking, and this server never says yes) from no page or
+this server's own, every response forbids inline script, sniffing and
+referrers, and at most `MAX_REQUESTS` are served at once, each reading a
+bounded body within `TIMEOUT` seconds.
+
 User errors (a `SpacyCtxError`) come back as {"error": message} with status
-400; anything else is logged with its traceback and answered with E517, and
-the server goes on serving.
+400 (403 for a foreign Host or Origin, 415 for a body that is not JSON, 503
+when busy); anything else is logged with its traceback and answered with
+E517, and the server goes on serving.
 """
 import json
+import re
+import socket
 import sys
 import threading
 import traceback
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple
+from urllib.parse import urlsplit
 
 from spacy.language import Language
 
 from ..errors import Errors, SpacyCtxError
 from ..pipeline.loading import find_encoder
-from .html import STYLE_CSS
+from .html import STYLE_CSS, page_csp
 from .neighbors import EmbeddedCorpus, neighbors_view
 from .views import check_token, layers_view, mix_view, senses_view, tokens_view
 
@@ -35,6 +48,17 @@ DEFAULT_MAX_CHARS = 5000
 # escapes each as \uXXXX\uXXXX (12 bytes), and never under 1 MiB, so that a
 # long paste is answered with E501 (its length), not only its size.
 MIN_BODY_BYTES = 1 << 20
+# Requests served at once; more are answered 503 without a thread.
+MAX_REQUESTS = 8
+# Seconds a connection may take to send its request (headers and body).
+TIMEOUT = 10.0
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+WILDCARDS = ("0.0.0.0", "::", "")
+# No script but the served files, no plugins, no framing, no referrer.
+EXPLORER_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'"
+)
 STATIC_FILES = {
     "/": ("index.html", "text/html; charset=utf-8"),
     "/explore.js": ("explore.js", "text/javascript; charset=utf-8"),
@@ -67,7 +91,9 @@ class Explorer:
         return {
             "max_chars": self.max_chars,
             "components": self.nlp.pipe_names,
-            "corpus": str(self.corpus.path) if self.corpus is not None else None,
+            # The file's name, never its absolute path: nothing about this
+            # machine's layout goes into a response.
+            "corpus": self.corpus.path.name if self.corpus is not None else None,
         }
 
     def parse(self, payload: Dict[str, Any]) -> Dict[str, Any]:
@@ -78,10 +104,7 @@ class Explorer:
         """{"text", "doc", "token"} -> the docs' tokens and every view of that
         token; a view that does not apply carries its message instead."""
         docs = self._docs(payload)
-        try:
-            query = check_token(docs, (int(payload.get("doc", 0)), int(payload.get("token", -1))))
-        except (TypeError, ValueError) as err:
-            raise SpacyCtxError(Errors.E515.format(reason=err)) from None
+        query = check_token(docs, (_index(payload, "doc", 0), _index(payload, "token", -1)))
         word = docs[query[0]][query[1]].text
         views: List[Tuple[str, Callable]] = [
             ("layers", lambda: layers_view(docs, word, self.encoder)),
@@ -117,19 +140,105 @@ class Explorer:
             return list(self.nlp.pipe(lines))
 
 
+def _index(payload: Dict[str, Any], name: str, default: int) -> int:
+    value = payload.get(name, default)
+    # JSON integers only: int() of a float, a bool or a string would take
+    # 1.5, true or "7" (and raise OverflowError on 1e400).
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise SpacyCtxError(Errors.E515.format(reason=f"'{name}' is not an integer"))
+    return value
+
+
 def _static(name: str) -> bytes:
     return resources.files(__package__).joinpath("static", name).read_bytes()
 
 
-class _Handler(BaseHTTPRequestHandler):
+def _host_port(value: str, default_port: int = 80) -> Optional[Tuple[str, int]]:
+    """A Host header or an --allow-host name as (lower-cased name, port);
+    None when it is not one."""
+    match = re.fullmatch(r"(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+)(?::([0-9]{1,5}))?", value.strip())
+    if match is None:
+        return None
+    return match.group(1).lower(), int(match.group(2)) if match.group(2) else default_port
+
+
+def allowed_hosts(host: str, port: int, allow: Iterable[str] = ()) -> FrozenSet[Tuple[str, int]]:
+    """The (name, port) pairs a request's Host header may give.
+
+    Bound to a loopback address: the loopback names with the port. Bound to
+    one other address or name: that one. Bound to every interface
+    (0.0.0.0 or ::): only the names in `allow` (E526 without any), since
+    any name may then reach it. Names in `allow` ("name" or "name:port",
+    the bound port by default) are added in every case.
+    """
+    name = f"[{host}]" if ":" in host else host.lower()
+    if host in WILDCARDS:
+        names = set()
+        if not allow:
+            raise SpacyCtxError(Errors.E526.format(host=host or "every interface"))
+    elif name in LOOPBACK_NAMES or name.startswith("127."):
+        names = {(loopback, port) for loopback in LOOPBACK_NAMES} | {(name, port)}
+    else:
+        names = {(name, port)}
+    for value in allow:
+        parsed = _host_port(value, port)
+        if parsed is None:
+            raise SpacyCtxError(Errors.E522.format(host=value, allowed="a host name or address, with an optional :port"))
+        names.add(parsed)
+    return frozenset(names)
+
+
+class _SafeHandler(BaseHTTPRequestHandler):
+    """What every response of the explorer and of `displacy.serve` shares:
+    only requests naming this server (Host) are answered, each within
+    `timeout` seconds, and every response carries the security headers."""
+
+    allowed: FrozenSet[Tuple[str, int]] = frozenset()
+    csp = EXPLORER_CSP
+    quiet = False
+    timeout = TIMEOUT  # StreamRequestHandler sets it on the socket
+    server_version = "spacy-ctx"
+
+    def parse_request(self) -> bool:
+        if not super().parse_request():
+            return False
+        host = self.headers.get("Host", "")
+        if _host_port(host) not in self.allowed:
+            allowed = ", ".join(sorted(f"{name}:{port}" for name, port in self.allowed))
+            self._json(HTTPStatus.FORBIDDEN, {"error": Errors.E522.format(host=host, allowed=allowed)})
+            return False
+        return True
+
+    def end_headers(self) -> None:
+        # send_error ends its headers here too, so no response goes without them.
+        self.send_header("Content-Security-Policy", self.csp)
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Referrer-Policy", "no-referrer")
+        super().end_headers()
+
+    def _json(self, status: HTTPStatus, data: Dict[str, Any]) -> None:
+        self._send(status, json.dumps(data, allow_nan=False).encode("utf-8"), "application/json")
+
+    def _send(self, status: HTTPStatus, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args) -> None:
+        if not self.quiet:
+            super().log_message(format, *args)
+
+
+class _Handler(_SafeHandler):
     """Serves the static page and the explorer's JSON endpoints."""
 
     explorer: Explorer
-    quiet = False
     server_version = "spacy-ctx-explore"
 
     def do_GET(self) -> None:
-        path = self.path.split("?", 1)[0]
+        path = urlsplit(self.path).path
         if path == "/views.css":  # the styles `render` inlines, shared by the page
             self._send(HTTPStatus.OK, STYLE_CSS.encode("utf-8"), "text/css; charset=utf-8")
         elif path in STATIC_FILES:
@@ -141,82 +250,169 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(HTTPStatus.NOT_FOUND, {"error": Errors.E516.format(path=path)})
 
     def do_POST(self) -> None:
+        path = urlsplit(self.path).path
         endpoints = {"/api/parse": self.explorer.parse, "/api/explore": self.explorer.explore}
-        endpoint = endpoints.get(self.path)
+        endpoint = endpoints.get(path)
         if endpoint is None:
-            self._json(HTTPStatus.NOT_FOUND, {"error": Errors.E516.format(path=self.path)})
+            self.close_connection = True  # the unread body must not be taken for a request
+            self._json(HTTPStatus.NOT_FOUND, {"error": Errors.E516.format(path=path)})
             return
         try:
-            self._json(HTTPStatus.OK, endpoint(self._payload()))
+            status, payload = self._payload()
+            if status is not HTTPStatus.OK:
+                self._json(status, {"error": payload})
+                return
+            self._json(HTTPStatus.OK, endpoint(payload))
         except SpacyCtxError as err:
             self._json(HTTPStatus.BAD_REQUEST, {"error": str(err)})
         except Exception as err:  # a bug must not stop the server
             traceback.print_exc(file=sys.stderr)
             self._json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": Errors.E517.format(error=type(err).__name__)})
 
-    def _payload(self) -> Dict[str, Any]:
-        try:
-            n = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            n = -1
-        if n < 0 or n > self.explorer.max_body:
-            self.close_connection = True  # the unread body must not be taken for a request
+    def _payload(self) -> Tuple[HTTPStatus, Any]:
+        """(OK, the JSON object of the body), or a refusal (status, message)."""
+        self.close_connection = True  # nothing after a POST is read as a request
+        origin = self.headers.get("Origin")
+        if origin is not None and origin.lower() != f"http://{self.headers.get('Host', '')}".lower():
+            return HTTPStatus.FORBIDDEN, Errors.E524.format(origin=origin)
+        content_type = self.headers.get("Content-Type", "")
+        if self.headers.get_content_type() != "application/json":
+            return HTTPStatus.UNSUPPORTED_MEDIA_TYPE, Errors.E523.format(value=content_type)
+        lengths = self.headers.get_all("Content-Length") or []
+        if self.headers.get("Transfer-Encoding") or len(lengths) != 1 or not re.fullmatch(r"[0-9]{1,15}", lengths[0]):
+            raise SpacyCtxError(Errors.E520.format(value=", ".join(lengths) or None))
+        n = int(lengths[0])
+        if n > self.explorer.max_body:
             raise SpacyCtxError(Errors.E502.format(n=n, max=self.explorer.max_body, chars=self.explorer.max_chars))
         try:
-            payload = json.loads(self.rfile.read(n).decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            body = self.rfile.read(n)
+        except (TimeoutError, socket.timeout):
+            return HTTPStatus.REQUEST_TIMEOUT, Errors.E525.format(seconds=self.timeout)
+        if len(body) != n:
+            raise SpacyCtxError(Errors.E515.format(reason=f"the body has {len(body)} of its {n} bytes"))
+        try:
+            payload = json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
+        except (ValueError, RecursionError) as err:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
             raise SpacyCtxError(Errors.E515.format(reason=err)) from None
         if not isinstance(payload, dict):
             raise SpacyCtxError(Errors.E515.format(reason="not an object"))
-        return payload
-
-    def _json(self, status: HTTPStatus, data: Dict[str, Any]) -> None:
-        self._send(status, json.dumps(data, allow_nan=False).encode("utf-8"), "application/json")
-
-    def _send(self, status: HTTPStatus, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("X-Content-Type-Options", "nosniff")
-        self.send_header("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args) -> None:
-        if not self.quiet:
-            super().log_message(format, *args)
+        return HTTPStatus.OK, payload
 
 
-def make_server(explorer: Explorer, host: str = "127.0.0.1", port: int = 5000, quiet: bool = False):
-    """The explorer behind a ThreadingHTTPServer (port 0: any free port;
-    the bound one is `server.server_address[1]`). Call `serve_forever`."""
-    handler = type("ExplorerHandler", (_Handler,), {"explorer": explorer, "quiet": quiet})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+class BoundedServer(ThreadingHTTPServer):
+    """A ThreadingHTTPServer that serves at most `max_requests` connections
+    at once: beyond that, the accepting thread answers 503 (E521) itself and
+    starts no thread, so a flood costs neither threads nor the pipeline."""
+
+    daemon_threads = True
+
+    def __init__(self, address, handler, max_requests: int = MAX_REQUESTS):
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, handler)
+        self.max_requests = max_requests
+        self._slots = threading.BoundedSemaphore(max_requests)
+
+    def process_request(self, request, client_address) -> None:
+        if not self._slots.acquire(blocking=False):
+            self._busy(request)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def _busy(self, request) -> None:
+        handler = self.RequestHandlerClass
+        body = json.dumps({"error": Errors.E521.format(n=self.max_requests)}).encode("utf-8")
+        head = (
+            "HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nRetry-After: 1\r\nContent-Security-Policy: {handler.csp}\r\n"
+            "X-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\nConnection: close\r\n\r\n"
+        )
+        try:
+            # Read what the client sends first (waiting a moment), so that
+            # closing with it unread does not reset the connection.
+            request.settimeout(0.2)
+            try:
+                request.recv(1 << 16)
+            except OSError:
+                pass
+            request.settimeout(1.0)
+            request.sendall(head.encode("ascii") + body)
+        except OSError:
+            pass
+
+
+def make_server(
+    explorer: Explorer,
+    host: str = "127.0.0.1",
+    port: int = 5000,
+    quiet: bool = False,
+    allow_hosts: Iterable[str] = (),
+    max_requests: int = MAX_REQUESTS,
+    timeout: float = TIMEOUT,
+) -> BoundedServer:
+    """The explorer behind a BoundedServer (port 0: any free port; the bound
+    one is `server.server_address[1]`). Call `serve_forever`.
+
+    allow_hosts: more names the Host header may give (`allowed_hosts`);
+        required when binding every interface.
+    """
+    attrs = {"explorer": explorer, "quiet": quiet, "timeout": timeout}
+    return _bind(_Handler, attrs, host, port, allow_hosts, max_requests)
+
+
+def _bind(base, attrs: Dict[str, Any], host: str, port: int, allow_hosts: Iterable[str], max_requests: int) -> BoundedServer:
+    allow_hosts = list(allow_hosts)
+    allowed_hosts(host, port, allow_hosts)  # E526 before binding
+    handler = type(base.__name__.lstrip("_"), (base,), dict(attrs))
+    server = BoundedServer((host, port), handler, max_requests)
+    # Port 0 binds any free port: the names are those of the bound one.
+    handler.allowed = allowed_hosts(host, server.server_address[1], allow_hosts)
     return server
 
 
-def serve_explorer(explorer: Explorer, host: str = "127.0.0.1", port: int = 5000) -> None:
+def serve_explorer(explorer: Explorer, host: str = "127.0.0.1", port: int = 5000, allow_hosts: Iterable[str] = ()) -> None:
     """Serve the explorer until interrupted."""
-    _serve_forever(make_server(explorer, host, port), "explorer")
+    serve_forever(make_server(explorer, host, port, allow_hosts=allow_hosts), "explorer")
 
 
-def serve_page(html: str, host: str = "127.0.0.1", port: int = 5000, style: str = "") -> None:
+class _PageHandler(_SafeHandler):
+    """Serves one page at every path (`displacy.serve`)."""
+
+    body = b""
+
+    def do_GET(self) -> None:
+        self._send(HTTPStatus.OK, self.body, "text/html; charset=utf-8")
+
+
+def make_page_server(html: str, host: str = "127.0.0.1", port: int = 5000, allow_hosts: Iterable[str] = (), quiet: bool = False) -> BoundedServer:
+    """One rendered page behind a BoundedServer, with the explorer's checks
+    and headers (its CSP from `page_csp`)."""
+    attrs = {"body": html.encode("utf-8"), "csp": page_csp(html) + "; frame-ancestors 'none'", "quiet": quiet}
+    return _bind(_PageHandler, attrs, host, port, allow_hosts, MAX_REQUESTS)
+
+
+def serve_page(html: str, host: str = "127.0.0.1", port: int = 5000, style: str = "", allow_hosts: Iterable[str] = ()) -> None:
     """Serve one rendered page at every path until interrupted (`displacy.serve`)."""
-    body = html.encode("utf-8")
-
-    class PageHandler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(HTTPStatus.OK)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    _serve_forever(ThreadingHTTPServer((host, port), PageHandler), f"'{style}' visualizer")
+    serve_forever(make_page_server(html, host, port, allow_hosts), f"'{style}' visualizer")
 
 
-def _serve_forever(server: ThreadingHTTPServer, what: str) -> None:
+def serve_forever(server: ThreadingHTTPServer, what: str) -> None:
+    """Serve until interrupted, saying where."""
     host, port = server.server_address[:2]
     print(f"Using the {what}\nServing on http://{host}:{port} ...\n", flush=True)
     try:

@@ -67,12 +67,12 @@ class Errors(EncoderErrors, TrainingErrors, DataErrors, AnalysisErrors, metaclas
     - E300-E319: similarity benchmarks and static vectors distilled from layers;
     - E400-E419: the ELMo encoder and its pretraining;
     - E420-E439: masked-language-model pretraining;
-    - E500-E519: rendering and the explorer;
+    - E500-E539: rendering and the explorer;
     - A001-A099: analysis tools: normalizers, probes and the corpora they read.
 
     The messages live by job in errors/encoder.py (E001-E039, E060-E069),
     errors/training.py (E040-E059, E400-E439), errors/data.py (E070-E219)
-    and errors/analysis.py (E300-E319, E500-E519, A001-A099).
+    and errors/analysis.py (E300-E319, E500-E539, A001-A099).
     """
 
     _IN_COMPONENT = "In component '{name}': {error}"

@@ -61,7 +61,7 @@ class AnalysisErrors:
         "are {width} wide: both must come from the same distillation."
     )
 
-    # E500-E519: rendering and the explorer.
+    # E500-E539: rendering and the explorer.
     E500 = "Nothing to show: the text is empty. Type or paste a sentence (one per line)."
     E501 = (
         "The text has {n} characters; the explorer takes at most {max} "
@@ -112,6 +112,24 @@ class AnalysisErrors:
     E519 = (
         "The corpus has no vectors that the pipeline stores (corpus: {corpus}; "
         "pipeline: {pipeline})."
+    )
+    E520 = (
+        "The request's body length is not one Content-Length of 0 or more "
+        "bytes (got {value!r}; chunked bodies are not read)."
+    )
+    E521 = "The explorer is answering {n} requests already; try again in a moment."
+    E522 = (
+        "The request's Host {host!r} is not an address this server answers "
+        "({allowed}). A page that reaches it under another name is refused; "
+        "name the host with --allow-host if you serve it on purpose."
+    )
+    E523 = "The explorer takes POST bodies of Content-Type application/json only, got {value!r}."
+    E524 = "The request comes from the page {origin!r}, not from this server's own page: refused."
+    E525 = "The request body did not arrive within {seconds} seconds."
+    E526 = (
+        "Binding {host} serves every network this machine is on: name the "
+        "host names it should answer with --allow-host (e.g. --allow-host "
+        "myhost.lan), or bind 127.0.0.1."
     )
 
     # A001-A099: analysis tools: normalizers, probes and the corpora they read.

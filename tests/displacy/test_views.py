@@ -1,6 +1,5 @@
 """Every style's rendered numbers equal cosines and weights computed here by hand."""
 import re
-from html import unescape
 from types import SimpleNamespace
 
 import numpy
@@ -116,24 +115,33 @@ def test_mix_without_heads_says_so(nlp):
 
 def _corpus_rows(corpus_path, key):
     table = pq.read_table(corpus_path)
-    return table.column("text").to_pylist(), numpy.asarray(table.column(key).to_pylist(), "float64")
+    columns = [table.column(name).to_pylist() for name in ("text", "doc", "i")]
+    return (*columns, numpy.asarray(table.column(key).to_pylist(), "float64"))
 
 
 @pytest.mark.parametrize("threshold", [10**6, 0], ids=["brute-force", "usearch"])
 def test_neighbors_are_the_nearest_corpus_tokens_by_cosine(docs, corpus_path, threshold):
     if threshold == 0:
         pytest.importorskip("usearch")
-    html = displacy.render(docs, "neighbors", {"corpus": corpus_path, "query": (0, 6), "k": 3, "threshold": threshold}, jupyter=False)
-    expected, words = [], []
-    for k, key in enumerate([f"layer{j}" for j in docs[0]._.ctx_layer_ids] + ["mix"]):
-        texts, X = _corpus_rows(corpus_path, key)
+    options = {"corpus": corpus_path, "query": (0, 6), "k": 3, "threshold": threshold}
+    html = displacy.render(docs, "neighbors", options, jupyter=False)
+    view = displacy.compute(docs, "neighbors", options)
+    keys = [f"layer{j}" for j in docs[0]._.ctx_layer_ids] + ["mix"]
+    assert len(view.panels) == len(keys)
+    expected = []
+    for k, (key, panel) in enumerate(zip(keys, view.panels)):
+        texts, doc_ids, token_ids, X = _corpus_rows(corpus_path, key)
         q = docs[0]._.ctx_layers[k, 6] if key != "mix" else docs[0].tensor[6]
         scores = [cos(x, q) for x in X]
         best = numpy.argsort(scores)[::-1][:3]
         expected += [scores[j] for j in best]
-        words.append(texts[best[0]])
+        # Each row names the neighbour (marked in its context), its doc and index.
+        for (context, doc_id, token_id, _), j in zip(panel.values, best):
+            assert f"[{texts[j]}]" in context
+            assert (doc_id, token_id) == (doc_ids[j], str(token_ids[j]))
     assert_cells(html, expected)
-    assert "[bank]" in unescape(html)
+    # The query's "bank" is by a river: its nearest corpus token in the top layer is a "bank".
+    assert "[bank]" in view.panels[-2].values[0][0]
 
 
 def test_render_escapes_user_text_and_makes_pages(nlp):
