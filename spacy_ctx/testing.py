@@ -70,17 +70,20 @@ def sentences(n: int = 3000, seed: int = 0) -> List[str]:
 # Tokenizers, as the transformers converters configure them for the real models
 
 
-def wordpiece(texts: List[str], lowercase: bool) -> Tokenizer:
-    """BERT's WordPiece, cased or uncased (lowercased, accents stripped)."""
+def wordpiece(texts: List[str], lowercase: bool, specials: Optional[List[str]] = None) -> Tokenizer:
+    """BERT's WordPiece, cased or uncased (lowercased, accents stripped).
+    With `specials` (MPNet's), the post-processor is left unset."""
     tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     tok.normalizer = normalizers.BertNormalizer(
         clean_text=True, handle_chinese_chars=True, strip_accents=lowercase, lowercase=lowercase
     )
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.decoder = decoders.WordPiece()
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    bert = specials is None
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] if bert else specials
     tok.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=VOCAB_SIZE, special_tokens=specials))
-    tok.post_processor = _template(tok, "[CLS]", "[SEP]")
+    if bert:
+        tok.post_processor = _template(tok, "[CLS]", "[SEP]")
     return tok
 
 
@@ -179,6 +182,24 @@ def _roberta(directory: Path, texts: List[str], family: Family) -> None:
         tokenizer_object=tok, add_prefix_space=prefix, trim_offsets=True, bos_token="<s>",
         eos_token="</s>", sep_token="</s>", cls_token="<s>", unk_token="<unk>",
         pad_token="<pad>", mask_token="<mask>", **_max_length(family)))
+
+
+def _mpnet(directory: Path, texts: List[str], family: Family) -> None:
+    from transformers import MPNetConfig, MPNetModel, MPNetTokenizerFast
+
+    # As all-mpnet-base-v2: uncased WordPiece with RoBERTa's specials and
+    # template; the padding id must be 1, MPNet's fixed padding index.
+    tok = wordpiece(texts, lowercase=True, specials=["<s>", "<pad>", "</s>", "[UNK]", "<mask>"])
+    tok.post_processor = processors.RobertaProcessing(
+        ("</s>", tok.token_to_id("</s>")), ("<s>", tok.token_to_id("<s>")), trim_offsets=True, add_prefix_space=False
+    )
+    ids = _ids(tok, pad="<pad>", bos="<s>", eos="</s>")
+    # Position ids start after the padding index (1): 66 rows, 64 positions.
+    config = MPNetConfig(vocab_size=tok.get_vocab_size(), hidden_size=WIDTH, max_position_embeddings=66,
+                         relative_attention_num_buckets=32, **_small(), **ids)
+    _save(directory, MPNetModel(config), MPNetTokenizerFast(
+        tokenizer_object=tok, do_lower_case=True, bos_token="<s>", eos_token="</s>", sep_token="</s>",
+        cls_token="<s>", unk_token="[UNK]", pad_token="<pad>", mask_token="<mask>", **_max_length(family)))
 
 
 def _modernbert(directory: Path, texts: List[str], family: Family) -> None:
@@ -280,6 +301,7 @@ FAMILIES = [
     Family("xlm-roberta", "Unigram + Metaspace; padding-offset positions, no model_max_length (XLM-R)", _sentencepiece_like, 64, None),
     Family("deberta-v3", "Unigram + Metaspace; relative positions only (DeBERTa-v2/v3)", _sentencepiece_like, 56, 56),
     Family("albert", "Unigram + Metaspace, lowercased, accents stripped; factorised embeddings (ALBERT)", _sentencepiece_like, 64, 512),
+    Family("mpnet", "WordPiece, uncased, RoBERTa's specials and positions; relative position bias (MPNet)", _mpnet, 64, 512),
     Family("modernbert", "byte-level BPE, plain PreTrainedTokenizerFast; rotary positions (ModernBERT)", _modernbert, 64, None),
     Family("t5-encoder", "Unigram + Metaspace, </s> only; relative buckets; encoder of an encoder-decoder (T5EncoderModel)", _sentencepiece_like, 64, 64),
 ]
