@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ....errors import Warnings
-from . import bert
+from . import albert, bert, deberta_v2, distilbert, modernbert, mpnet, t5
 from .core import Family, Pass, can_fuse, contiguous, length_runs
 
 FAMILIES: Dict[str, Family] = {}
@@ -29,7 +29,7 @@ def register(family: Family) -> None:
         FAMILIES[model_type] = family
 
 
-for _module in (bert,):
+for _module in (bert, mpnet, distilbert, albert, deberta_v2, t5, modernbert):
     register(_module.FAMILY)
 
 
@@ -41,10 +41,10 @@ def refusal(model: nn.Module) -> Optional[str]:
     family = FAMILIES.get(model_type)
     if family is None:
         return f"model type '{model_type}' is not one of those proven exact ({', '.join(sorted(FAMILIES))})"
-    if getattr(config, "is_decoder", False):
-        return "a decoder (causal attention)"
     if getattr(config, "add_cross_attention", False):
         return "cross-attention"
+    if getattr(config, "is_decoder", False):
+        return "a decoder (causal attention)"
     return family.refuse(model)
 
 
