@@ -94,8 +94,9 @@ class EncoderErrors:
     E060 = "Unknown encoder precision '{precision}': use one of {options}."
     E061 = (
         "The encoder runs in precision '{precision}', which is for inference "
-        "only: {reason}. Set precision = \"fp32\" to fine-tune the encoder, or "
-        "freeze it."
+        "only: {reason}. Set precision = \"fp32\" or \"auto\" to fine-tune the "
+        "encoder's fp32 weights (for bf16 under autocast: mixed_precision = "
+        "true), or freeze it."
     )
     E062 = (
         "Cannot keep {k} hidden layers of {n_layers}: give 1..{n_layers}."

@@ -14,10 +14,14 @@ The adapters (low-rank A and B beside each target linear layer, B zero at
 first, so the encoder starts as it was) are injected into the transformer in
 place, and every other weight of the transformer is frozen: only the
 adapters train. The pipeline saves the base weights and the adapters apart
-(`ADAPTER_FILE`), and rebuilds both at load. With `merge`, the adapters are
-added into the base weights after loading, so inference costs what the base
-model costs; they are taken out again to save, so what is saved is the same.
+(`ADAPTER_FILE`), and rebuilds both at load. With `merge`, inference runs a
+copy whose adapted linears are folded back into plain `nn.Linear`s
+(`merged_copy`), so it takes the same path as the base model, oneDNN's fused
+linears included; the adapted model beside it, base weights and adapters
+apart, is what is saved. The copy costs a second set of the weights in
+memory. Measured against the base model in docs/heads.md#lora.
 """
+import copy
 from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional
 
@@ -118,19 +122,21 @@ def lora_layers(transformer: nn.Module):
     return [module for module in transformer.modules() if isinstance(module, peft.tuners.lora.LoraLayer)]
 
 
-def merge_lora(transformer: nn.Module) -> None:
-    """Fold the adapters into the base weights (inference at base cost)."""
-    for module in lora_layers(transformer):
+def merged_copy(transformer: nn.Module) -> nn.Module:
+    """A copy of `transformer` with every adapter folded into its base
+    linear, which replaces the adapted module: plain `nn.Linear`s, as in the
+    base model, so every fast path that takes the base model takes this one
+    (peft's `merge_and_unload`, for a model injected without a PeftModel).
+    `transformer` keeps its adapters unmerged."""
+    merged = copy.deepcopy(transformer)
+    adapted = {id(module) for module in lora_layers(merged)}
+    for name, module in [(n, m) for n, m in merged.named_modules() if id(m) in adapted]:
         module.merge()
-
-
-def unmerge_lora(transformer: nn.Module) -> None:
-    for module in lora_layers(transformer):
-        module.unmerge()
-
-
-def is_merged(transformer: nn.Module) -> bool:
-    return any(module.merged for module in lora_layers(transformer))
+        parent_name, _, attr = name.rpartition(".")
+        parent = merged.get_submodule(parent_name) if parent_name else merged
+        setattr(parent, attr, module.get_base_layer())
+    merged.requires_grad_(False)
+    return merged.eval()
 
 
 def count_parameters(module: nn.Module) -> Dict[str, int]:

@@ -24,6 +24,7 @@ def build_transformer_encoder_v1(
     max_batch_items: int = 2048,
     precision: str = "fp32",
     lora: Optional[LoRASettings] = None,
+    mixed_precision: bool = False,
 ) -> Model[EncoderInput, DocLayers]:
     """Encode docs with a Hugging Face encoder and return every layer.
 
@@ -41,11 +42,17 @@ def build_transformer_encoder_v1(
     precision: "fp32", or for faster inference "int8" (CPUs with AVX2 or
         better) or "bf16" (CPUs with AMX or AVX-512 bf16, and GPUs), or
         "auto": the fastest of those this machine runs within the fidelity
-        bar, measured at load (pytorch/auto_precision.py): see
+        bar, measured at load and logged (pytorch/auto_precision.py): see
         docs/inference.md. Where the hardware has no native support the
-        encoder warns once and runs in fp32. Inference only: fine-tuning the
-        encoder needs "fp32" (error E061 otherwise); frozen features work in
-        any precision. The fp32 weights are what the pipeline saves.
+        encoder warns once and runs in fp32. The precision is for inference:
+        fine-tuning the encoder trains its fp32 weights, so it needs "fp32"
+        or "auto" (error E061 otherwise, or see mixed_precision), and the
+        inference copy is remade from them after each update. Frozen
+        features work in any precision. The fp32 weights are what the
+        pipeline saves.
+    mixed_precision: fine-tune the encoder under bf16 autocast where
+        inference runs bf16 ("bf16" on hardware that runs it, or "auto" that
+        chose it); elsewhere the training forward stays fp32.
     lora: LoRA adapters (`spacy_ctx.LoRA.v1`, the [lora] extra): only they
         train, and they are saved with the pipeline beside the base weights
         (see models/lora.py). None: no adapters.
@@ -69,7 +76,7 @@ def build_transformer_encoder_v1(
         "ctx_hf_layers",
         pytorch_forward,
         attrs={"convert_inputs": _convert_inputs, "convert_outputs": _convert_outputs},
-        shims=[HFShim(str(name), revision, settings, precision, lora)],
+        shims=[HFShim(str(name), revision, settings, precision, lora, bool(mixed_precision))],
     )
     return Model(
         "ctx_transformer",

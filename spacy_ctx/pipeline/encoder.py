@@ -320,13 +320,15 @@ class CtxEncoder(ListenedTo, SavedEncoder, TrainablePipe):
             for listener in self.listeners:
                 listener.receive(batch_id, outputs, _no_backprop)
             return losses
+        # The fp32 weights train. A precision set by hand is refused unless it
+        # is fp32, or bf16 with mixed_precision; "auto" trains wherever it
+        # loads, whatever it chose for inference.
         precision = precision_of(self.model)
         shim = find_hf_shim(self.model)
-        if not trainable(precision):
-            reason = NOT_TRAINABLE[precision]
-            if shim is not None and shim.precision == "auto":
-                precision = f"{precision}, chosen by precision = \"auto\""
-            raise SpacyCtxError(Errors.E061.format(precision=precision, reason=reason))
+        chosen = shim is not None and shim.precision == "auto"
+        autocast = shim is not None and shim.mixed_precision and precision == "bf16"
+        if not (trainable(precision) or chosen or autocast):
+            raise SpacyCtxError(Errors.E061.format(precision=precision, reason=NOT_TRAINABLE[precision]))
         if shim is not None and shim.lora is not None and shim.lora.merge:
             raise SpacyCtxError(Errors.E045)
         set_dropout_rate(self.model, drop)

@@ -9,9 +9,14 @@ without compiling anything, in fp32 and bf16, within 1e-5 of `nn.Linear`.
 
 It has no backward, so it serves inference alone: `fusable` says whether
 a set of linears and an input can take it, and callers fall back to the
-modules themselves where they cannot (gradients, GPU, int8, LoRA).
-`weights` gives the weight and bias to pass, of one linear or of several
-run as one.
+modules themselves where they cannot (gradients, GPU, int8, bf16 on a CPU
+whose oneDNN has no bf16 kernels, LoRA adapters left unmerged). `weights`
+gives the weight and bias to pass, of one linear or of several run as one.
+
+It fails safe: should the op still fail on some input, `linear` warns once
+(W061), computes that call with torch's own ops (from the plain weight, also
+when it was given oneDNN's reordered one), and `fusable` says no to that
+dtype from then on.
 """
 import warnings
 import weakref
@@ -29,16 +34,21 @@ ACTIVATIONS = {
     "gelu_pytorch_tanh": ("gelu", "tanh"),
     "relu": ("relu", ""),
 }
-_DTYPES = (torch.float32, torch.bfloat16)
-# Off after the first failure of the op on this machine (warned once).
-_state = {"broken": not (torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise"))}
+_AVAILABLE = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+# The dtypes this CPU's oneDNN runs: bf16 needs AVX-512 (bw, vl, dq) or
+# AVX-NE-CONVERT, which torch reports as below.
+_DTYPES = {torch.float32} | ({torch.bfloat16} if _AVAILABLE and torch.ops.mkldnn._is_mkldnn_bf16_supported() else set())
+# The dtypes the op failed on here (warned once): the modules run them.
+_state = {"broken": set()}
 
 
 def fusable(linears: Iterable[nn.Module], x: torch.Tensor) -> bool:
     """Whether every module is a plain `nn.Linear` that oneDNN can run on x:
-    a CPU tensor of the weights' dtype (fp32 or bf16), with no gradient
-    being recorded."""
-    if _state["broken"] or torch.is_grad_enabled() or x.device.type != "cpu" or x.dtype not in _DTYPES:
+    a CPU tensor of the weights' dtype (fp32, or bf16 where this CPU's
+    oneDNN has bf16 kernels), with no gradient being recorded."""
+    if not _AVAILABLE or torch.is_grad_enabled() or x.device.type != "cpu":
+        return False
+    if x.dtype not in _DTYPES or x.dtype in _state["broken"]:
         return False
     return all(type(m) is nn.Linear and m.bias is not None and m.weight.dtype == x.dtype for m in linears)
 
@@ -54,9 +64,10 @@ def weights(*linears: nn.Linear) -> Tuple[torch.Tensor, torch.Tensor]:
     bf16 weights are also reordered into oneDNN's blocked layout, once, and
     kept on the first linear while they are unchanged: there that is 6-9%
     faster at MiniLM's shapes (fp32 gains nothing, and its weights may be
-    training, so they are concatenated afresh on each call).
+    training, so they are concatenated afresh on each call). Where this
+    CPU's oneDNN has no bf16 kernels, the reorder would fail: plain weights.
     """
-    if linears[0].weight.dtype != torch.bfloat16:
+    if linears[0].weight.dtype != torch.bfloat16 or torch.bfloat16 not in _DTYPES:
         if len(linears) == 1:
             return linears[0].weight, linears[0].bias
         return torch.cat([m.weight for m in linears]), torch.cat([m.bias for m in linears])
@@ -88,14 +99,20 @@ def linear(
         attr, algorithm = ACTIVATIONS[activation] if activation is not None else ("none", "")
         return torch.ops.mkldnn._linear_pointwise(x, weight, bias, attr, [], algorithm)
     except RuntimeError as err:
-        # A torch built without this kernel for the CPU at hand: say so once,
-        # and from then on let callers run the modules.
-        _state["broken"] = True
-        warnings.warn(Warnings.W061.format(error=str(err).splitlines()[0]))
+        # A kernel this build lacks for the CPU at hand, or an input it
+        # rejects: say so once, and from then on let callers run the modules.
+        if x.dtype not in _state["broken"]:
+            _state["broken"].add(x.dtype)
+            warnings.warn(Warnings.W061.format(error=str(err).splitlines()[0]))
         return _reference(x, weight, bias, activation, residual)
 
 
 def _reference(x, weight, bias, activation, residual):
+    """What `linear` computes, through torch's own ops. `weight` may be the
+    reordered one of `weights`, which F.linear cannot read: its plain
+    layout comes back, exactly (reordering moves values, it rounds none)."""
+    if weight.is_mkldnn:
+        weight = weight.to_dense()
     out = nn.functional.linear(x, weight, bias)
     if residual is not None:
         return out + residual
