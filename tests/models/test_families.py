@@ -1,14 +1,18 @@
 """The transformer encoder on every tokenizer and architecture family, with tiny models, against raw transformers."""
 import contextlib
 import functools
+import inspect
+import warnings
 
 import numpy
 import pytest
 import spacy
+import torch
 from torch import nn
 
 from spacy_ctx.errors import SpacyCtxError
 from spacy_ctx.models.hf_loading import usable_length
+from spacy_ctx.models.pytorch import packed
 from spacy_ctx.models.pytorch.packed import packable
 from spacy_ctx.models.types import LayerRequest
 from spacy_ctx.testing import FAMILY, FAMILY_NAMES, sentences
@@ -56,35 +60,63 @@ reference = functools.lru_cache(maxsize=None)(load_reference)
 @contextlib.contextmanager
 def watch_inputs(model):
     """Record, for every embedding table of the loaded transformer, the
-    largest index it was asked for, and the [batch, seq_len] shapes of the
-    transformer's input ids."""
-    transformer = model.layers[0].shims[0].encoder.transformer
-    seen = {"shapes": [], "overflow": []}
+    largest index it was asked for; the [batch, seq_len] shapes of the
+    padded forward batches the encoder was given; and the rows that went
+    through the first layer's last norm (padded or packed)."""
+    encoder = model.layers[0].shims[0].encoder
+    transformer = encoder.transformer
+    seen = {"shapes": [], "overflow": [], "real": 0, "rows": 0}
 
     def check_index(module, args):
         (ids,) = args[:1]
         if ids.numel() and int(ids.max()) >= module.num_embeddings:
             seen["overflow"].append((module, int(ids.max())))
 
-    def record_shape(module, args, kwargs):
-        ids = kwargs["input_ids"] if "input_ids" in kwargs else args[0]
-        seen["shapes"].append(tuple(ids.shape))
+    def record_batches(module, args, kwargs):
+        bound = inspect.signature(module.forward).bind(*args, **kwargs)
+        for ids, mask in zip(bound.arguments["input_ids"], bound.arguments["attention_mask"]):
+            seen["shapes"].append(tuple(ids.shape))
+            seen["real"] += int(mask.sum())
+
+    # ALBERT's layers are shared: its one layer runs for every hidden layer.
+    config = transformer.config
+    uses = config.num_hidden_layers // config.num_hidden_groups if config.model_type == "albert" else 1
+
+    def count_rows(module, args):
+        seen["rows"] += args[0].numel() // args[0].shape[-1] / uses
 
     handles = [
         m.register_forward_pre_hook(check_index)
         for m in transformer.modules()
         if isinstance(m, nn.Embedding)
     ]
-    # On the model's own forward: some models (ModernBERT on CUDA) reach
-    # their embedding table by a path that bypasses module hooks. A packed
-    # forward (BERT-style families) calls the embeddings, not the model.
-    entry = transformer.embeddings if packable(transformer) else transformer
-    handles.append(entry.register_forward_pre_hook(record_shape, with_kwargs=True))
+    handles.append(encoder.register_forward_pre_hook(record_batches, with_kwargs=True))
+    handles.append(last_norm(transformer).register_forward_pre_hook(count_rows))
     try:
         yield seen
     finally:
         for handle in handles:
             handle.remove()
+
+
+# The first layer's last per-token module of each architecture: every
+# wordpiece row the encoder computes goes through it once.
+LAST_NORMS = {
+    "bert": "encoder.layer.0.output.LayerNorm",
+    "roberta": "encoder.layer.0.output.LayerNorm",
+    "xlm-roberta": "encoder.layer.0.output.LayerNorm",
+    "electra": "encoder.layer.0.output.LayerNorm",
+    "mpnet": "encoder.layer.0.output.LayerNorm",
+    "deberta-v2": "encoder.layer.0.output.LayerNorm",
+    "distilbert": "transformer.layer.0.output_layer_norm",
+    "albert": "encoder.albert_layer_groups.0.albert_layers.0.full_layer_layer_norm",
+    "t5": "encoder.block.0.layer.1.layer_norm",
+    "modernbert": "layers.0.mlp_norm",
+}
+
+
+def last_norm(transformer):
+    return transformer.get_submodule(LAST_NORMS[transformer.config.model_type])
 
 
 def assert_word_vectors(doc, layers):
@@ -191,6 +223,50 @@ def test_5000_character_token(tiny_model, nlp, family):
     assert not seen["overflow"]
     assert max(seq for _, seq in seen["shapes"]) <= FAMILY[family].limit
     assert_word_vectors(doc, layers)
+
+
+@pytest.mark.parametrize("family", FAMILY_NAMES)
+def test_the_encoder_computes_no_padding(tiny_model, nlp, family):
+    """Docs of very different lengths in one forward batch: the rows the
+    encoder computes are the real wordpieces, padded/real = 1.00."""
+    model = make_encoder(directory := tiny_model(family))
+    assert packable(reference(directory)[1])
+    docs = [nlp(text) for text in TEXTS + ODD_TEXTS[:2] + ["Hi."]]
+    with watch_inputs(model) as seen:
+        model.predict(docs)
+    padded = sum(rows * length for rows, length in seen["shapes"])
+    assert padded > seen["real"] > 0  # the batch itself is padded
+    assert seen["rows"] / seen["real"] == 1.0
+
+
+def test_an_unlisted_family_runs_its_own_forward_and_says_so_once(tiny_model, nlp, tmp_path, monkeypatch):
+    """RoFormer wears BERT's module names but rotates its queries and keys:
+    it is not on the allowlist, so it runs its own forward (exact), and
+    the encoder warns once, naming it."""
+    import shutil
+
+    from transformers import RoFormerConfig, RoFormerModel
+
+    directory = tmp_path / "roformer"
+    bert = tiny_model("bert-cased")
+    shutil.copytree(bert, directory)
+    torch.manual_seed(0)
+    config = RoFormerConfig(vocab_size=reference(bert)[0].vocab_size, embedding_size=32, hidden_size=32,
+                            num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                            max_position_embeddings=64, initializer_range=0.5)
+    RoFormerModel(config).save_pretrained(directory)
+    tokenizer, transformer = load_reference(directory)
+    assert transformer.config.model_type == "roformer" and not packable(transformer)
+    monkeypatch.setattr(packed, "_warned", set())
+    docs = [nlp(text) for text in TEXTS]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        outputs = make_encoder(directory).predict(docs)
+        make_encoder(directory, pooling="max").predict(docs)
+    said = [str(w.message) for w in caught if "W062" in str(w.message)]
+    assert len(said) == 1 and "'roformer'" in said[0]
+    for doc, layers in zip(docs, outputs):
+        assert_allclose(layers, reference_layers(tokenizer, transformer, doc), atol=1e-4, rtol=0)
 
 
 def test_batch_equals_single(tiny_model, nlp):
