@@ -8,17 +8,16 @@ each in a process of its own.
 
 An earlier version of spacy-ctx, first on the path, with an architecture it has:
 
-    PYTHONPATH=/path/to/old/checkout python bench/bench_memory.py --paths pipe \
+    PYTHONPATH=/path/to/old/checkout python bench/bench_memory.py --paths pipe \\
         --arch spacy_ctx.TransformerEncoder.v1 --batch-items 2048 --out bench/results/memory-before.json
 """
 import argparse
 import os
-import resource
 import sys
 import time
-from pathlib import Path
 
-from _common import DATA, EWT, child_result, emit, in_child, log, machine, sentences
+from harness import EWT, child_result, emit, in_child, log, machine, options, parse, peak_rss_mib
+from harness.readers import sentences
 
 N_CHARS = 200_000
 
@@ -32,67 +31,44 @@ def child(text: str, dtype: str, path: str, batch_items: int, arch: str) -> dict
     import spacy
 
     nlp = spacy.blank("en")
-    model = {"@architectures": arch, "max_batch_items": batch_items}
-    nlp.add_pipe("ctx_encoder", config={"store_dtype": dtype, "model": model})
+    nlp.add_pipe("ctx_encoder", config={"store_dtype": dtype, "model": {"@architectures": arch, "max_batch_items": batch_items}})
     nlp.initialize()
     nlp("A short sentence to load everything.")
-    encoder = nlp.get_pipe("ctx_encoder")
-    doc = nlp.make_doc(text)
-    loaded = max(rss_mb(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6)
+    encoder, doc = nlp.get_pipe("ctx_encoder"), nlp.make_doc(text)
+    loaded = max(rss_mb(), peak_rss_mib() * 1.048576)
     start = time.perf_counter()
     if path == "pipe":
         doc = encoder(doc)
     else:
         encoder.set_annotations([doc], encoder.predict([doc]))
-    seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
+    seconds, peak = time.perf_counter() - start, peak_rss_mib() * 1.048576
     stored = (doc._.ctx_layers.nbytes + doc.tensor.nbytes) / 1e6
-    return {
-        "store_dtype": dtype,
-        "path": path,
-        "max_batch_items": batch_items,
-        "tokens": len(doc),
-        "loaded_mb": round(loaded),
-        "peak_above_loaded_mb": round(peak - loaded),
-        "stored_mb": round(stored),
-        "transient_mb": round(peak - loaded - stored),
-        "seconds": round(seconds, 1),
-    }
+    return {"store_dtype": dtype, "path": path, "max_batch_items": batch_items, "tokens": len(doc), "loaded_mb": round(loaded),
+            "peak_above_loaded_mb": round(peak - loaded), "stored_mb": round(stored),
+            "transient_mb": round(peak - loaded - stored), "seconds": round(seconds, 1)}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DATA)
+    parser = options(__doc__, threads=None)
     parser.add_argument("--batch-items", type=int, nargs="+", default=[2048, 512])
     parser.add_argument("--paths", nargs="+", default=["pipe", "predict+set"], choices=["pipe", "predict+set"])
     parser.add_argument("--arch", default="spacy_ctx.TransformerEncoder.v1")
-    parser.add_argument("--child", nargs=3, metavar=("DTYPE", "PATH", "BATCH_ITEMS"), help="(internal) one row, the text on stdin")
-    parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
-    args = parser.parse_args()
+    parser.add_argument("--child", nargs=3, metavar=("DTYPE", "PATH", "BATCH_ITEMS"), help=argparse.SUPPRESS)
+    args = parse(parser)
     if args.child:
         dtype, path, items = args.child
-        child_result(child(sys.stdin.read(), dtype, path, int(items), args.arch))
-        return
-    texts, _ = sentences(args.data / EWT.format(split="train"), limit=3000)
-    text = " ".join(texts)[:N_CHARS]
+        return child_result(child(sys.stdin.read(), dtype, path, int(items), args.arch))
+    text = " ".join(sentences(args.data / EWT.format(split="train"), limit=3000)[0])[:N_CHARS]
     rows = []
     for items in args.batch_items:
         for dtype in ("float32", "float16"):
             for path in args.paths:
                 rows.append(in_child(__file__, ["--arch", args.arch, "--child", dtype, path, str(items)], text))
                 log(str(rows[-1]))
-    report = {
-        "date": time.strftime("%Y-%m-%d"),
-        "machine": machine(f"load {os.getloadavg()[0]:.1f}"),
-        "chars": N_CHARS,
-        "arch": args.arch,
-        "spacy_ctx": __import__("spacy_ctx").__file__,
-        "rows": rows,
-        "goal_transient_below_150_mb": {
-            f"{r['store_dtype']} {r['path']} {r['max_batch_items']}": r["transient_mb"] < 150 for r in rows if r["path"] == "pipe"
-        },
-    }
-    emit(report, args.out)
+    emit({"machine": machine(f"load {os.getloadavg()[0]:.1f}"), "chars": N_CHARS, "arch": args.arch,
+          "spacy_ctx": __import__("spacy_ctx").__file__, "rows": rows,
+          "goal_transient_below_150_mb": {f"{r['store_dtype']} {r['path']} {r['max_batch_items']}": r["transient_mb"] < 150
+                                          for r in rows if r["path"] == "pipe"}}, args.out)
 
 
 if __name__ == "__main__":

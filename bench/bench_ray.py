@@ -10,20 +10,22 @@ each --sweep batch size.
 
     nice python bench/bench_ray.py --sentences 3000 --rounds 2 --out bench/results/ray.json
 """
-import argparse
-import os
 import shutil
 import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Dict, List
 
-from _common import DATA, TASKS, emit, interleave, machine, pipe_runner, sentences
+import torch
+
+from harness import TASKS, emit, machine, options, parse
+from harness.peers import ctx_pipeline, pipe
+from harness.readers import sentences
+from harness.timing import interleave
 
 
 def single_process(threads: int, batch_size: int) -> Callable[[Path, Path], float]:
     def run(source: Path, out: Path) -> float:
-        import torch
         from typer.testing import CliRunner
 
         from spacy_ctx.cli import app
@@ -64,45 +66,20 @@ def whole_jobs(jobs: Dict[str, Callable[[Path, Path], float]], actor_seconds: Di
     return {name: runner(name) for name in jobs}
 
 
-def batch_size_sweep(batch_sizes: List[int], texts: List[str]) -> Dict[str, float]:
-    """nlp.pipe words/s with one torch thread at each batch size, interleaved."""
-    if not batch_sizes:
-        return {}
-    import torch
-
-    from spacy_ctx.embed.writers import doc_outputs
-    from spacy_ctx.pipeline.loading import load_pipeline
-
-    torch.set_num_threads(1)
-    nlp = load_pipeline("default")
-
-    runners = {str(b): pipe_runner(nlp, b, lambda doc: doc_outputs(doc, [6], True)) for b in batch_sizes}
-    seconds = interleave(runners, texts, chunks=4, warmup=32)
-    n_words = sum(len(text.split(" ")) for text in texts)
-    return {name: round(n_words / s, 1) for name, s in seconds.items()}
-
-
 def main(argv=None) -> Dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DATA)
+    parser = options(__doc__, threads=None)
     parser.add_argument("--sentences", type=int, default=3000, help="first N CoNLL-2003 valid sentences")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=64, help="docs per nlp.pipe batch, everywhere")
     parser.add_argument("--block-size", type=int, default=256, help="sentences per Ray block")
     parser.add_argument("--sweep", default="16,64,256", help="batch sizes to compare in one process ('' = skip)")
     parser.add_argument("--sweep-sentences", type=int, default=800)
-    parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
-    args = parser.parse_args(argv)
-    os.environ.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    args = parse(parser, argv)
     import ray
 
     texts, words = sentences(args.data / TASKS["ner"]["dev"], args.sentences)
-    jobs = {
-        "single_1t": single_process(1, args.batch_size),
-        "single_2t": single_process(2, args.batch_size),
-        "ray_1a": with_ray(1, args.batch_size, args.block_size),
-        "ray_2a": with_ray(2, args.batch_size, args.block_size),
-    }
+    jobs = {"single_1t": single_process(1, args.batch_size), "single_2t": single_process(2, args.batch_size),
+            "ray_1a": with_ray(1, args.batch_size, args.block_size), "ray_2a": with_ray(2, args.batch_size, args.block_size)}
     start = time.perf_counter()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     ray_start_s = time.perf_counter() - start
@@ -110,42 +87,36 @@ def main(argv=None) -> Dict:
     size = -(-len(texts) // args.rounds)
     work = Path(tempfile.mkdtemp(prefix="bench_ray_"))
     try:
-        sources = []
-        for k in range(args.rounds):
-            sources.append(work / f"round{k}.txt")
-            sources[-1].write_text("\n".join(texts[k * size : (k + 1) * size]) + "\n", encoding="utf8")
+        sources = [work / f"round{k}.txt" for k in range(args.rounds)]
+        for k, source in enumerate(sources):
+            source.write_text("\n".join(texts[k * size : (k + 1) * size]) + "\n", encoding="utf8")
         seconds = interleave(whole_jobs(jobs, actor_seconds), sources, args.rounds, warmup=0)
     finally:
         ray.shutdown()
         shutil.rmtree(work, ignore_errors=True)
-    n_words = sum(words)
-    words_per_s = {name: n_words / s for name, s in seconds.items()}
-    sweep = batch_size_sweep([int(b) for b in args.sweep.split(",") if b.strip()], texts[: args.sweep_sentences])
-    report = {
-        "sentences": len(texts),
-        "words": n_words,
-        "rounds": args.rounds,
-        "batch_size": args.batch_size,
-        "block_size": args.block_size,
-        "ray_version": ray.__version__,
-        "ray_init_s": round(ray_start_s, 1),
+    words_per_s = {name: sum(words) / s for name, s in seconds.items()}
+    sweep = {}
+    if args.sweep.strip():  # nlp.pipe words/s at one torch thread per batch size, interleaved
+        from spacy_ctx.embed.writers import doc_outputs
+
+        torch.set_num_threads(1)
+        nlp, swept = ctx_pipeline(), texts[: args.sweep_sentences]
+        runners = {b: pipe(nlp, int(b), lambda doc: doc_outputs(doc, [6], True)) for b in args.sweep.split(",")}
+        sweep = {b: round(sum(len(t.split(" ")) for t in swept) / s, 1) for b, s in interleave(runners, swept, 4, warmup=32).items()}
+    ratio = lambda a, b: round(words_per_s[a] / words_per_s[b], 3)  # noqa: E731
+    return emit({
+        "sentences": len(texts), "words": sum(words), "rounds": args.rounds, "batch_size": args.batch_size,
+        "block_size": args.block_size, "ray_version": ray.__version__, "ray_init_s": round(ray_start_s, 1),
         "job_seconds": {name: round(s, 1) for name, s in seconds.items()},
         "words_per_s": {name: round(v, 1) for name, v in words_per_s.items()},
         # The pool's rate once its actors are up: the words over the seconds the
-        # actors spent in blocks (reading, encoding, writing), divided by the
-        # number of actors; start-up, scheduling and the driver are left out.
-        "ray_actor_words_per_s": {
-            name: round(n_words / (actor_seconds[name] / (2 if name == "ray_2a" else 1)), 1) for name in ("ray_1a", "ray_2a")
-        },
-        "ratio_ray_2a_over_ray_1a": round(words_per_s["ray_2a"] / words_per_s["ray_1a"], 3),
-        "ratio_ray_1a_over_single_1t": round(words_per_s["ray_1a"] / words_per_s["single_1t"], 3),
-        "ratio_ray_2a_over_single_2t": round(words_per_s["ray_2a"] / words_per_s["single_2t"], 3),
-        "ratio_single_2t_over_single_1t": round(words_per_s["single_2t"] / words_per_s["single_1t"], 3),
-        "batch_size_sweep_words_per_s": sweep,
-        "machine": machine("torch CPU build"),
-        "date": time.strftime("%Y-%m-%d"),
-    }
-    return emit(report, args.out)
+        # actors spent in blocks, divided by the number of actors.
+        "ray_actor_words_per_s": {name: round(sum(words) / (actor_seconds[name] / actors), 1)
+                                  for name, actors in (("ray_1a", 1), ("ray_2a", 2))},
+        "ratio_ray_2a_over_ray_1a": ratio("ray_2a", "ray_1a"), "ratio_ray_1a_over_single_1t": ratio("ray_1a", "single_1t"),
+        "ratio_ray_2a_over_single_2t": ratio("ray_2a", "single_2t"), "ratio_single_2t_over_single_1t": ratio("single_2t", "single_1t"),
+        "batch_size_sweep_words_per_s": sweep, "machine": machine("torch CPU build"),
+    }, args.out)
 
 
 if __name__ == "__main__":

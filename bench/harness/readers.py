@@ -13,8 +13,8 @@ from . import TASKS
 def sentences(path: Path, limit: Optional[int] = None) -> Tuple[List[str], List[int]]:
     """The text and the number of words of each sentence of an annotated
     corpus: CoNLL-U as its `# text` lines have it, CoNLL NER columns as the
-    tokens joined by spaces."""
-    docs = read_docs(path, spacy.blank("en"), limit=limit)
+    tokens joined by spaces. `limit` 0 or None: all."""
+    docs = read_docs(path, spacy.blank("en"), limit=limit or None)
     return [doc.text.rstrip() for doc in docs], [len(doc) for doc in docs]
 
 

@@ -1,0 +1,393 @@
+"""Encoder paths side by side: ctx_encoder at a setting against the
+wordpiece-sorted transformers loop and other peers, interleaved.
+
+Every path encodes the same UD EWT dev sentences, chunk by chunk in turn
+(harness.timing.interleave), so the ratios to the loop hold on a busy
+machine. Paths (--paths; the first loop is the reference):
+  loop, loop-fp16, loop-bf16  the plain transformers loop: sentences sorted by
+      wordpiece count, batches of 64, every hidden state (autocast for fp16/bf16)
+  eager-attention, compile, jit, ort, ort-int8  that loop through another
+      forward: attn_implementation="eager", torch.compile, a frozen
+      torch.jit trace, ONNX Runtime after its BERT optimizer (fp32; dynamic
+      int8, feed-forward down projections in fp32)
+  trf, trf-batch64  spacy-transformers' transformer component
+  ctx paths, each the default pipeline in nlp.pipe (CTX below): padded (the
+      model's own padded forward), packed (no padding computed), pooled (the
+      default: packed, oneDNN linears, nlp.pipe's batches pooled to 4,096
+      words), unfused (pooled, torch's own linears), batch1000, default (at
+      nlp.pipe's default batch), auto, int8, bf16 (precision), k4, int8-k4
+      (stopping at layer 4).
+Each path's words/s, its ratio to the loop (summed and chunk by chunk), its
+padding ratio (padded / real wordpieces) and useful work (FLOPs of the real
+wordpieces per second) as a share of this machine's sgemm rate. --fidelity
+adds each path's per-layer fidelity (spacy_ctx.models.pytorch.fidelity)
+against its fp32 reference; --rss PATH the peak RSS of a path alone;
+--profile times nothing but profiles the first ctx path; --ablation grades
+only the int8 design choices; --device cuda runs it all on a GPU.
+
+    python bench/bench_speed.py --paths loop padded packed pooled unfused batch1000 auto \\
+        --sentences 1200 --chunks 3 --rounds 4 --out bench/results/padding-fused-2threads.json
+    python bench/bench_speed.py --plot docs/figures/throughput.png --out bench/results/encoder.json
+"""
+import argparse
+import cProfile
+import copy
+import json
+import pstats
+import random
+import sys
+import tempfile
+import time
+import warnings
+from collections import defaultdict
+from pathlib import Path
+
+import spacy
+import torch
+
+from harness import EWT, ROOT, child_result, emit, in_child, options, peak_rss_mib
+from harness.peers import ctx_pipeline, hf_model, hidden_states, pipe, sorted_batches, spacy_transformers, stored_layers
+from harness.peers import transformers_loop
+from harness.plots import bars, figure
+from harness.readers import load_docs, sentences
+from harness.timing import best_gflops, chunk_ratios, interleave, with_threads
+from spacy_ctx.models.pytorch import precision as P
+from spacy_ctx.models.pytorch.cpu import int8_reduce_range
+from spacy_ctx.models.pytorch.fidelity import layer_fidelity, within_bar, worst_layer
+from spacy_ctx.models.transformer import find_hf_shim
+from spacy_ctx.pipeline.encoder import pooled_batches
+from spacy_ctx.pipeline.loading import find_encoder
+
+K4 = {"store_layers": [4], "mix.layers": [4]}
+# name: (precision, pipeline settings, nlp.pipe batch size, runtime switches)
+CTX = {
+    "padded": ("fp32", {}, 64, {"pack": False, "min_batch_words": 0}),
+    "packed": ("fp32", {}, 64, {"min_batch_words": 0}),
+    "pooled": ("fp32", {}, 64, {}),
+    "unfused": ("fp32", {}, 64, {"fuse": False}),
+    "batch1000": ("fp32", {}, 1000, {"min_batch_words": 0}),
+    "default": ("fp32", {}, None, {}),
+    "auto": ("auto", {}, 64, {}), "int8": ("int8", {}, 64, {}), "bf16": ("bf16", {}, 64, {}),
+    "k4": ("fp32", K4, 64, {}), "int8-k4": ("int8", K4, 64, {}),
+}
+LOOPS = {"loop": None, "loop-fp16": torch.float16, "loop-bf16": torch.bfloat16}
+BACKENDS = ("eager-attention", "compile", "jit", "ort", "ort-int8")
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+class HiddenStates(torch.nn.Module):
+    """The model as a function of its three inputs to a tuple of every
+    hidden state, the form tracing and ONNX export want."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, output_hidden_states=True)
+        return tuple(out.hidden_states)
+
+
+def positional(module):
+    def forward(batch):
+        with torch.inference_mode():
+            return module(*(batch[k] for k in INPUTS))
+
+    return forward
+
+
+def ort_forward(model, tokenizer, work: Path, int8: bool):
+    """ONNX Runtime on the model's export: through ORT's BERT graph optimizer
+    (fp32) or dynamically quantised (per channel, FFN down projections in
+    fp32), which the session's own optimizer then fuses."""
+    import onnxruntime
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    raw, path = work / "model.onnx", work / ("int8.onnx" if int8 else "optimized.onnx")
+    if not raw.exists():
+        names = [f"hidden_{i}" for i in range(model.config.num_hidden_layers + 1)]
+        example = sorted_batches(tokenizer, ["an example sentence to trace", "and another"])[0]
+        torch.onnx.export(HiddenStates(copy.deepcopy(model)).eval(), tuple(example[k] for k in INPUTS), str(raw),
+                          input_names=list(INPUTS), output_names=names, opset_version=17, dynamo=False,
+                          dynamic_axes={n: {0: "batch", 1: "sequence"} for n in [*INPUTS, *names]})
+    if int8:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        import onnx
+
+        down = [n.name for n in onnx.load(str(raw)).graph.node
+                if n.op_type == "MatMul" and "/output/dense" in n.name and "attention" not in n.name]
+        quantize_dynamic(str(raw), str(path), per_channel=True, weight_type=QuantType.QInt8,
+                         op_types_to_quantize=["MatMul"], nodes_to_exclude=down)
+    else:
+        optimize_model(str(raw), model_type="bert", num_heads=model.config.num_attention_heads,
+                       hidden_size=model.config.hidden_size).save_model_to_file(str(path))
+    settings = onnxruntime.SessionOptions()
+    settings.intra_op_num_threads = torch.get_num_threads()
+    # ORT's threads spin after each run by default, taking the cores from
+    # whichever runner comes next in the interleaving.
+    settings.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = onnxruntime.InferenceSession(str(path), settings, providers=["CPUExecutionProvider"])
+    return lambda batch: [torch.from_numpy(h) for h in session.run(None, {k: batch[k].numpy() for k in INPUTS})]
+
+
+class Paths:
+    """Builds the paths by name, sharing the model and the pipelines."""
+
+    def __init__(self, device: str):
+        self.device, self.sync = device, device == "cuda"
+        self.tokenizer, self.model = hf_model()
+        self.model.to(device)
+        self.pipelines, self.work = {}, Path(tempfile.mkdtemp())
+
+    def nlp(self, precision="fp32", settings=None):
+        key = (precision, json.dumps(settings or {}))
+        if key not in self.pipelines:
+            self.pipelines[key] = nlp = ctx_pipeline(precision, 0 if self.sync else -1, settings)
+            nlp("warm up")  # "auto" chooses at load
+        return self.pipelines[key]
+
+    def forward(self, name):
+        """A peer's forward of one batch to every hidden state."""
+        if name in LOOPS:
+            return hidden_states(self.model, self.device, LOOPS[name])
+        if name == "eager-attention":
+            return hidden_states(hf_model(attn_implementation="eager")[1])
+        if name == "compile":
+            return hidden_states(torch.compile(self.model, dynamic=True))
+        if name == "jit":
+            example = tuple(sorted_batches(self.tokenizer, ["an example sentence to trace", "and another"])[0][k] for k in INPUTS)
+            with torch.inference_mode(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                traced = torch.jit.trace(HiddenStates(hf_model(attn_implementation="eager")[1]), example, strict=False)
+                return positional(torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval())))
+        return ort_forward(self.model, self.tokenizer, self.work, int8=name == "ort-int8")
+
+    def runner(self, name, stored=None):
+        if name.startswith("trf"):
+            return pipe(spacy_transformers(self.sync), 64 if name == "trf-batch64" else None, synchronize=self.sync)
+        if name in CTX:
+            precision, settings, batch_size, switches = CTX[name]
+            return pipe(self.nlp(precision, settings), batch_size, stored=stored, synchronize=self.sync,
+                        **{"pack": True, "fuse": True, "min_batch_words": 4096, **switches})
+        forward = self.forward(name)
+        forward(sorted_batches(self.tokenizer, ["warm up", "and compile"])[0])
+        return transformers_loop(self.tokenizer, forward, self.sync)
+
+    def padding(self, name, chunks) -> float:
+        """Padded / real wordpieces of a path's forward batches over the chunks."""
+        if name in CTX and name != "padded":
+            return 1.0  # the packed forward computes only the real ones, attention included
+        if name == "padded":
+            planner, (_, _, batch_size, _) = find_hf_shim(find_encoder(self.nlp()).model).planner, CTX[name]
+            nlp = self.nlp()
+            masks = [b.attention_mask for c in chunks for docs in pooled_batches(map(nlp.make_doc, c), batch_size, 0)
+                     for b in planner(docs).batches]
+            return sum(m.size for m in masks) / sum(int(m.sum()) for m in masks)
+        masks = [b["attention_mask"] for c in chunks for b in sorted_batches(self.tokenizer, c)]
+        return sum(m.numel() for m in masks) / sum(int(m.sum()) for m in masks)
+
+    def fidelity(self, name, texts):
+        """Per layer (mean, 1st percentile) token cosine against fp32: a ctx
+        path's stored layers against the pooled default's, a peer's hidden
+        states on real wordpieces against the loop's."""
+        if name in CTX:
+            self.runner(name)([])  # sets the path's switches
+            nlp = self.nlp(*CTX[name][:2])
+            ids = nlp("x")._.ctx_layer_ids
+            return layer_fidelity(stored_layers(self.nlp(), texts)[ids], stored_layers(nlp, texts))
+        return peer_fidelity(sorted_batches(self.tokenizer, texts), self.forward("loop"), self.forward(name))
+
+
+def peer_fidelity(batches, reference, forward):
+    """layer_fidelity of two forwards' hidden states on the real wordpieces."""
+    real = lambda states, b: [h.float().cpu()[b["attention_mask"].bool()] for h in states]  # noqa: E731
+    pairs = [(real(reference(b), b), real(forward(b), b)) for b in batches]
+    return layer_fidelity(*([torch.cat(layer) for layer in zip(*side)] for side in zip(*pairs)))
+
+
+def texts_for(args):
+    """EWT dev sentences or, where the corpora are not at hand (a lent GPU
+    machine), corpus/'s sentences in shuffled pairs: (texts, words of each)."""
+    path = args.data / EWT.format(split="dev")
+    if path.exists():
+        return sentences(path, args.sentences)
+    pool, rng = [doc.text for f in sorted((ROOT / "corpus").glob("*.spacy")) for doc in load_docs(f)], random.Random(0)
+    texts = [f"{rng.choice(pool)} {rng.choice(pool)}" for _ in range(args.sentences)]
+    return texts, [len(doc) for doc in spacy.blank("en").tokenizer.pipe(texts)]
+
+
+def flops_per_wordpiece(config) -> float:
+    """Multiply-adds x 2 of one real wordpiece's linears in every layer."""
+    width, inner = config.hidden_size, config.intermediate_size
+    return 2 * config.num_hidden_layers * (4 * width * width + 2 * width * inner)
+
+
+def graded(fidelity):
+    mean, low = worst_layer(fidelity)
+    return {"per_layer_mean_p1": [[round(m, 6), round(p, 6)] for m, p in fidelity],
+            "worst_mean": round(mean, 6), "worst_p1": round(low, 6), "within_bar": within_bar(fidelity)}
+
+
+def ablation(args, texts):
+    """The fidelity of int8 variants that each change one design choice of `convert`."""
+    tokenizer, fp32 = hf_model()
+    calibration = P.calibration_batches(tokenizer)
+    train = sentences(args.data / EWT.format(split="train"), 256)[0][::2]
+    int8 = lambda **kw: P.convert(copy.deepcopy(fp32), "int8", kw.pop("calibration", calibration), **kw)  # noqa: E731
+    reduce_range = not int8_reduce_range()
+    variants = {
+        "int8": int8, "int8-no-smoothing": lambda: int8(alpha=0.0), "int8-alpha-0.7": lambda: int8(alpha=0.7),
+        "int8-ffn-down-in-int8": lambda: int8(skip=["pooler.dense"]),
+        f"int8-reduce_range-{reduce_range}": lambda: int8(reduce_range=reduce_range),
+        "int8-calibrated-on-128-ewt-train": lambda: int8(calibration=P.calibration_batches(tokenizer, train)),
+        "quantize_dynamic-per-channel-weights": lambda: torch.ao.quantization.quantize_dynamic(
+            copy.deepcopy(fp32), {torch.nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig}),
+    }
+    torch.set_num_threads(1)
+    batches, reference = sorted_batches(tokenizer, texts), hidden_states(fp32)
+    fidelity = {name: graded(peer_fidelity(batches, reference, hidden_states(make()))) for name, make in variants.items()}
+    return {"what": "per-layer fidelity of int8 variants against fp32", "sentences": len(texts), "fidelity": fidelity}
+
+
+GROUPS = {
+    "matmul": ("addmm", "aten::mm", "bmm", "aten::matmul", "aten::linear", "mkldnn", "baddbmm"),
+    "attention": ("scaled_dot_product", "softmax", "flash_attention"),
+    "elementwise": ("gelu", "layer_norm", "aten::add", "aten::mul", "aten::div", "aten::sub", "tanh", "dropout",
+                    "aten::where", "aten::sum", "aten::mean", "aten::maximum", "aten::fill_", "aten::clamp"),
+    "copies_and_indexing": ("index", "copy", "aten::cat", "aten::stack", "contiguous", "clone", "aten::to", "_to_copy",
+                            "zeros", "empty", "scatter", "gather", "embedding", "split", "aten::narrow"),
+}
+
+
+def profile(run, texts, words: int):
+    """Self CPU time of each torch op over `run(texts)` (torch.profiler, on
+    the calling thread), by group, what runs outside torch ops, and
+    cProfile's split of that by spacy_ctx module."""
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        start = time.perf_counter()
+        run(texts)
+        wall = time.perf_counter() - start
+    groups, ops = defaultdict(float), {e.key: e.self_cpu_time_total / 1e6 for e in prof.key_averages()}
+    for key, seconds in ops.items():
+        groups[next((g for g, keys in GROUPS.items() if any(k in key for k in keys)), "other_torch")] += seconds
+    table = {g: {"s": round(s, 3), "share": round(s / wall, 3)} for g, s in sorted(groups.items(), key=lambda kv: -kv[1])}
+    outside = wall - sum(groups.values())
+    table["outside_torch_ops"] = {"s": round(outside, 3), "share": round(outside / wall, 3)}
+    profiler = cProfile.Profile()
+    profiler.runcall(run, texts)
+    split = defaultdict(float)
+    for (path, _, name), (_, _, tottime, _, _) in pstats.Stats(profiler).stats.items():
+        owner = next((o for o, keys in (("torch (ops and their Python)", ("/torch/",)), ("numpy", ("/numpy/",)),
+                                        ("spacy and thinc", ("/spacy/", "/thinc/"))) if any(k in path for k in keys)), "other")
+        split["spacy_ctx/" + path.split("/spacy_ctx/")[1] if "/spacy_ctx/" in path else owner] += tottime
+    return {"wall_s": round(wall, 3), "words_per_s": round(words / wall), "groups": table,
+            "top_ops_s": {k: round(v, 3) for k, v in sorted(ops.items(), key=lambda kv: -kv[1])[:12]},
+            "cprofile_tottime_s": {k: round(v, 3) for k, v in sorted(split.items(), key=lambda kv: -kv[1])}}
+
+
+def plot(report, png: Path) -> None:
+    with figure(png, size=(6.4, 3.4)) as (ax,):
+        bars(ax, {name: row["words_per_s"] for name, row in report["results"].items()}, "words / s",
+             f"Bundled MiniLM, {report['sentences']} EWT sentences ({report['date']}, {report['machine']})")
+
+
+def main(argv=None):
+    parser = options(__doc__, threads=None)
+    parser.add_argument("--paths", nargs="+", default=["loop", "padded", "packed", "pooled", "unfused", "batch1000"],
+                        choices=[*LOOPS, *BACKENDS, "trf", "trf-batch64", *CTX])
+    parser.add_argument("--sentences", type=int, default=1000, help="first N EWT dev sentences")
+    parser.add_argument("--chunks", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=1, help="times over the sentences, chunk by chunk")
+    parser.add_argument("--threads", type=int, nargs="+", default=[0], help="torch threads; several: every path at each")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--fidelity", type=int, default=0, metavar="N", help="grade each path on the first N sentences")
+    parser.add_argument("--rss", nargs="+", default=[], metavar="PATH", help="peak RSS of these paths, each alone")
+    parser.add_argument("--profile", action="store_true", help="profile the first ctx path at each --threads")
+    parser.add_argument("--ablation", action="store_true", help="only the fidelity of the int8 design choices")
+    parser.add_argument("--plot", type=Path, metavar="PNG", help="only draw --out's words/s into PNG")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore")
+    if args.plot:
+        return plot(json.loads(args.out.read_text()), args.plot)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        sys.exit("bench_speed.py: no CUDA device here (torch.cuda.is_available() is False)")
+    texts, words = texts_for(args)
+    if args.child:
+        paths = Paths(args.device)
+        paths.runner(args.child)(texts)
+        return child_result({"peak_rss_mib": round(peak_rss_mib())})
+    if args.ablation:
+        return emit(ablation(args, texts), args.out)
+    paths, threads = Paths(args.device), [n or torch.get_num_threads() for n in args.threads]
+    name_of = lambda path, n: path if len(threads) == 1 else f"{path}@{n}"  # noqa: E731
+    report = {"sentences": len(texts), "words": sum(words) * args.rounds, "rounds": args.rounds, "threads": threads,
+              "device": torch.cuda.get_device_name(0) if args.device == "cuda" else "cpu", "results": {}}
+    if args.profile:
+        first = next(p for p in args.paths if p in CTX)
+        report["runs"] = {}
+        for n in threads:
+            torch.set_num_threads(n)
+            report["runs"][str(n)] = profile(paths.runner(first), texts, sum(words))
+        return emit({"what": f"torch.profiler self CPU time of the {first} path, by kind of op", **report}, args.out)
+    runners, setup_s, skipped, stored = {}, {}, {}, {p: {"bytes": 0, "tokens": 0} for p in args.paths}
+    for path in args.paths:
+        start = time.perf_counter()
+        try:
+            run = paths.runner(path, stored[path])
+        except Exception as err:  # a peer this machine cannot run is reported, not fatal
+            skipped[path] = f"{type(err).__name__}: {str(err)[:300]}"
+            continue
+        setup_s[path] = round(time.perf_counter() - start, 1)
+        runners.update((name_of(path, n), with_threads(n, run)) for n in threads)
+    samples = {}
+    seconds = interleave(runners, texts, args.chunks, warmup=64, rounds=args.rounds, samples=samples)
+    size = -(-len(texts) // args.chunks)
+    chunks = [texts[k : k + size] for k in range(0, len(texts), size)]
+    pieces = sum(len(ids) for ids in paths.tokenizer(texts)["input_ids"]) * args.rounds  # special tokens included
+    per_piece = flops_per_wordpiece(paths.model.config)
+    width, gemm = paths.model.config.hidden_size, {}
+    for n in threads if args.device == "cpu" else ():
+        torch.set_num_threads(n)
+        gemm[n] = best_gflops(4096, width, 4 * width, repeats=20, rounds=1)  # the feed-forward's shape
+    for path in setup_s:
+        graded_path = graded(paths.fidelity(path, texts[: args.fidelity])) if args.fidelity and path != args.paths[0] \
+            and not path.startswith("trf") else None
+        for n in threads:
+            name, reference = name_of(path, n), name_of(args.paths[0], n)
+            row = {"words_per_s": round(report["words"] / seconds[name], 1),
+                   "vs_transformers_loop": round(seconds[reference] / seconds[name], 3),
+                   "vs_loop_per_chunk": chunk_ratios(samples[reference], samples[name]),
+                   "padding_ratio": round(paths.padding(path, chunks), 3), "setup_s": setup_s[path]}
+            if gemm:
+                useful = pieces * per_piece / seconds[name] / 1e9
+                row.update(useful_gflops=round(useful, 1), share_of_sgemm=round(useful / gemm[n], 3))
+            if stored[path]["tokens"]:
+                row["stored_bytes_per_token"] = round(stored[path]["bytes"] / stored[path]["tokens"], 1)
+            if graded_path:
+                row["fidelity"] = graded_path
+            report["results"][name] = row
+        if path in args.rss:
+            row.update(in_child(__file__, ["--child", path], "\n".join(texts)))
+    auto = [nlp for (precision, _), nlp in paths.pipelines.items() if precision == "auto"]
+    report["auto_choice"] = find_hf_shim(find_encoder(auto[0]).model).choice.to_dict() if auto else None
+    report["sgemm_gflops"] = {str(n): round(g, 1) for n, g in gemm.items()}
+    if args.device == "cuda":
+        report["ctx_device_to_host_copies_per_batch_of_64"] = {
+            "7_layers": host_copies(paths.nlp(), texts), "1_layer": host_copies(paths.nlp("fp32", {"store_layers": [6]}), texts)}
+    report["skipped"] = skipped
+    return emit({"what": "words/s of encoder paths, interleaved, against the transformers loop", **report}, args.out)
+
+
+def host_copies(nlp, texts) -> int:
+    """Device-to-host copies during one nlp.pipe batch of 64 docs: pooling and
+    the mix stay on the device, so the count should not grow with the layers."""
+    activities = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
+    with torch.profiler.profile(activities=activities) as prof:
+        pipe(nlp, 64, synchronize=True)(texts[:64])
+    return sum("DtoH" in e.name or "Device -> Host" in e.name for e in prof.events())
+
+
+if __name__ == "__main__":
+    main()
