@@ -4,36 +4,31 @@ peak memory and time per update, with a tagger head on a listener.
     nice -n 10 python bench/bench_lora.py --updates 12 --batch 32
 
 Each mode trains in a process of its own (peak RSS is per process), on the
-same EWT train sentences: ctx_encoder (MiniLM) + spaCy's tagger on
-spacy_ctx.CtxListener.v1 with grad_factor 1.0, spaCy's Adam (thinc keeps
-two moments per trainable weight). "frozen" is the frozen-feature baseline
-(grad_factor 0). The modes run in turn, twice, and each figure is the
-median of its runs. JSON: bench/results/lora.json.
+same EWT train sentences: ctx_encoder + spaCy's tagger on
+spacy_ctx.CtxListener.v1 with grad_factor 1.0 and spaCy's Adam (two moments
+per trainable weight); "frozen" is the frozen-feature baseline (grad_factor
+0). The modes run in turn, --rounds times; each figure is the median.
+JSON: bench/results/lora.json.
 """
 import argparse
-import json
 import statistics
-import sys
 import time
-from pathlib import Path
 
-from _common import DATA, EWT, RESULTS, child_result, emit, in_child, log, machine, peak_rss_mib
+from harness import EWT, RESULTS, child_result, emit, in_child, log, machine, options, parse, peak_rss_mib
+from harness.training import LORA
 
 MODES = ("frozen", "full", "lora")
-LORA = {"@misc": "spacy_ctx.LoRA.v1", "rank": 8, "alpha": 16.0, "dropout": 0.1, "target_modules": None, "merge": False}
 
 
-def child(mode: str, n_updates: int, batch: int) -> dict:
+def child(mode: str, args) -> dict:
     import spacy
-    import torch
     from spacy.training import Example
 
     from spacy_ctx.corpora import read_docs
     from spacy_ctx.models.lora import count_parameters
     from spacy_ctx.models.transformer import find_hf_shim
 
-    torch.set_num_threads(1)
-    gold = list(read_docs(DATA / EWT.format(split="train"), spacy.blank("en"), limit=batch * n_updates))
+    gold = list(read_docs(args.data / EWT.format(split="train"), spacy.blank("en"), limit=args.batch * args.updates))
     nlp = spacy.blank("en")
     nlp.add_pipe("ctx_encoder", config={"model": {"lora": LORA if mode == "lora" else None}})
     listener = {"@architectures": "spacy_ctx.CtxListener.v1", "grad_factor": 0.0 if mode == "frozen" else 1.0}
@@ -41,51 +36,44 @@ def child(mode: str, n_updates: int, batch: int) -> dict:
     examples = [Example(nlp.make_doc(doc.text), doc) for doc in gold]
     optimizer = nlp.initialize(lambda: examples)
     counts = count_parameters(find_hf_shim(nlp.get_pipe("ctx_encoder").model).encoder)
-    rss_ready = peak_rss_mib()
-    seconds = []
-    for k in range(n_updates):
+    rss_ready, seconds = peak_rss_mib(), []
+    for k in range(args.updates):
         start = time.perf_counter()
-        nlp.update(examples[k * batch : (k + 1) * batch], sgd=optimizer)
+        nlp.update(examples[k * args.batch : (k + 1) * args.batch], sgd=optimizer)
         seconds.append(time.perf_counter() - start)
-    words = sum(len(eg.reference) for eg in examples) / n_updates
     return {
-        "mode": mode, "encoder_parameters": counts["total"],
-        "trainable_encoder_parameters": counts["trainable"] if mode != "frozen" else 0,
+        "mode": mode, "encoder_parameters": counts["total"], "trainable_encoder_parameters": counts["trainable"] if mode != "frozen" else 0,
         "peak_rss_mib_after_init": round(rss_ready), "peak_rss_mib_training": round(peak_rss_mib()),
         # The first updates fill the frozen cache or warm up: the median of the rest.
-        "s_per_update": round(statistics.median(seconds[2:]), 3), "words_per_update": round(words),
+        "s_per_update": round(statistics.median(seconds[2:]), 3), "words_per_update": round(sum(len(eg.reference) for eg in examples) / args.updates),
     }
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = options(__doc__, RESULTS / "lora.json", threads=1)
     parser.add_argument("--updates", type=int, default=12)
     parser.add_argument("--batch", type=int, default=32, help="sentences per update")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--out", type=Path, default=RESULTS / "lora.json")
-    args = parser.parse_args()
+    args = parse(parser)
     if args.child:
-        return child_result(child(args.child, args.updates, args.batch))
+        return child_result(child(args.child, args))
     runs = {mode: [] for mode in MODES}
     for r in range(args.rounds):
         for mode in MODES:
             log(f"round {r + 1}: {mode}")
-            runs[mode].append(in_child(__file__, ["--child", mode, "--updates", str(args.updates), "--batch", str(args.batch)], ""))
+            runs[mode].append(in_child(__file__, ["--child", mode, "--updates", str(args.updates), "--batch", str(args.batch),
+                                                  "--data", str(args.data)]))
     rows = {}
     for mode, results in runs.items():
-        row = dict(results[0])
+        row = rows[mode] = dict(results[0])
         for key in ("peak_rss_mib_after_init", "peak_rss_mib_training", "s_per_update"):
             row[key] = round(statistics.median(r[key] for r in results), 3)
         row["training_rss_over_init_mib"] = round(row["peak_rss_mib_training"] - row["peak_rss_mib_after_init"])
-        rows[mode] = row
-    report = {
-        "machine": machine("torch on one thread"), "command": " ".join(["python", "bench/bench_lora.py", *sys.argv[1:]]),
-        "lora": LORA, "rounds": args.rounds, "updates": args.updates, "batch_sentences": args.batch, "modes": rows,
-        "lora_trainable_share": round(rows["lora"]["trainable_encoder_parameters"] / rows["full"]["trainable_encoder_parameters"], 4),
-        "lora_time_over_full": round(rows["lora"]["s_per_update"] / rows["full"]["s_per_update"], 2),
-    }
-    emit(report, args.out)
+    emit({"machine": machine("torch on one thread"), "lora": LORA, "rounds": args.rounds, "updates": args.updates,
+          "batch_sentences": args.batch, "modes": rows,
+          "lora_trainable_share": round(rows["lora"]["trainable_encoder_parameters"] / rows["full"]["trainable_encoder_parameters"], 4),
+          "lora_time_over_full": round(rows["lora"]["s_per_update"] / rows["full"]["s_per_update"], 2)}, args.out)
 
 
 if __name__ == "__main__":

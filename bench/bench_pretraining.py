@@ -1,25 +1,20 @@
 """What pretraining buys: encoders from pretrain-mlm (and pretrain-elmo) as
-frozen features under the learning-curve protocol of bench_curves.py, whose
+frozen features under the learning-curve protocol of bench_train.py, whose
 `--encoder` puts a pretrain-mlm output under its `ctx` system.
 
-    report --out FILE        one JSON: each system's pretraining metrics
-                             (held-out perplexity) beside its curve scores
-                             (--system LABEL=METRICS_JSON:CURVES_JSON[:SYSTEM];
-                             the first is the baseline) and --attach NAME=JSON files
+    report --out FILE   one JSON: each system's held-out perplexity beside its
+                        curve scores (--system LABEL=METRICS_JSON:CURVES_JSON[:SYSTEM];
+                        the first is the baseline) and --attach NAME=JSON files
     plot --inputs FILE --png FIGURE   held-out perplexity against UPOS gain
-
-    nice -n 10 python bench/bench_curves.py pos --systems ctx --upos-only --sizes 1 \
-        --encoder /tmp/mlm_tweets --out bench/results/mlm-domain-curves-adapted.json
 
 Method and results: docs/pretraining.md.
 """
-import argparse
 import json
 from pathlib import Path
 from typing import Dict, List
 
-from _common import emit
-
+from harness import emit, options
+from harness.plots import figure
 
 
 def report(systems: List[str], out: Path, notes: str, attach: List[str]) -> Dict:
@@ -30,20 +25,16 @@ def report(systems: List[str], out: Path, notes: str, attach: List[str]) -> Dict
         label, files = spec.split("=", 1)
         metrics_path, curves_path, *system = files.split(":")
         metrics = json.loads(Path(metrics_path).read_text()) if metrics_path else {}
-        curve = json.loads(Path(curves_path).read_text())
-        scores = curve["summary"]["pos_acc"][system[0] if system else "ctx"]
-        rows.append({"system": label, "pretraining": _perplexity(metrics), "pos_acc": scores,
-                     "metrics": metrics_path or None, "curves": curves_path})
+        scores = json.loads(Path(curves_path).read_text())["summary"]["pos_acc"][system[0] if system else "ctx"]
+        rows.append({"system": label, "pretraining": perplexity(metrics), "pos_acc": scores, "metrics": metrics_path or None, "curves": curves_path})
     base = rows[0]["pos_acc"]
     for row in rows:
-        row["gain_over_" + rows[0]["system"]] = {
-            size: round(row["pos_acc"][size]["mean"] - base[size]["mean"], 2) for size in row["pos_acc"] if size in base
-        }
+        row["gain_over_" + rows[0]["system"]] = {s: round(row["pos_acc"][s]["mean"] - base[s]["mean"], 2) for s in row["pos_acc"] if s in base}
     attached = {name: json.loads(Path(path).read_text()) for name, path in (a.split("=", 1) for a in attach)}
     return emit({"notes": notes, "rows": rows, "attached": attached}, out)
 
 
-def _perplexity(metrics: Dict) -> Dict:
+def perplexity(metrics: Dict) -> Dict:
     """The held-out figures of a pretrain-mlm or pretrain-elmo metrics.json."""
     if not metrics:
         return {}
@@ -59,43 +50,32 @@ def _perplexity(metrics: Dict) -> Dict:
 
 def plot(inputs: List[Path], png: Path) -> None:
     """Held-out perplexity (log scale) against the UPOS gain at each size."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for path in inputs:
-        data = json.loads(path.read_text())
-        baseline = data["rows"][0]["system"]
-        for row in data["rows"][1:]:
-            pre = row["pretraining"]
-            ppl = pre.get("pseudo_perplexity_after") or pre.get("perplexity_after", {}).get("forward")
-            for size, gain in row[f"gain_over_{baseline}"].items():
-                ax.scatter(ppl, gain, label=f"{row['system']}, {size}%")
-    ax.set_xscale("log")
-    ax.set_xlabel("held-out perplexity after pretraining (MLM: pseudo; biLM: forward)")
-    ax.set_ylabel(f"UPOS gain over {baseline} (points)")
-    ax.axhline(0, color="grey", lw=0.5)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png, dpi=120)
+    with figure(png, size=(6, 4)) as (ax,):
+        for path in inputs:
+            data = json.loads(path.read_text())
+            baseline = data["rows"][0]["system"]
+            for row in data["rows"][1:]:
+                pre = row["pretraining"]
+                ppl = pre.get("pseudo_perplexity_after") or pre.get("perplexity_after", {}).get("forward")
+                for size, gain in row[f"gain_over_{baseline}"].items():
+                    ax.scatter(ppl, gain, label=f"{row['system']}, {size}%")
+        ax.set_xscale("log")
+        ax.set_xlabel("held-out perplexity after pretraining (MLM: pseudo; biLM: forward)")
+        ax.set_ylabel(f"UPOS gain over {baseline} (points)")
+        ax.axhline(0, color="grey", lw=0.5)
+        ax.legend(fontsize=7)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = options(__doc__, threads=None)
     parser.add_argument("command", choices=["report", "plot"])
-    parser.add_argument("--system", action="append", default=[], help="report: LABEL=METRICS_JSON:CURVES_JSON[:SYSTEM]; the first is the baseline")
+    parser.add_argument("--system", action="append", default=[], help="report: LABEL=METRICS_JSON:CURVES_JSON[:SYSTEM]")
     parser.add_argument("--notes", default="")
     parser.add_argument("--attach", action="append", default=[], help="report: NAME=JSON, embedded whole (e.g. a similarity.json)")
     parser.add_argument("--inputs", nargs="+", type=Path, default=[])
     parser.add_argument("--png", type=Path, default=None)
-    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
-    if args.command == "report":
-        return report(args.system, args.out, args.notes, args.attach)
-    plot(args.inputs, args.png)
+    return report(args.system, args.out, args.notes, args.attach) if args.command == "report" else plot(args.inputs, args.png)
 
 
 if __name__ == "__main__":
