@@ -3,10 +3,13 @@ travel with the saved pipeline, and merged they give the same vectors."""
 import numpy
 import pytest
 import spacy
+import srsly
+import torch
 from numpy.testing import assert_allclose
 
 from spacy_ctx.errors import SpacyCtxError
-from spacy_ctx.models.lora import count_parameters, create_lora_v1
+from spacy_ctx.models.lora import ADAPTER_FILE, count_parameters, create_lora_v1, has_lora
+from spacy_ctx.models.pytorch import onednn
 from spacy_ctx.models.transformer import find_hf_shim
 from spacy_ctx.training.depths import shim_parameters
 
@@ -77,10 +80,20 @@ def test_adapters_travel_with_the_pipeline_and_merge(tiny_model, tmp_path):
     merged = spacy.load(tmp_path / "p", config={"components": {"ctx_encoder": {"model": {"lora": {"merge": True}}}}})
     for a, b in zip(layers(merged), expected):
         assert_allclose(a, b, rtol=1e-4, atol=1e-5)
-    # Saving a merged pipeline saves the same base weights and adapters.
+    # Saving a merged pipeline saves the same base weights and adapters, apart.
     merged.to_disk(tmp_path / "m")
     for a, b in zip(layers(spacy.load(tmp_path / "m")), expected):
         assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    saved, trained = saved_files(tmp_path / "m"), transformer_of(nlp).state_dict()
+    assert set(saved) == {"model.safetensors", ADAPTER_FILE}
+    base = {name.replace(".base_layer", ""): value for name, value in trained.items() if "lora_" not in name}
+    assert saved["model.safetensors"].keys() == base.keys() and not any("lora_" in k for k in saved["model.safetensors"])
+    for name, value in base.items():
+        assert torch.equal(saved["model.safetensors"][name], value), name
+    adapters = saved[ADAPTER_FILE]
+    assert adapters and all("lora_" in name for name in adapters)
+    assert len(adapters) == sum("lora_" in name for name in trained)
+    assert any(float(value.abs().sum()) > 0 for name, value in adapters.items() if "lora_B" in name)
     with pytest.raises(SpacyCtxError, match="E044"):
         spacy.load(tmp_path / "p", config={"components": {"ctx_encoder": {"model": {"lora": None}}}})
     # Adapters of another rank, or on other modules, do not fit: a clear error.
@@ -90,6 +103,46 @@ def test_adapters_travel_with_the_pipeline_and_merge(tiny_model, tmp_path):
     # Merged adapters cannot train.
     with pytest.raises(SpacyCtxError, match="E045"):
         merged.update(tagger_examples(merged), sgd=merged.resume_training())
+
+
+def saved_files(pipeline_dir):
+    """The safetensors files of a saved pipeline's encoder, loaded: {file name: state dict}.
+    (thinc saves each shim's bytes under "shims"; the HF shim's hold its files.)"""
+    from safetensors.torch import load
+
+    model = srsly.msgpack_loads((pipeline_dir / "ctx_encoder" / "model").read_bytes())
+    files = [srsly.msgpack_loads(data)["files"] for shims in model["shims"] for data in shims]
+    return {name: load(data) for shim_files in files for name, data in shim_files.items() if name.endswith(".safetensors")}
+
+
+def test_merged_inference_runs_plain_linears_through_onednn(tiny_model, tmp_path):
+    """Merged, the adapted linears fold back into plain nn.Linears in the
+    inference copy, so the packed forward runs them fused through oneDNN,
+    as for the base model: no linear module runs."""
+    nlp = make_nlp(tiny_model, lora_block())
+    optimizer = nlp.resume_training()
+    for _ in range(2):
+        nlp.update(tagger_examples(nlp), sgd=optimizer)
+    expected = layers(nlp)
+    nlp.to_disk(tmp_path / "p")
+    merged = spacy.load(tmp_path / "p", config={"components": {"ctx_encoder": {"model": {"lora": {"merge": True}}}}})
+    shim = find_hf_shim(merged.get_pipe("ctx_encoder").model)
+    fast = shim.encoder.fast
+    assert fast is not None and not has_lora(fast) and has_lora(shim.encoder.transformer)
+    linears = [m for m in fast.encoder.modules() if isinstance(m, torch.nn.Linear)]
+    assert linears and all(type(m) is torch.nn.Linear for m in linears)
+    with torch.no_grad():
+        assert onednn.fusable(linears, torch.zeros(2, fast.config.hidden_size))
+    ran = []
+    hooks = [m.register_forward_hook(lambda *args: ran.append(1)) for m in linears]
+    try:
+        got = layers(merged)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    assert not ran
+    for a, b in zip(got, expected):
+        assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
 def test_bad_lora_settings():

@@ -6,9 +6,11 @@ import warnings
 import numpy
 import pytest
 import spacy
+import torch
 from thinc.api import NumpyOps, get_current_ops
 
 from spacy_ctx.errors import SpacyCtxError
+from spacy_ctx.models.pytorch.fidelity import layer_fidelity, within_bar
 from spacy_ctx.models.pytorch.precision import supports
 from spacy_ctx.models.transformer import precision_of
 
@@ -36,18 +38,19 @@ def fp32_docs():
     return list(encoder_pipeline().pipe(TEXTS))
 
 
-def token_cosines(a, b):
-    a, b = a.astype("float64"), b.astype("float64")
-    return (a * b).sum(-1) / (numpy.linalg.norm(a, axis=-1) * numpy.linalg.norm(b, axis=-1))
+def all_layers(docs):
+    """[n_layers, n_tokens, width]: every doc's stored layers, tokens side by side."""
+    return numpy.concatenate([doc._.ctx_layers for doc in docs], axis=1)
 
 
 @pytest.mark.skipif(not supports("int8"), reason="this CPU has no int8 kernels (fbgemm)")
 def test_int8_pipeline_is_faithful_and_saves_fp32_weights(fp32_docs, tmp_path):
     nlp = encoder_pipeline("int8")
     docs = list(nlp.pipe(TEXTS))
+    # The documented bar, layer by layer over every token of the texts.
+    fidelity = layer_fidelity(all_layers(fp32_docs), all_layers(docs))
+    assert within_bar(fidelity), {f"int8 layer {layer}": f for layer, f in enumerate(fidelity) if not within_bar([f])}
     for doc, ref in zip(docs, fp32_docs):
-        cos = token_cosines(doc._.ctx_layers, ref._.ctx_layers)  # [n_layers, n_tokens]
-        assert cos.mean() > 0.995 and cos.min() > 0.95
         if ON_GPU:  # int8 kernels are the CPU's: on a GPU the encoder warns (W060) and runs fp32
             assert_allclose(doc._.ctx_layers, ref._.ctx_layers, atol=1e-5)
         else:
@@ -73,8 +76,8 @@ def test_bf16_runs_natively_or_falls_back_with_a_warning(fp32_docs):
     messages = [str(w.message) for w in caught if "W060" in str(w.message)]
     if supports("bf16"):
         assert not messages
-        for doc, ref in zip(docs, fp32_docs):
-            assert token_cosines(doc._.ctx_layers, ref._.ctx_layers).mean() > 0.999
+        fidelity = layer_fidelity(all_layers(fp32_docs), all_layers(docs))
+        assert within_bar(fidelity), {f"bf16 layer {layer}": f for layer, f in enumerate(fidelity) if not within_bar([f])}
     else:
         assert len(messages) == 1 and "fp32" in messages[0]
         for doc, ref in zip(docs, fp32_docs):
@@ -100,6 +103,30 @@ def test_fine_tuning_an_int8_encoder_fails_clearly_and_frozen_training_works():
         else:
             losses = [nlp.update(tagger_examples(nlp), sgd=optimizer)["tagger"] for _ in range(10)]
             assert losses[-1] < losses[0]
+
+
+def test_fine_tuning_a_bf16_encoder_needs_mixed_precision():
+    """precision = "bf16" set by hand is refused for fine-tuning (E061),
+    unless mixed_precision asks to train the fp32 weights under bf16
+    autocast: then they train."""
+    for mixed_precision in (False, True):
+        nlp = spacy.blank("en")
+        model = {"@architectures": "spacy_ctx.TransformerEncoder.v1", "precision": "bf16", "mixed_precision": mixed_precision}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # W060 where bf16 is not native
+            nlp.add_pipe("ctx_encoder", config={"model": model})
+            nlp.add_pipe("tagger", config=tagger_config(grad_factor=1.0))
+            optimizer = nlp.initialize(lambda: tagger_examples(nlp))
+        if not mixed_precision:
+            with pytest.raises(SpacyCtxError, match="E061.*bf16.*mixed_precision = true"):
+                nlp.update(tagger_examples(nlp), sgd=optimizer)
+            continue
+        transformer = nlp.get_pipe("ctx_encoder").model.layers[0].shims[0].encoder.transformer
+        weight = transformer.encoder.layer[-1].output.dense.weight
+        before = weight.detach().clone()
+        for _ in range(2):
+            nlp.update(tagger_examples(nlp), sgd=optimizer)
+        assert weight.dtype == torch.float32 and not torch.equal(weight.detach(), before)
 
 
 def test_forward_pass_stops_at_the_highest_layer_anything_reads(fp32_docs):
