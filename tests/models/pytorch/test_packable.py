@@ -102,3 +102,24 @@ def test_camembert_packs_exactly():
     assert packable(model)
     for state, full in zip(states, own):
         torch.testing.assert_close(state, full.reshape(-1, 32)[real], atol=1e-5, rtol=0)
+
+
+def test_deberta_with_a_convolution_layer_is_refused():
+    """DeBERTa-v2's optional convolution mixes neighbouring wordpieces after
+    the first layer: a position term the packed layer does not run."""
+    from transformers import DebertaV2Config, DebertaV2Model
+
+    config = DebertaV2Config(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                             intermediate_size=64, relative_attention=True, position_buckets=16,
+                             pos_att_type=["p2c", "c2p"], conv_kernel_size=3)
+    model = DebertaV2Model(config).eval()
+    assert not packable(model) and "convolution" in refusal(model)
+    config.conv_kernel_size = 0
+    assert packable(DebertaV2Model(config).eval())
+
+
+def test_scaled_rotary_positions_are_refused(tiny_model):
+    _, model = reference_or_minilm(tiny_model, "modernbert")
+    assert packable(model)
+    model.config.rope_scaling = {"rope_type": "linear", "factor": 2.0}
+    assert not packable(model) and "rope_scaling" in refusal(model)
