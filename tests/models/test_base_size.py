@@ -4,8 +4,8 @@ pooled independently. Skipped when the model is not on this machine
 (`real_mpnet` in conftest.py says how to get it)."""
 import pytest
 import spacy
-import torch
 
+from spacy_ctx.models.pytorch import onednn
 from spacy_ctx.models.pytorch.packed import packable
 
 from ..reference import load_reference, reference_layers
@@ -37,12 +37,16 @@ def test_real_mpnet_packs(mpnet_pipeline):
     assert transformer.config.model_type == "mpnet" and packable(transformer)
 
 
-def test_real_mpnet_stores_every_layer_as_raw_transformers(mpnet_pipeline, raw_mpnet):
+def test_real_mpnet_stores_every_layer_as_raw_transformers(mpnet_pipeline, raw_mpnet, monkeypatch):
     """13 layers of 768 per token, each within 1e-4 of transformers' own
     hidden states mean-pooled over the token's wordpieces by character
     offsets; the default path: packed, oneDNN linears, no gradient."""
     tokenizer, model = raw_mpnet
+    calls = []
+    fused_linear = onednn.linear
+    monkeypatch.setattr(onednn, "linear", lambda *args, **kwargs: calls.append(1) or fused_linear(*args, **kwargs))
     docs = list(mpnet_pipeline.pipe(TEXTS, batch_size=4))
+    assert calls  # the linears ran through oneDNN
     for doc in docs:
         layers = doc._.ctx_layers
         assert layers.shape == (13, len(doc), 768)
