@@ -14,8 +14,11 @@ def truncate_layers(model: nn.Module, k: int) -> nn.Module:
     The forward pass then stops at layer k, and output_hidden_states returns
     layers 0..k (the embedding output, then hidden layers 1..k), identical
     to the full model's for families whose hidden states are the layers' own
-    outputs (BERT, RoBERTa, ELECTRA, XLM-R, DeBERTa, DistilBERT; not those
-    that normalise the last state, e.g. ModernBERT, T5: see `truncation_is_exact`).
+    outputs (BERT, RoBERTa, ELECTRA, XLM-R, DeBERTa, DistilBERT, MPNet,
+    ModernBERT, whose final norm comes after its last hidden state; not
+    those that normalise the last state, e.g. T5: see `truncation_is_exact`).
+    The packed forward (packed/) stops at a layer by itself: this serves
+    the models that run their own forward.
     Finds the layers at one of `_LAYER_PATHS`; add a family's path there.
     `truncated_layers` does the same for the duration of a `with` block.
     """
@@ -41,8 +44,8 @@ def truncated_layers(model: nn.Module, k: int) -> Iterator[nn.Module]:
 def truncation_is_exact(model: nn.Module, k: int, inputs: Mapping[str, torch.Tensor]) -> bool:
     """Whether hidden state k of the model run with k layers equals the full
     model's on `inputs`. False where the family normalises or projects its
-    last hidden state (ModernBERT's final norm, T5's final layer norm), or
-    where its layer stack is not found."""
+    last hidden state (T5's final layer norm), or where its layer stack is
+    not found (ALBERT's shared groups)."""
     try:
         _find_layers(model)
     except SpacyCtxError:
