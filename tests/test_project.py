@@ -60,7 +60,7 @@ def _script_paths(command):
 
 def test_workflows_run_defined_commands_in_dependency_order(project):
     commands = {cmd["name"]: cmd for cmd in project["commands"]}
-    assert set(project["workflows"]) == {"all", "full", "curves"}
+    assert set(project["workflows"]) == {"all", "full", "curves", "base"}
     for name, steps in project["workflows"].items():
         assert set(steps) <= set(commands), name
         made = set()
@@ -71,9 +71,11 @@ def test_workflows_run_defined_commands_in_dependency_order(project):
                 from_vars = step in ("convert-full", "pretrain-elmo")
                 assert from_vars or dep in made or (ROOT / dep).exists(), (name, step, dep)
             made.update(commands[step].get("outputs", []))
-        if name != "curves":
-            trained = {out for step in steps for out in commands[step].get("outputs", [])}
+        trained = {out for step in steps for out in commands[step].get("outputs", [])}
+        if name in ("all", "full"):
             assert {"training/ner/model-best", "training/tagger/model-best", "training/wsd/model-best"} <= trained
+        if name == "base":
+            assert {"training/ner-base/model-best", "training/tagger-base/model-best"} <= trained
 
 
 def test_training_steps_are_the_configs_own():
