@@ -36,15 +36,29 @@ def test_every_family_of_the_matrix_packs(tiny_model, family):
 
 def test_roformer_is_refused():
     """RoFormer's layers wear BERT's names, and its attention rotates
-    queries and keys: BERT's layer forward would skip that."""
+    queries and keys: BERT's layer forward, which passes every structural
+    check, would skip that and give wrong vectors."""
     from transformers import RoFormerConfig, RoFormerModel
 
+    from spacy_ctx.models.pytorch.packed import bert, core
+
+    torch.manual_seed(0)
     config = RoFormerConfig(vocab_size=100, embedding_size=32, hidden_size=32, num_hidden_layers=2,
                             num_attention_heads=2, intermediate_size=64, initializer_range=0.5)
     model = RoFormerModel(config).eval()
-    assert model.encoder.layer[0].attention.self.query is not None  # BERT's names
     assert not packable(model)
     assert "roformer" in refusal(model)
+    # What packing it by its names would compute: far from its own states.
+    assert bert.refuse(model) is None
+    ids = torch.randint(5, 100, (2, 16))
+    mask = torch.ones_like(ids)
+    with torch.no_grad():
+        own = model(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states[-1].reshape(32, -1)
+        hidden = bert.embed(model, ids, mask, torch.arange(32))
+        run = core.Pass(core.length_runs(mask), False, config.hidden_act)
+        for layer in model.encoder.layer:
+            hidden = bert.forward(model, layer, hidden, run)
+    assert float(torch.nn.functional.cosine_similarity(hidden, own).min()) < 0.9
 
 
 def test_relative_key_positions_are_refused():
