@@ -1,4 +1,7 @@
 """`python -m spacy_ctx demo`: polysemy on the default model."""
+import shlex
+from typing import Sequence
+
 import typer
 from wasabi import msg
 
@@ -34,3 +37,14 @@ def demo_cli(
                  "in the layers above. Adjusted, 0 means no closer than two unrelated tokens: "
                  "the raw cosines of an anisotropic layer are all high. The matrix above uses "
                  "the pipeline's inference mix.")
+    msg.text("To see it, the sense map of 'bank' across the layers for these sentences:")
+    # One line, unwrapped, to copy.
+    typer.echo(explore_command(model, [text for _, text in result["contexts"]], "bank"))
+
+
+def explore_command(model: str, texts: Sequence[str], word: str) -> str:
+    """The `explore` command that opens the page on these sentences with
+    `word` shown."""
+    parts = ["python -m spacy_ctx explore"] + ([shlex.quote(model)] if model != "default" else [])
+    parts += [f"--word {shlex.quote(word)}"] + [f"--text {shlex.quote(text)}" for text in texts]
+    return " ".join(parts)

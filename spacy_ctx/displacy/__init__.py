@@ -4,8 +4,16 @@ shows it inline in Jupyter), `serve` serves it on a local web server.
 Styles and their options:
 
 - "layers": one word across docs; per layer and for the mix, the cosine
-  between its occurrences, raw and with the pipeline's normalizer.
-  Options: "target" (the word, required), "nlp" (for the normalizer).
+  between its occurrences as a chart with the random-pair baseline (same-
+  and cross-sense means when the pipeline has ctx_wsd), and as tables,
+  raw and with the pipeline's normalizer.
+  Options: "target" (the word, required), "nlp" (for ctx_wsd's senses and
+  the normalizer).
+- "sensemap": one word's occurrences projected to 2-D per layer (PCA), with
+  a layer slider, coloured by ctx_wsd's senses (else k-means clusters), and
+  how well they separate per layer (`sensemap` module). Options: "target"
+  (required), "nlp" (for ctx_wsd), "corpus" (an embedded corpus: its
+  occurrences too), "limit" (500 occurrences at most).
 - "tokens": a token x layer grid of each token's cosine to one token.
   Options: "query" ((doc index, token index), required).
 - "mix": every head's learned scalar-mix weights. Options: "nlp" (required);
@@ -16,7 +24,9 @@ Styles and their options:
   Options: "query" (required), "corpus" (a path or an `EmbeddedCorpus`,
   required), "k" (5), "threshold" (see `neighbors.DEFAULT_THRESHOLD`).
 
-The numbers come from `views` (numpy); `html` escapes all text.
+The numbers come from `views` and `sensemap` (numpy); `html` escapes all
+text. Charts are SVG drawn by static/charts.js, inlined in the HTML that
+`render` returns (so the slider works in Jupyter and in a saved page).
 """
 from typing import Any, Dict, Iterable, Optional, Union
 
@@ -27,9 +37,10 @@ from ..errors import Errors, SpacyCtxError
 from ..pipeline.loading import find_encoder
 from .html import fragment_html, page_html, view_html
 from .neighbors import DEFAULT_THRESHOLD, EmbeddedCorpus, neighbors_view
-from .views import View, layers_view, mix_view, senses_view, tokens_view
+from .sensemap import MAX_POINTS, sensemap_view
+from .views import View, layers_view, mix_view, occurrence_senses, senses_view, tokens_view
 
-STYLES = ("layers", "tokens", "mix", "senses", "neighbors")
+STYLES = ("layers", "sensemap", "tokens", "mix", "senses", "neighbors")
 
 __all__ = ["STYLES", "EmbeddedCorpus", "compute", "render", "serve"]
 
@@ -42,7 +53,15 @@ def compute(docs: Union[Doc, Iterable[Doc]], style: str = "layers", options: Opt
         raise SpacyCtxError(Errors.E509.format(style=style, options=", ".join(STYLES)))
     if style == "layers":
         nlp = options.get("nlp")
-        return layers_view(docs, _option(options, style, "target", "the word to follow"), find_encoder(nlp) if nlp else None)
+        target = _option(options, style, "target", "the word to follow")
+        senses = occurrence_senses(nlp, docs, target) if nlp else None
+        return layers_view(docs, target, find_encoder(nlp) if nlp else None, senses)
+    if style == "sensemap":
+        corpus = options.get("corpus")
+        if corpus is not None and not isinstance(corpus, EmbeddedCorpus):
+            corpus = EmbeddedCorpus(corpus, options.get("threshold", DEFAULT_THRESHOLD))
+        target = _option(options, style, "target", "the word to map")
+        return sensemap_view(docs, target, options.get("nlp"), corpus, int(options.get("limit", MAX_POINTS)))
     if style == "tokens":
         return tokens_view(docs, _option(options, style, "query", "(doc index, token index)"))
     if style == "mix":

@@ -120,6 +120,12 @@ class EmbeddedCorpus:
 
     def context(self, row: int, window: int = 4) -> str:
         """The token of `row` in a few words of its doc: "left [token] right"."""
+        left, token, right = self.context_parts(row, window)
+        return " ".join(part for part in (left, f"[{token}]", right) if part)
+
+    def context_parts(self, row: int, window: int = 4) -> Tuple[str, str, str]:
+        """(left, token, right): up to `window` tokens of its doc either side
+        of the token of `row`, joined by spaces (the corpus keeps no whitespace)."""
         doc = self.doc_ids[row]
         lo = row
         while lo > 0 and row - lo < window and self.doc_ids[lo - 1] == doc:
@@ -127,8 +133,7 @@ class EmbeddedCorpus:
         hi = row
         while hi + 1 < len(self) and hi - row < window and self.doc_ids[hi + 1] == doc:
             hi += 1
-        words = [f"[{t}]" if j == row else t for j, t in zip(range(lo, hi + 1), self.texts[lo : hi + 1])]
-        return " ".join(words)
+        return " ".join(self.texts[lo:row]), self.texts[row], " ".join(self.texts[row + 1 : hi + 1])
 
 
 def neighbors_view(corpus: EmbeddedCorpus, docs: Sequence[Doc], query: TokenRef, k: int = 5) -> View:

@@ -1,7 +1,7 @@
 """The explorer: a local web app on the standard library's HTTP server.
 
-One static page (static/index.html, explore.js, explore.css, and /views.css:
-the styles `render` inlines) calls two JSON
+One static page (static/index.html, explore.js, charts.js: the SVG charts,
+explore.css, and /views.css: the styles `render` inlines) calls two JSON
 endpoints: POST /api/parse {"text"} returns the tokens of each line, and
 POST /api/explore {"text", "doc", "token"} returns every view for that token.
 `Explorer` holds the state and the endpoints without HTTP; `make_server`
@@ -41,7 +41,8 @@ from ..errors import Errors, SpacyCtxError
 from ..pipeline.loading import find_encoder
 from .html import STYLE_CSS, page_csp
 from .neighbors import EmbeddedCorpus, neighbors_view
-from .views import check_token, layers_view, mix_view, senses_view, tokens_view
+from .sensemap import sensemap_view
+from .views import check_token, layers_view, mix_view, occurrence_senses, senses_view, tokens_view
 
 DEFAULT_MAX_CHARS = 5000
 # The most request bytes read: room for max_chars characters even when JSON
@@ -62,6 +63,7 @@ EXPLORER_CSP = (
 STATIC_FILES = {
     "/": ("index.html", "text/html; charset=utf-8"),
     "/explore.js": ("explore.js", "text/javascript; charset=utf-8"),
+    "/charts.js": ("charts.js", "text/javascript; charset=utf-8"),
     "/explore.css": ("explore.css", "text/css; charset=utf-8"),
 }
 
@@ -72,11 +74,25 @@ class Explorer:
     nlp: a pipeline with a ctx_encoder (and optionally trained heads, ctx_wsd).
     corpus: an embedded corpus for the "neighbors" view, or None.
     max_chars: the longest text accepted; longer ones are refused (E501).
+    text, word: the sentences the page opens with (one per line) and the
+        word whose first occurrence it shows at once (`demo` prints the command).
     """
 
-    def __init__(self, nlp: Language, corpus: Optional[EmbeddedCorpus] = None, max_chars: int = DEFAULT_MAX_CHARS):
+    def __init__(
+        self,
+        nlp: Language,
+        corpus: Optional[EmbeddedCorpus] = None,
+        max_chars: int = DEFAULT_MAX_CHARS,
+        text: Optional[str] = None,
+        word: Optional[str] = None,
+    ):
         if max_chars < 1:
             raise SpacyCtxError(Errors.E205.format(setting="max_chars", min=1, value=max_chars))
+        if text is not None and len(text) > max_chars:
+            raise SpacyCtxError(Errors.E501.format(n=len(text), max=max_chars))
+        # What the page opens with: its sentences, and the word it shows.
+        self.text = text
+        self.word = word
         self.nlp = nlp
         self.encoder = find_encoder(nlp)
         self.corpus = corpus
@@ -91,6 +107,8 @@ class Explorer:
         return {
             "max_chars": self.max_chars,
             "components": self.nlp.pipe_names,
+            "text": self.text,
+            "word": self.word,
             # The file's name, never its absolute path: nothing about this
             # machine's layout goes into a response.
             "corpus": self.corpus.path.name if self.corpus is not None else None,
@@ -107,7 +125,8 @@ class Explorer:
         query = check_token(docs, (_index(payload, "doc", 0), _index(payload, "token", -1)))
         word = docs[query[0]][query[1]].text
         views: List[Tuple[str, Callable]] = [
-            ("layers", lambda: layers_view(docs, word, self.encoder)),
+            ("sensemap", lambda: sensemap_view(docs, word, self.nlp, self.corpus)),
+            ("layers", lambda: layers_view(docs, word, self.encoder, occurrence_senses(self.nlp, docs, word))),
             ("tokens", lambda: tokens_view(docs, query)),
             ("mix", lambda: mix_view(self.nlp)),
             ("senses", lambda: senses_view(self.nlp, docs)),
@@ -119,7 +138,7 @@ class Explorer:
                 with self._lock:
                     out.append(compute().to_dict())
             except SpacyCtxError as err:
-                out.append({"style": style, "title": style, "panels": [], "notes": [], "message": str(err)})
+                out.append({"style": style, "title": style, "panels": [], "notes": [], "figures": [], "message": str(err)})
         return {"docs": [[t.text for t in doc] for doc in docs], "query": list(query), "views": out}
 
     def _neighbors(self, docs, query):

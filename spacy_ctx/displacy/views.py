@@ -1,10 +1,12 @@
 """The numbers behind each style, computed with numpy from what a pipeline stored.
 
 A view is a list of `Panel`s: a grid of numbers (a heatmap or bars) or a
-table. `html.py` renders panels for `render`, and the explorer sends them as
-JSON to its page, so both show the numbers computed here.
+table, and of figures: the data of a chart (a dict with its "kind", drawn
+in SVG by static/charts.js). `html.py` renders panels for `render`, and the
+explorer sends them as JSON to its page, so both show the numbers computed here.
 """
 from dataclasses import asdict, dataclass, field
+from itertools import combinations
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy
@@ -40,16 +42,29 @@ class Panel:
 
 @dataclass
 class View:
-    """What one style shows: its panels, and notes (messages from `Errors`)
-    on what it could not show."""
+    """What one style shows: its figures (charts, drawn above the panels),
+    its panels, and notes (messages from `Errors`) on what it could not show."""
 
     style: str
     title: str
     panels: List[Panel] = field(default_factory=list)
     notes: List[str] = field(default_factory=list)
+    figures: List[Dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> Dict[str, Any]:
-        return asdict(self)
+        """As JSON takes it: a number that is not finite becomes None."""
+        return json_safe(asdict(self))
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with every NaN or infinite float replaced by None (JSON has neither)."""
+    if isinstance(value, float) and not numpy.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
 
 
 def cosine_matrix(A: numpy.ndarray, B: numpy.ndarray) -> numpy.ndarray:
@@ -116,23 +131,108 @@ def occurrences(docs: Sequence[Doc], target: str) -> List[TokenRef]:
     return refs
 
 
-def layers_view(docs: Sequence[Doc], target: str, encoder: Optional[CtxEncoder] = None) -> View:
+def random_pair_cosine(docs: Sequence[Doc], skip: Sequence[TokenRef], key: str) -> float:
+    """The mean cosine of two tokens from different docs (from one doc when
+    there is one), punctuation and the `skip` tokens left out: the cosine
+    that two unrelated tokens have in this layer (Ethayarajh 2019), which
+    an anisotropic layer puts well above 0. Every such pair counts once."""
+    skip = set(skip)
+    sums, sizes = [], []
+    for d, doc in enumerate(docs):
+        refs = [(d, t.i) for t in doc if not t.is_punct and (d, t.i) not in skip]
+        if refs:
+            U = unit_rows(token_vectors(docs, refs)[key])
+            sums.append(U.sum(axis=0))
+            sizes.append(len(refs))
+    if not sizes:
+        return float("nan")
+    if len(sizes) == 1:  # pairs within the one doc
+        n = sizes[0]
+        return float((sums[0] @ sums[0] - n) / (n * (n - 1))) if n > 1 else float("nan")
+    total = numpy.sum(sums, axis=0)
+    cross = (total @ total - sum(v @ v for v in sums)) / 2
+    return float(cross / sum(a * b for a, b in combinations(sizes, 2)))
+
+
+def _pair_series(
+    cos: Dict[str, numpy.ndarray],
+    labels: Optional[Sequence[int]],
+    pairs: List[Tuple[int, int]],
+    names: List[str],
+    what: str,
+    max_lines: int = 10,
+) -> List[Tuple[str, str, List[float]]]:
+    """(name, role, value per key): same-label and cross-label means when
+    `labels` split the pairs both ways, else one line per pair (up to
+    `max_lines`), else the mean over all pairs."""
+    keys = list(cos)
+    if labels is not None:
+        same = [(a, b) for a, b in pairs if labels[a] >= 0 and labels[a] == labels[b]]
+        diff = [(a, b) for a, b in pairs if labels[a] >= 0 and labels[b] >= 0 and labels[a] != labels[b]]
+        if same and diff:
+            return [
+                (f"same {what} (mean of {len(same)} pairs)", "same", [float(numpy.mean([cos[k][a, b] for a, b in same])) for k in keys]),
+                (f"different {what}s (mean of {len(diff)} pairs)", "cross", [float(numpy.mean([cos[k][a, b] for a, b in diff])) for k in keys]),
+            ]
+    if len(pairs) <= max_lines:
+        return [(f"{names[a]} ~ {names[b]}", "pair", [float(cos[k][a, b]) for k in keys]) for a, b in pairs]
+    return [(f"mean of {len(pairs)} pairs", "pair", [float(numpy.mean([cos[k][a, b] for a, b in pairs])) for k in keys])]
+
+
+def layers_view(
+    docs: Sequence[Doc],
+    target: str,
+    encoder: Optional[CtxEncoder] = None,
+    senses: Optional[Sequence[Optional[str]]] = None,
+) -> View:
     """For one word across docs: per layer and for the mix, the cosine
-    between its occurrences, raw and, when `encoder` has a fitted normalizer
-    with that key, corrected. When the encoder's `normalize` is on, doc.tensor
-    is already corrected, and its mix panel says so."""
+    between its occurrences, as one chart over the layers with the
+    random-pair baseline (`random_pair_cosine`), and as tables under it.
+
+    With `senses` (one per occurrence, None for none: ctx_wsd's), the chart
+    shows the same-sense and cross-sense means; else a line per pair of
+    occurrences, up to 10 pairs. The table has every pair (up to 45). When
+    `encoder` has a fitted normalizer with a key, a second table gives the
+    corrected cosines; when its `normalize` is on, doc.tensor is already
+    corrected, and the mix's column says so."""
     refs = occurrences(docs, target)
-    labels = [token_label(docs[d], i, d) for d, i in refs]
+    names = [token_label(docs[d], i, d, window=1) for d, i in refs]
     normalizer = encoder.normalizer if encoder is not None else None
     corrected_mix = encoder is not None and normalizer is not None and bool(encoder.cfg["normalize"])
-    view = View("layers", f"'{target}' across the docs: cosine between its occurrences")
-    for key, X in token_vectors(docs, refs).items():
-        title = key_title(key) + (", corrected" if key == MIX_KEY and corrected_mix else "")
-        view.panels.append(Panel(title, "heatmap", labels, labels, cosine_matrix(X, X).tolist()))
-        if normalizer is not None and key in normalizer.keys and not (key == MIX_KEY and corrected_mix):
-            Z = normalizer.transform(X, key)
-            title = f"{key_title(key)}, {normalizer.method}"
-            view.panels.append(Panel(title, "heatmap", labels, labels, cosine_matrix(Z, Z).tolist()))
+    vectors = token_vectors(docs, refs)
+    keys = list(vectors)
+    cols = [key_title(key) + (", corrected" if key == MIX_KEY and corrected_mix else "") for key in keys]
+    cos = {key: cosine_matrix(X, X) for key, X in vectors.items()}
+    pairs = list(combinations(range(len(refs)), 2))
+    labels = None
+    if senses is not None and any(s is not None for s in senses):
+        known = sorted({s for s in senses if s is not None})
+        labels = [known.index(s) if s is not None else -1 for s in senses]
+    series = _pair_series(cos, labels, pairs, names, "sense")
+    baseline = [random_pair_cosine(docs, refs, key) for key in keys]
+    series.append(("random pair (baseline)", "baseline", baseline))
+    view = View("layers", f"'{target}' across the docs: cosine between its occurrences, per layer")
+    view.figures.append({
+        "kind": "lines",
+        "title": f"cosine between occurrences of '{target}'",
+        "x": cols,
+        "y_label": "cosine",
+        "series": [{"name": name, "role": role, "values": values} for name, role, values in series],
+    })
+    rows = [name for name, _, _ in series]
+    values = [list(v) for _, _, v in series]
+    if len(pairs) <= 45 and any(role != "pair" for _, role, _ in series[:-1]):
+        rows += [f"{names[a]} ~ {names[b]}" for a, b in pairs]
+        values += [[float(cos[k][a, b]) for k in keys] for a, b in pairs]
+    view.panels.append(Panel("cosine per layer (the chart's numbers)", "table", rows, cols, values))
+    fixable = [key for key in keys if normalizer is not None and key in normalizer.keys and not (key == MIX_KEY and corrected_mix)]
+    if fixable and len(pairs) <= 45:
+        fixed = {key: cosine_matrix(*[normalizer.transform(vectors[key], key)] * 2) for key in fixable}
+        view.panels.append(Panel(
+            f"corrected with the pipeline's normalizer ({normalizer.method})", "table",
+            [f"{names[a]} ~ {names[b]}" for a, b in pairs], [key_title(key) for key in fixable],
+            [[float(fixed[k][a, b]) for k in fixable] for a, b in pairs],
+        ))
     return view
 
 
@@ -210,6 +310,14 @@ def find_wsd(nlp: Language) -> CtxWSD:
         if isinstance(component, CtxWSD):
             return component
     raise SpacyCtxError(Errors.E506.format(components=nlp.pipe_names))
+
+
+def occurrence_senses(nlp: Language, docs: Sequence[Doc], target: str) -> Optional[List[Optional[str]]]:
+    """ctx_wsd's sense (token._.sense, None for none) of each occurrence of
+    `target`, or None when the pipeline has no ctx_wsd."""
+    if not any(isinstance(component, CtxWSD) for _, component in nlp.pipeline):
+        return None
+    return [docs[d][i]._.sense for d, i in occurrences(docs, target)]
 
 
 def senses_view(nlp: Language, docs: Sequence[Doc]) -> View:

@@ -131,6 +131,7 @@ class AnalysisErrors:
         "host names it should answer with --allow-host (e.g. --allow-host "
         "myhost.lan), or bind 127.0.0.1."
     )
+    E527 = "'{target}' occurs more often: the sense map shows its first {n} occurrences."
 
     # A001-A099: analysis tools: normalizers, probes and the corpora they read.
     A001 = (

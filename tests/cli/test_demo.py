@@ -1,11 +1,12 @@
 """The demo command: "bank" gets a different vector in each sense."""
 import re
+import shlex
 
 import pytest
 
 from typer.testing import CliRunner
 
-from spacy_ctx.analysis.polysemy import sense_demo
+from spacy_ctx.analysis.polysemy import DEMO_SENTENCES, sense_demo
 from spacy_ctx.cli import app
 
 
@@ -24,6 +25,14 @@ def test_demo_shows_polysemy():
     gaps = [float(r[3]) for r in rows]
     # The input embedding gives "bank" one vector; context separates the senses above it.
     assert abs(gaps[0]) < 0.01 and min(gaps[2:]) > 0.05
+    # Last, the one command that opens the sense map of the same sentences.
+    args = shlex.split(result.output.strip().splitlines()[-1])
+    assert args[:4] == ["python", "-m", "spacy_ctx", "explore"]
+    assert args[args.index("--word") + 1] == "bank"
+    assert [args[k + 1] for k, arg in enumerate(args) if arg == "--text"] == [text for _, text, _ in DEMO_SENTENCES]
+    # explore takes those options (it stops before serving: 0.0.0.0 needs --allow-host).
+    stopped = runner.invoke(app, args[3:] + ["--host", "0.0.0.0"])
+    assert stopped.exit_code == 1 and "E526" in stopped.output
 
 
 def test_demo_layers_match_the_pipeline(nlp):

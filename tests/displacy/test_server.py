@@ -4,7 +4,9 @@ serving after errors, and closed to what a hostile web page can send.
 The HTTP tests send real requests with http.client to 127.0.0.1, each with
 the Host, Origin and Content-Type headers it names (a browser sets them).
 """
+import base64
 import contextlib
+import hashlib
 import http.client
 import json
 import socket
@@ -19,6 +21,7 @@ import numpy
 import pytest
 
 from spacy_ctx import displacy
+from spacy_ctx.displacy.html import charts_js
 from spacy_ctx.displacy.neighbors import EmbeddedCorpus
 from spacy_ctx.displacy.server import (
     DEFAULT_MAX_CHARS,
@@ -63,8 +66,10 @@ def test_explore_returns_every_view(explorer):
     result = explorer.explore({"text": "\n".join(BANK_TEXTS), "doc": 0, "token": 6})
     assert result["query"] == [0, 6]
     styles = {view["style"]: view for view in result["views"]}
-    assert list(styles) == ["layers", "tokens", "mix", "senses", "neighbors"]
-    assert len(styles["layers"]["panels"]) == 8 and len(styles["tokens"]["panels"]) == 3
+    assert list(styles) == ["sensemap", "layers", "tokens", "mix", "senses", "neighbors"]
+    assert len(styles["sensemap"]["figures"][0]["labels"]) == 3
+    assert [s["role"] for s in styles["layers"]["figures"][0]["series"]] == ["pair"] * 3 + ["baseline"]
+    assert len(styles["tokens"]["panels"]) == 3
     assert "E506" in styles["senses"]["message"] and "E508" in styles["neighbors"]["message"]
     assert "E507" in styles["mix"]["notes"][0]
 
@@ -83,6 +88,14 @@ def test_explore_returns_every_view(explorer):
 def test_bad_requests_get_their_message(explorer, payload, code):
     with pytest.raises(SpacyCtxError, match=code):
         explorer.explore(payload)
+
+
+def test_the_page_opens_with_the_text_and_word_given(nlp):
+    explorer = Explorer(nlp, text="a river bank\nthe bank", word="bank")
+    assert explorer.info({})["text"] == "a river bank\nthe bank" and explorer.info({})["word"] == "bank"
+    assert Explorer(nlp).info({})["text"] is None
+    with pytest.raises(SpacyCtxError, match="E501"):
+        Explorer(nlp, max_chars=5, text="a river bank")
 
 
 def test_the_cap_is_settable_and_nothing_is_cut(nlp):
@@ -348,7 +361,9 @@ def test_displacy_serve_sends_the_headers_and_checks_the_host(docs):
         status, headers, body = send(port, "GET", "/")
         assert status == 200 and body == html.encode("utf-8")
         assert_safe_headers(headers)
-        assert "script-src 'none'" in headers["Content-Security-Policy"]
+        # The page's own drawing script is allowed by its hash, and nothing else.
+        digest = base64.b64encode(hashlib.sha256(charts_js().encode("utf-8")).digest()).decode()
+        assert f"script-src 'sha256-{digest}';" in headers["Content-Security-Policy"]
         assert send(port, "GET", "/", headers={"Host": "evil.example"})[0] == 403
     # The page itself says the same, for when it is opened as a file.
     assert '<meta name="referrer" content="no-referrer">' in html

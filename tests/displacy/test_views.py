@@ -9,7 +9,7 @@ import spacy
 from spacy.training import Example
 
 from spacy_ctx import displacy
-from spacy_ctx.displacy.html import format_number
+from spacy_ctx.displacy.html import charts_js, format_number
 from spacy_ctx.errors import SpacyCtxError
 from spacy_ctx.normalizer import Normalizer
 
@@ -38,19 +38,59 @@ def bank_refs(docs):
     return [(d, t.i) for d, doc in enumerate(docs) for t in doc if t.lower_ == "bank"]
 
 
-def test_layers_heatmaps_are_the_cosines_of_the_occurrences(docs):
-    html = displacy.render(docs, "layers", {"target": "Bank"}, jupyter=False)
+def layer_vectors(docs, refs):
+    """Per key (every layer, then the mix), the vectors of the tokens refs."""
+    out = [[docs[d]._.ctx_layers[k, i] for d, i in refs] for k in range(len(docs[0]._.ctx_layer_ids))]
+    return out + [[docs[d].tensor[i] for d, i in refs]]
+
+
+def baseline_by_hand(docs, skip, k):
+    """The mean cosine over every pair of non-punctuation tokens from two
+    different docs, the `skip` tokens left out (k: the layer row, or the mix)."""
+    def vec(d, i):
+        return docs[d].tensor[i] if k == len(docs[0]._.ctx_layer_ids) else docs[d]._.ctx_layers[k, i]
+
+    tokens = [(d, t.i) for d, doc in enumerate(docs) for t in doc if not t.is_punct and (d, t.i) not in skip]
+    return numpy.mean([cos(vec(*a), vec(*b)) for a in tokens for b in tokens if a[0] < b[0]])
+
+
+def test_layers_chart_is_a_line_per_pair_and_the_baseline_with_its_numbers_under_it(docs):
     refs = bank_refs(docs)
-    expected = []
-    for k in range(len(docs[0]._.ctx_layer_ids)):
-        vectors = [docs[d]._.ctx_layers[k, i] for d, i in refs]
-        expected += [cos(a, b) for a in vectors for b in vectors]
-    vectors = [docs[d].tensor[i] for d, i in refs]
-    expected += [cos(a, b) for a in vectors for b in vectors]
-    assert_cells(html, expected)
-    # The river banks are closer to each other than to the money bank in the last layer.
-    last = [docs[d]._.ctx_layers[-1, i] for d, i in refs]
+    view = displacy.compute(docs, "layers", {"target": "Bank"})
+    (figure,) = view.figures
+    per_key = layer_vectors(docs, refs)
+    assert figure["kind"] == "lines" and figure["x"] == [f"layer {k}" for k in range(7)] + ["mix (doc.tensor)"]
+    pairs = [(0, 1), (0, 2), (1, 2)]
+    series = figure["series"]
+    assert [s["role"] for s in series] == ["pair"] * 3 + ["baseline"]
+    for (a, b), line in zip(pairs, series):
+        assert line["values"] == pytest.approx([cos(v[a], v[b]) for v in per_key], rel=1e-9)
+        assert line["name"].startswith(f"{refs[a][0]}:{refs[a][1]} ") and f" ~ {refs[b][0]}:{refs[b][1]} " in line["name"]
+    expected = [baseline_by_hand(docs, set(refs), k) for k in range(len(per_key))]
+    assert series[-1]["values"] == pytest.approx(expected, rel=1e-6)
+    # The numbers are in the table under the chart, row by row.
+    html = displacy.render(docs, "layers", {"target": "Bank"}, jupyter=False)
+    assert_cells(html, [v for line in series for v in line["values"]])
+    assert html.index("data-ctx-figure=") < html.index("<table>") < html.index("<script>")
+    # The river banks are closer to each other than to the money bank in the last layer;
+    # every pair of "bank"s is far above two unrelated tokens.
+    last = per_key[-2]
     assert cos(last[0], last[2]) > cos(last[0], last[1])
+    assert min(min(line["values"]) for line in series[:3]) > max(series[-1]["values"]) + 0.3
+
+
+def test_layers_chart_with_senses_is_same_against_cross_sense_means(docs):
+    refs = bank_refs(docs)
+    view = displacy.views.layers_view(docs, "bank", senses=["river", "money", "river"])
+    same, cross, baseline = view.figures[0]["series"]
+    per_key = layer_vectors(docs, refs)
+    assert (same["role"], cross["role"], baseline["role"]) == ("same", "cross", "baseline")
+    assert same["values"] == pytest.approx([cos(v[0], v[2]) for v in per_key], rel=1e-9)
+    assert cross["values"] == pytest.approx([(cos(v[0], v[1]) + cos(v[1], v[2])) / 2 for v in per_key], rel=1e-9)
+    # The table keeps every pair under the means.
+    (panel,) = view.panels
+    assert len(panel.rows) == 3 + 3
+    assert panel.values[3] == pytest.approx([cos(v[0], v[1]) for v in per_key], rel=1e-9)
 
 
 def test_layers_with_a_normalizer_adds_the_corrected_cosines(docs):
@@ -60,13 +100,12 @@ def test_layers_with_a_normalizer_adds_the_corrected_cosines(docs):
     normalizer = Normalizer("center").fit(data)
     encoder = SimpleNamespace(normalizer=normalizer, cfg={"normalize": False})
     view = displacy.views.layers_view(docs, "bank", encoder)
-    titles = [panel.title for panel in view.panels]
-    assert titles[-2:] == ["mix (doc.tensor)", "mix (doc.tensor), center"]
-    assert "layer 6, center" in titles and "layer 5, center" not in titles
+    panel = view.panels[-1]
+    assert panel.title == "corrected with the pipeline's normalizer (center)"
+    assert panel.cols == ["layer 6", "mix (doc.tensor)"]
     centered = [docs[d]._.ctx_layers[6, i] - normalizer.params["layer6"]["mean"] for d, i in refs]
-    panel = view.panels[titles.index("layer 6, center")]
-    expected = [cos(a, b) for a in centered for b in centered]
-    assert numpy.ravel(panel.values) == pytest.approx(expected, rel=1e-6)
+    expected = [cos(centered[a], centered[b]) for a, b in [(0, 1), (0, 2), (1, 2)]]
+    assert [row[0] for row in panel.values] == pytest.approx(expected, rel=1e-6)
 
 
 def test_tokens_grid_is_each_tokens_cosine_to_the_query(docs):
@@ -145,10 +184,14 @@ def test_neighbors_are_the_nearest_corpus_tokens_by_cosine(docs, corpus_path, th
 
 
 def test_render_escapes_user_text_and_makes_pages(nlp):
-    docs = [nlp("<script>window.__pwned=1</script> bank")]
-    html = displacy.render(docs, "layers", {"target": "bank"}, page=True, jupyter=False)
+    docs = [nlp("bank <script>window.__pwned=1</script> bank")]
+    html = displacy.render(docs, "sensemap", {"target": "bank"}, page=True, jupyter=False)
     assert html.startswith("<!DOCTYPE html>")
-    assert "</script" not in html and "__pwned=1&lt;/script" in html
+    # The one script is the page's own drawing code; the user's is text.
+    assert html.count("<script") == 1 and html.count("</script") == 1
+    script = html[html.index("<script>") + len("<script>") : html.index("</script>")]
+    assert script == charts_js()
+    assert "__pwned=1&lt;/script" in html and "<script>window" not in html
 
 
 @pytest.mark.parametrize(

@@ -72,17 +72,27 @@ function renderPanel(panel) {
   return box;
 }
 
+// The sense map and the layers chart side by side at the top, the rest below.
+const TOP_STYLES = ["sensemap", "layers"];
+
 function renderViews(views) {
   const box = $("views");
   box.replaceChildren();
+  const top = el("div", null, "ctx-row");
+  box.appendChild(top);
   views.forEach((view) => {
     const section = el("section", null, "ctx-view");
     section.dataset.style = view.style;
     section.appendChild(el("h2", view.title));
     if (view.message) section.appendChild(el("p", view.message, "note"));
     view.notes.forEach((note) => section.appendChild(el("p", note, "note")));
+    (view.figures || []).forEach((figure) => {
+      const figureBox = el("div", null, "ctx-figure");
+      section.appendChild(figureBox);
+      window.ctxCharts.draw(figureBox, figure);
+    });
     view.panels.forEach((panel) => section.appendChild(renderPanel(panel)));
-    box.appendChild(section);
+    (TOP_STYLES.includes(view.style) ? top : box).appendChild(section);
   });
 }
 
@@ -134,12 +144,26 @@ async function explore(d, i) {
   }
 }
 
+// Tokenize the text and show the first occurrence of word (explore --word).
+async function openWord(word) {
+  const data = await post("/api/parse", { text: $("text").value });
+  renderTokens(data.docs, null);
+  const target = word.toLowerCase();
+  for (let d = 0; d < data.docs.length; d++) {
+    const i = data.docs[d].findIndex((token) => token.toLowerCase() === target);
+    if (i >= 0) return explore(d, i);
+  }
+  showMessage("'" + word + "' is not a token of the text.");
+}
+
 async function init() {
   $("parse").addEventListener("click", parse);
   $("show").addEventListener("click", () => explore(Number($("doc-index").value), Number($("token-index").value)));
   try {
     const info = await (await fetch("/api/info")).json();
     $("limits").textContent = "At most " + info.max_chars + " characters.";
+    if (info.text) $("text").value = info.text;
+    if (info.word) await openWord(info.word);
   } catch (err) {
     showMessage(err.message);
   }
