@@ -1,13 +1,8 @@
-"""Looking inside the default MiniLM: per-layer probes, anisotropy before and
-after each correction, and the polysemy separation score.
-
-Probes (UPOS, XPOS, dependency labels on UD EWT dev; NER tags on CoNLL-2003
-valid; senses on SemCor; a seeded 80/20 split by sentence) and EWT dev's
-anisotropy with corrections fitted on EWT train are the package's workflows
-(probe_corpus, anisotropy_corpus). SemCor's anisotropy and the polysemy AUC
-(SemCor, SemEval-2007) add in-domain corrections fitted on later SemCor
-sentences ("@semcor", and "@semcor-skip" with skip_below 0.05), so their
-tables are made from the parts. Settings and results: docs/analysis.md.
+"""Inside the default MiniLM: per-layer probes (UPOS, XPOS, dependencies on
+EWT dev; NER on CoNLL-2003; senses on SemCor), anisotropy before and after
+each correction (fitted on EWT train, and in-domain on later SemCor
+sentences: "@semcor", "@semcor-skip"), and the polysemy AUC (SemCor,
+SemEval-2007). Settings and results: docs/analysis.md.
 
     nice -n 10 python bench/bench_analysis.py --out-dir /tmp/bench_analysis > /tmp/bench_analysis.json
 """
@@ -117,14 +112,13 @@ def run(args) -> dict:
 
 def main() -> None:
     parser = options(__doc__, threads=1)
-    parser.add_argument("--ewt-docs", type=int, default=1200, help="EWT dev sentences (2001 = all)")
-    parser.add_argument("--fit-docs", type=int, default=600, help="EWT train sentences to fit corrections on")
-    parser.add_argument("--ner-docs", type=int, default=600, help="CoNLL-2003 valid sentences")
-    parser.add_argument("--semcor-docs", type=int, default=1200, help="SemCor sentences")
-    parser.add_argument("--semcor-fit-docs", type=int, default=1800, help="further SemCor sentences to fit in-domain corrections on")
-    parser.add_argument("--max-train", type=int, default=8000, help="probe training items per property")
-    parser.add_argument("--max-iter", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=0)
+    for name, default, about in (
+        ("ewt-docs", 1200, "EWT dev sentences (2001 = all)"), ("fit-docs", 600, "EWT train sentences to fit corrections on"),
+        ("ner-docs", 600, "CoNLL-2003 valid sentences"), ("semcor-docs", 1200, "SemCor sentences"),
+        ("semcor-fit-docs", 1800, "further SemCor sentences to fit in-domain corrections on"),
+        ("max-train", 8000, "probe training items per property"), ("max-iter", 200, "probe iterations"), ("seed", 0, "the probes' split"),
+    ):
+        parser.add_argument(f"--{name}", type=int, default=default, help=about)
     parser.add_argument("--out-dir", type=Path, default=None, help="also write Markdown tables and PNG plots here")
     args = parse(parser)
     emit(run(args), args.out)

@@ -1,15 +1,9 @@
-"""Long and many docs: words/s of `nlp.pipe` on one 200,000-character doc,
-and of `n_process=2` against one process, the default pipeline.
+"""Long and many docs: nlp.pipe words/s of the default pipeline on one
+200,000-character doc (EWT dev text, repeated; windowed, never truncated) at
+2 and 1 threads, and on the EWT dev sentences in one process at 2 and 1
+threads and with n_process=2, all in batches of 256; best of --rounds.
 
     nice -n 10 python bench/bench_docs.py --sentences 2000 --rounds 2 --out bench/results/docs.json
-
-The long doc is UD EWT dev text joined with spaces (and repeated) up to
-200,000 characters (windowed by the encoder, never truncated). The many
-docs are the EWT dev sentences: one process at two torch threads, at one,
-and `n_process=2` with one thread in each (spacy_ctx's fork hooks keep
-torch to one thread there), all in nlp.pipe batches of 256 (n_process=2
-hands each worker whole batches). Each setting runs --rounds times in turn;
-the best of its rounds is reported.
 """
 import torch
 

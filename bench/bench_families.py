@@ -1,7 +1,6 @@
-"""One row per tokenizer/architecture family of spacy_ctx.testing (its tiny
-random-weight model), plus the bundled MiniLM: wordpieces per UD word on all
-of EWT dev, ctx_encoder words/s on the first --n dev sentences (interleaved,
-so `speed_vs_bert_cased` holds), and stored bytes per token.
+"""Per tokenizer/architecture family of spacy_ctx.testing (tiny random-weight
+models) and the bundled MiniLM: wordpieces per EWT dev word, ctx_encoder
+words/s (interleaved) and stored bytes per token.
 
     python bench/bench_families.py --n 2001 --chunks 20     # bench/results/families.json
 """

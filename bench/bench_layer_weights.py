@@ -1,11 +1,8 @@
-"""Which encoder layers each trained head learned to use: trains the heads of
-configs/tagger.cfg, ner.cfg and wsd.cfg (as shipped, top 4 layers, and
-mixing all: wsd-all) with `spacy train`, frozen encoder, and reads each
-head's softmax(s) over the encoder layers (0 for layers it does not read).
+"""Which encoder layers each trained head uses: trains tagger.cfg, ner.cfg and
+wsd.cfg (and wsd-all, mixing every layer) on a frozen encoder and reads each
+head's softmax(s) over the layers.
 
     python bench/bench_layer_weights.py --tasks tagger ner --n-train 400 --n-dev 100 --epochs 4 \\
-        --out bench/results/layer_weights.json --png docs/figures/layer-weights.png
-    python bench/bench_layer_weights.py --tasks wsd wsd-all --wsd-stride 20 --epochs 2 --update \\
         --out bench/results/layer_weights.json --png docs/figures/layer-weights.png
 """
 import json

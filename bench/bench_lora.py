@@ -1,14 +1,8 @@
-"""LoRA against full fine-tuning of the bundled MiniLM: trainable parameters,
-peak memory and time per update, with a tagger head on a listener.
+"""LoRA against full fine-tuning of the bundled MiniLM under a tagger on a
+listener: trainable parameters, peak RSS and seconds per update, each mode
+(frozen, full, lora) in a process of its own, --rounds times in turn; medians.
 
-    nice -n 10 python bench/bench_lora.py --updates 12 --batch 32
-
-Each mode trains in a process of its own (peak RSS is per process), on the
-same EWT train sentences: ctx_encoder + spaCy's tagger on
-spacy_ctx.CtxListener.v1 with grad_factor 1.0 and spaCy's Adam (two moments
-per trainable weight); "frozen" is the frozen-feature baseline (grad_factor
-0). The modes run in turn, --rounds times; each figure is the median.
-JSON: bench/results/lora.json.
+    nice -n 10 python bench/bench_lora.py --updates 12 --batch 32     # bench/results/lora.json
 """
 import argparse
 import statistics

@@ -1,15 +1,10 @@
-"""Memory of one long doc (the first 200,000 characters of UD EWT train):
-peak RSS above the loaded pipeline, and how much of it is transient (not the
-stored doc._.ctx_layers and doc.tensor), per store_dtype, max_batch_items and
-path (pipe: nlp(text); predict+set: encoder.predict then set_annotations),
-each in a process of its own.
+"""Memory of one long doc (200,000 characters of EWT train): peak RSS above the
+loaded pipeline and its transient part (not stored on the doc), per
+store_dtype, max_batch_items and path (pipe, or predict+set), each in a
+process of its own. An earlier version: put its checkout first on PYTHONPATH
+and name an architecture it has (--arch).
 
     python bench/bench_memory.py --batch-items 2048 512 --out bench/results/memory.json
-
-An earlier version of spacy-ctx, first on the path, with an architecture it has:
-
-    PYTHONPATH=/path/to/old/checkout python bench/bench_memory.py --paths pipe \\
-        --arch spacy_ctx.TransformerEncoder.v1 --batch-items 2048 --out bench/results/memory-before.json
 """
 import argparse
 import os

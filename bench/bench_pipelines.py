@@ -1,12 +1,8 @@
-"""Inference speed of whole NER pipelines, side by side on the same CoNLL-2003
-valid sentences: configs/ner.cfg (ctx, at a precision, batch and storage)
-against spacy-transformers on the same MiniLM (`spacy init config -G`:
-trf) and spaCy's CNN pipeline (cnn), each initialised on
-corpus/ner-train.spacy (a forward pass costs the same whatever the
-weights), or --ctx-model, a trained one. --same-head adds ctx-samehead:
-ner.cfg's ctx_encoder under the trf pipeline's very NER head (the
-listener's top layer, no hash embeddings, no BiLSTM), so the encoders'
-difference is seen apart from the heads'. Interleaved chunk by chunk.
+"""Inference speed of whole NER pipelines on CoNLL-2003 valid, interleaved:
+configs/ner.cfg (ctx variants: precision, batch, storage), spacy-transformers
+on the same MiniLM (trf) and spaCy's CNN (cnn), each initialised on
+corpus/ner-train.spacy (or --ctx-model, a trained one). --same-head adds
+ner.cfg's encoder under trf's very NER head, to see the encoders apart.
 
     python bench/bench_pipelines.py --threads 1 --batch-size 64 --sentences 1200 --chunks 6 \\
         --ctx-variants ctx ctx-auto --same-head --out bench/results/pipelines-ner-1thread-batch64.json

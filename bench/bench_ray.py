@@ -1,12 +1,7 @@
-"""Words per second of `embed`: one process, and Ray with 1 and 2 actors.
-
-CoNLL-2003 valid sentences, the bundled MiniLM, the mix and the top layer
-written as Parquet. Each configuration is a whole job as a user runs it
-(single_1t/2t: the `embed` command at 1 or 2 torch threads; ray_1a/2a:
-spacy_ctx.embed.ray.embed_with_ray on one local Ray cluster), interleaved
-round by round; the actors' own seconds separate the steady rate from the
-start-up. Then nlp.pipe words/s of one single-thread process (an actor) at
-each --sweep batch size.
+"""Words per second of `embed` on CoNLL-2003 valid (mix and top layer to
+Parquet): the command at 1 and 2 torch threads, and Ray with 1 and 2 actors,
+each a whole job, interleaved round by round (the actors' own seconds give
+the steady rate); then nlp.pipe words/s at one thread per --sweep batch size.
 
     nice python bench/bench_ray.py --sentences 3000 --rounds 2 --out bench/results/ray.json
 """
@@ -24,42 +19,46 @@ from harness.readers import sentences
 from harness.timing import interleave
 
 
-def single_process(threads: int, batch_size: int) -> Callable[[Path, Path], float]:
-    def run(source: Path, out: Path) -> float:
-        from typer.testing import CliRunner
+def jobs(batch_size: int, block_size: int) -> Dict[str, Callable[[Path, Path], float]]:
+    """Each configuration as a whole job from an input file to an output directory: the `embed` command at 1 or 2
+    torch threads, or Ray with 1 or 2 actors (returning the seconds its actors spent in blocks)."""
 
-        from spacy_ctx.cli import app
+    def single(threads):
+        def run(source: Path, out: Path) -> float:
+            from typer.testing import CliRunner
 
-        torch.set_num_threads(threads)
-        result = CliRunner().invoke(app, ["embed", str(source), str(out / "out.parquet"), "--layers", "-1", "--batch-size", str(batch_size)])
-        assert result.exit_code == 0, result.output
-        return 0.0
+            from spacy_ctx.cli import app
 
-    return run
+            torch.set_num_threads(threads)
+            result = CliRunner().invoke(app, ["embed", str(source), str(out / "out.parquet"), "--layers", "-1", "--batch-size", str(batch_size)])
+            assert result.exit_code == 0, result.output
+            return 0.0
 
+        return run
 
-def with_ray(actors: int, batch_size: int, block_size: int) -> Callable[[Path, Path], float]:
-    def run(source: Path, out: Path) -> float:
-        from spacy_ctx.embed.ray import embed_with_ray
+    def with_ray(actors):
+        def run(source: Path, out: Path) -> float:
+            from spacy_ctx.embed.ray import embed_with_ray
 
-        summary = embed_with_ray(str(source), out / "out", layers=[-1], actors=actors, batch_size=batch_size, block_size=block_size)
-        assert summary.errors == 0 and summary.skipped == 0
-        return sum(r.seconds for r in summary.results)
+            summary = embed_with_ray(str(source), out / "out", layers=[-1], actors=actors, batch_size=batch_size, block_size=block_size)
+            assert summary.errors == 0 and summary.skipped == 0
+            return sum(r.seconds for r in summary.results)
 
-    return run
+        return run
+
+    return {"single_1t": single(1), "single_2t": single(2), "ray_1a": with_ray(1), "ray_2a": with_ray(2)}
 
 
 def whole_jobs(jobs: Dict[str, Callable[[Path, Path], float]], actor_seconds: Dict[str, float]):
     """interleave's runners: each runs its job on every input file of a chunk
-    into a fresh output directory, adding up the actors' own seconds."""
+    into a fresh directory, adding up the actors' own seconds."""
 
     def runner(name: str):
         def run(sources: List[Path]) -> None:
             for source in sources:
-                out = source.with_name(name)
-                out.mkdir()
-                actor_seconds[name] = actor_seconds.get(name, 0.0) + jobs[name](source, out)
-                shutil.rmtree(out)
+                (source.parent / name).mkdir()
+                actor_seconds[name] = actor_seconds.get(name, 0.0) + jobs[name](source, source.parent / name)
+                shutil.rmtree(source.parent / name)
 
         return run
 
@@ -78,8 +77,6 @@ def main(argv=None) -> Dict:
     import ray
 
     texts, words = sentences(args.data / TASKS["ner"]["dev"], args.sentences)
-    jobs = {"single_1t": single_process(1, args.batch_size), "single_2t": single_process(2, args.batch_size),
-            "ray_1a": with_ray(1, args.batch_size, args.block_size), "ray_2a": with_ray(2, args.batch_size, args.block_size)}
     start = time.perf_counter()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     ray_start_s = time.perf_counter() - start
@@ -90,7 +87,7 @@ def main(argv=None) -> Dict:
         sources = [work / f"round{k}.txt" for k in range(args.rounds)]
         for k, source in enumerate(sources):
             source.write_text("\n".join(texts[k * size : (k + 1) * size]) + "\n", encoding="utf8")
-        seconds = interleave(whole_jobs(jobs, actor_seconds), sources, args.rounds, warmup=0)
+        seconds = interleave(whole_jobs(jobs(args.batch_size, args.block_size), actor_seconds), sources, args.rounds, warmup=0)
     finally:
         ray.shutdown()
         shutil.rmtree(work, ignore_errors=True)

@@ -1,12 +1,6 @@
-"""The machine's fp32 matmul peak: MKL and oneDNN at the encoder's linear shapes.
-
-Every linear of a BERT-style block is a [tokens, width] x [width, out]
-product: the attention projections (out = width), the feed-forward up
-projection (out = inner) and its down projection. This times each at a few
-token counts and thread counts, best of 3 rounds of --repeats products,
-through torch.mm (MKL, what nn.Linear calls) and oneDNN's linear (what the
-packed forward calls): the peak over both is the rate that bench_speed.py's
-useful work is a share of.
+"""The machine's fp32 matmul peak at the encoder's linear shapes (attention
+projections, feed-forward up and down), through torch.mm (MKL) and oneDNN's
+linear, best of 3 rounds: the rate bench_speed.py's useful work is a share of.
 
     nice -n 10 python bench/bench_sgemm.py --threads 1 2 --out bench/results/sgemm.json
 """

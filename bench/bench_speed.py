@@ -1,33 +1,21 @@
-"""Encoder paths side by side: ctx_encoder at a setting against the
-wordpiece-sorted transformers loop and other peers, interleaved.
-
-Every path encodes the same UD EWT dev sentences, chunk by chunk in turn
-(harness.timing.interleave), so the ratios to the loop hold on a busy
-machine. Paths (--paths; the first loop is the reference):
-  loop, loop-fp16, loop-bf16  the plain transformers loop: sentences sorted by
-      wordpiece count, batches of 64, every hidden state (autocast for fp16/bf16)
-  eager-attention, compile, jit, ort, ort-int8  that loop through another
-      forward: attn_implementation="eager", torch.compile, a frozen
-      torch.jit trace, ONNX Runtime after its BERT optimizer (fp32; dynamic
-      int8, feed-forward down projections in fp32)
-  trf, trf-batch64  spacy-transformers' transformer component
-  ctx paths, each the default pipeline in nlp.pipe (CTX below): padded (the
-      model's own padded forward), packed (no padding computed), pooled (the
-      default: packed, oneDNN linears, nlp.pipe's batches pooled to 4,096
-      words), unfused (pooled, torch's own linears), batch1000, default (at
-      nlp.pipe's default batch), auto, int8, bf16 (precision), k4, int8-k4
-      (stopping at layer 4).
-Each path's words/s, its ratio to the loop (summed and chunk by chunk), its
-padding ratio (padded / real wordpieces) and useful work (FLOPs of the real
-wordpieces per second) as a share of this machine's sgemm rate. --fidelity
-adds each path's per-layer fidelity (spacy_ctx.models.pytorch.fidelity)
-against its fp32 reference; --rss PATH the peak RSS of a path alone;
---profile times nothing but profiles the first ctx path; --ablation grades
-only the int8 design choices; --device cuda runs it all on a GPU.
+"""Encoder paths side by side against the wordpiece-sorted transformers loop,
+interleaved chunk by chunk on UD EWT dev sentences (--paths; the first is
+the reference):
+  loop, loop-fp16, loop-bf16: sentences sorted by wordpiece count, batches of
+    64, every hidden state (autocast for fp16/bf16); eager-attention, compile,
+    jit, ort, ort-int8: that loop through another forward; trf, trf-batch64:
+    spacy-transformers' component;
+  ctx_encoder in nlp.pipe at a setting (CTX): padded, packed, pooled (the
+    default), unfused (torch's own linears), batch1000, default (nlp.pipe's
+    batch), auto, int8, bf16, k4 and int8-k4 (stopping at layer 4).
+Per path: words/s, the ratio to the reference (summed and per chunk), the
+padding ratio and useful work as a share of the sgemm peak. --fidelity N
+grades each path on N sentences by spacy_ctx's fidelity bar; --rss its peak
+RSS alone; elmo times a lone ELMo encoder (--elmo-weights); --profile profiles the first ctx path; --ablation grades the int8
+design choices; --device cuda runs on a GPU; --plot draws --out's words/s.
 
     python bench/bench_speed.py --paths loop padded packed pooled unfused batch1000 auto \\
         --sentences 1200 --chunks 3 --rounds 4 --out bench/results/padding-fused-2threads.json
-    python bench/bench_speed.py --plot docs/figures/throughput.png --out bench/results/encoder.json
 """
 import argparse
 import cProfile
@@ -44,13 +32,15 @@ from pathlib import Path
 
 import spacy
 import torch
+from thinc.api import Config
 
-from harness import EWT, ROOT, child_result, emit, in_child, options, peak_rss_mib
+from harness import CONFIGS, EWT, ROOT, child_result, emit, in_child, options, peak_rss_mib
 from harness.peers import ctx_pipeline, hf_model, hidden_states, pipe, sorted_batches, spacy_transformers, stored_layers
 from harness.peers import transformers_loop
 from harness.plots import bars, figure
 from harness.readers import load_docs, sentences
 from harness.timing import best_gflops, chunk_ratios, interleave, with_threads
+from harness.training import pretrained_sizes
 from spacy_ctx.models.pytorch import precision as P
 from spacy_ctx.models.pytorch.cpu import int8_reduce_range
 from spacy_ctx.models.pytorch.fidelity import layer_fidelity, within_bar, worst_layer
@@ -97,9 +87,8 @@ def positional(module):
 
 
 def ort_forward(model, tokenizer, work: Path, int8: bool):
-    """ONNX Runtime on the model's export: through ORT's BERT graph optimizer
-    (fp32) or dynamically quantised (per channel, FFN down projections in
-    fp32), which the session's own optimizer then fuses."""
+    """ONNX Runtime on the model's export: through ORT's BERT graph optimizer (fp32) or dynamically quantised (per
+    channel, FFN down projections in fp32), which the session's own optimizer then fuses."""
     import onnxruntime
     from onnxruntime.transformers.optimizer import optimize_model
 
@@ -134,8 +123,8 @@ def ort_forward(model, tokenizer, work: Path, int8: bool):
 class Paths:
     """Builds the paths by name, sharing the model and the pipelines."""
 
-    def __init__(self, device: str):
-        self.device, self.sync = device, device == "cuda"
+    def __init__(self, device: str, elmo_weights=None):
+        self.device, self.sync, self.elmo_weights = device, device == "cuda", elmo_weights
         self.tokenizer, self.model = hf_model()
         self.model.to(device)
         self.pipelines, self.work = {}, Path(tempfile.mkdtemp())
@@ -164,6 +153,10 @@ class Paths:
         return ort_forward(self.model, self.tokenizer, self.work, int8=name == "ort-int8")
 
     def runner(self, name, stored=None):
+        if name == "elmo":  # a lone ELMo ctx_encoder of pretrain-elmo's weights
+            block = dict(Config().from_disk(CONFIGS / "elmo_tagger.cfg", interpolate=False)["components"]["ctx_encoder"]["model"])
+            block.update(weights=str(self.elmo_weights), **pretrained_sizes(self.elmo_weights))
+            return pipe(self.nlp("fp32", {"model": block}), 64, stored=stored)
         if name.startswith("trf"):
             return pipe(spacy_transformers(self.sync), 64 if name == "trf-batch64" else None, synchronize=self.sync)
         if name in CTX:
@@ -176,6 +169,8 @@ class Paths:
 
     def padding(self, name, chunks) -> float:
         """Padded / real wordpieces of a path's forward batches over the chunks."""
+        if name.startswith("trf") or name == "elmo":
+            return None
         if name in CTX and name != "padded":
             return 1.0  # the packed forward computes only the real ones, attention included
         if name == "padded":
@@ -183,27 +178,28 @@ class Paths:
             nlp = self.nlp()
             masks = [b.attention_mask for c in chunks for docs in pooled_batches(map(nlp.make_doc, c), batch_size, 0)
                      for b in planner(docs).batches]
-            return sum(m.size for m in masks) / sum(int(m.sum()) for m in masks)
+            return round(sum(m.size for m in masks) / sum(int(m.sum()) for m in masks), 3)
         masks = [b["attention_mask"] for c in chunks for b in sorted_batches(self.tokenizer, c)]
-        return sum(m.numel() for m in masks) / sum(int(m.sum()) for m in masks)
+        return round(sum(m.numel() for m in masks) / sum(int(m.sum()) for m in masks), 3)
 
     def fidelity(self, name, texts):
-        """Per layer (mean, 1st percentile) token cosine against fp32: a ctx
-        path's stored layers against the pooled default's, a peer's hidden
-        states on real wordpieces against the loop's."""
-        if name in CTX:
-            self.runner(name)([])  # sets the path's switches
+        """Per layer (mean, 1st percentile) token cosine against fp32: a ctx path's stored layers against the pooled
+        default's, a peer's hidden states on real wordpieces against the loop's."""
+        if name in CTX:  # a runner called on nothing sets its path's switches on the shared pipelines
+            self.runner("pooled")([])
+            reference = stored_layers(self.nlp(), texts)
+            self.runner(name)([])
             nlp = self.nlp(*CTX[name][:2])
-            ids = nlp("x")._.ctx_layer_ids
-            return layer_fidelity(stored_layers(self.nlp(), texts)[ids], stored_layers(nlp, texts))
+            return layer_fidelity(reference[nlp("x")._.ctx_layer_ids], stored_layers(nlp, texts)), None
         return peer_fidelity(sorted_batches(self.tokenizer, texts), self.forward("loop"), self.forward(name))
 
 
 def peer_fidelity(batches, reference, forward):
-    """layer_fidelity of two forwards' hidden states on the real wordpieces."""
+    """Two forwards' hidden states on the real wordpieces: (layer_fidelity, the largest absolute difference)."""
     real = lambda states, b: [h.float().cpu()[b["attention_mask"].bool()] for h in states]  # noqa: E731
     pairs = [(real(reference(b), b), real(forward(b), b)) for b in batches]
-    return layer_fidelity(*([torch.cat(layer) for layer in zip(*side)] for side in zip(*pairs)))
+    ref, got = ([torch.cat(layer) for layer in zip(*side)] for side in zip(*pairs))
+    return layer_fidelity(ref, got), max(float((a - b).abs().max()) for a, b in zip(ref, got))
 
 
 def texts_for(args):
@@ -223,9 +219,9 @@ def flops_per_wordpiece(config) -> float:
     return 2 * config.num_hidden_layers * (4 * width * width + 2 * width * inner)
 
 
-def graded(fidelity):
+def graded(fidelity, max_abs_diff=None):
     mean, low = worst_layer(fidelity)
-    return {"per_layer_mean_p1": [[round(m, 6), round(p, 6)] for m, p in fidelity],
+    return {"max_abs_diff": max_abs_diff, "per_layer_mean_p1": [[round(m, 6), round(p, 6)] for m, p in fidelity],
             "worst_mean": round(mean, 6), "worst_p1": round(low, 6), "within_bar": within_bar(fidelity)}
 
 
@@ -246,7 +242,7 @@ def ablation(args, texts):
     }
     torch.set_num_threads(1)
     batches, reference = sorted_batches(tokenizer, texts), hidden_states(fp32)
-    fidelity = {name: graded(peer_fidelity(batches, reference, hidden_states(make()))) for name, make in variants.items()}
+    fidelity = {name: graded(*peer_fidelity(batches, reference, hidden_states(make()))) for name, make in variants.items()}
     return {"what": "per-layer fidelity of int8 variants against fp32", "sentences": len(texts), "fidelity": fidelity}
 
 
@@ -261,9 +257,8 @@ GROUPS = {
 
 
 def profile(run, texts, words: int):
-    """Self CPU time of each torch op over `run(texts)` (torch.profiler, on
-    the calling thread), by group, what runs outside torch ops, and
-    cProfile's split of that by spacy_ctx module."""
+    """Self CPU time of each torch op over `run(texts)` (torch.profiler, on the calling thread), by group, what runs
+    outside torch ops, and cProfile's split of that by spacy_ctx module."""
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
         start = time.perf_counter()
         run(texts)
@@ -295,7 +290,8 @@ def plot(report, png: Path) -> None:
 def main(argv=None):
     parser = options(__doc__, threads=None)
     parser.add_argument("--paths", nargs="+", default=["loop", "padded", "packed", "pooled", "unfused", "batch1000"],
-                        choices=[*LOOPS, *BACKENDS, "trf", "trf-batch64", *CTX])
+                        choices=[*LOOPS, *BACKENDS, "trf", "trf-batch64", *CTX, "elmo"])
+    parser.add_argument("--elmo-weights", type=Path, help="the elmo path's weights (pretrain-elmo's output)")
     parser.add_argument("--sentences", type=int, default=1000, help="first N EWT dev sentences")
     parser.add_argument("--chunks", type=int, default=6)
     parser.add_argument("--rounds", type=int, default=1, help="times over the sentences, chunk by chunk")
@@ -315,12 +311,12 @@ def main(argv=None):
         sys.exit("bench_speed.py: no CUDA device here (torch.cuda.is_available() is False)")
     texts, words = texts_for(args)
     if args.child:
-        paths = Paths(args.device)
+        paths = Paths(args.device, args.elmo_weights)
         paths.runner(args.child)(texts)
         return child_result({"peak_rss_mib": round(peak_rss_mib())})
     if args.ablation:
         return emit(ablation(args, texts), args.out)
-    paths, threads = Paths(args.device), [n or torch.get_num_threads() for n in args.threads]
+    paths, threads = Paths(args.device, args.elmo_weights), [n or torch.get_num_threads() for n in args.threads]
     name_of = lambda path, n: path if len(threads) == 1 else f"{path}@{n}"  # noqa: E731
     report = {"sentences": len(texts), "words": sum(words) * args.rounds, "rounds": args.rounds, "threads": threads,
               "device": torch.cuda.get_device_name(0) if args.device == "cuda" else "cpu", "results": {}}
@@ -352,14 +348,14 @@ def main(argv=None):
         torch.set_num_threads(n)
         gemm[n] = best_gflops(4096, width, 4 * width, repeats=20, rounds=1)  # the feed-forward's shape
     for path in setup_s:
-        graded_path = graded(paths.fidelity(path, texts[: args.fidelity])) if args.fidelity and path != args.paths[0] \
-            and not path.startswith("trf") else None
+        graded_path = graded(*paths.fidelity(path, texts[: args.fidelity])) if args.fidelity and path != args.paths[0] \
+            and not path.startswith(("trf", "elmo")) else None
         for n in threads:
             name, reference = name_of(path, n), name_of(args.paths[0], n)
             row = {"words_per_s": round(report["words"] / seconds[name], 1),
                    "vs_transformers_loop": round(seconds[reference] / seconds[name], 3),
                    "vs_loop_per_chunk": chunk_ratios(samples[reference], samples[name]),
-                   "padding_ratio": round(paths.padding(path, chunks), 3), "setup_s": setup_s[path]}
+                   "padding_ratio": paths.padding(path, chunks), "setup_s": setup_s[path]}
             if gemm:
                 useful = pieces * per_piece / seconds[name] / 1e9
                 row.update(useful_gflops=round(useful, 1), share_of_sgemm=round(useful / gemm[n], 3))

@@ -7,19 +7,22 @@ curves, and dev score against training time.
 
 TASK: ner (CoNLL-2003) or pos (UD English EWT). A run trains one system with
 spaCy's loop on --sizes % of the train docs (nested subsets per seed) and
-scores model-last on the whole dev set. Systems: ctx (configs/ner.cfg,
-tagger.cfg), ctx-few (ner_few_labels.cfg), hash, hash-few, cnn-heads (those
-heads without context: bench/configs/ablations.cfg), cnn (`spacy init
-config`), elmo (elmo_tagger.cfg, --elmo-weights), finetune (ner_finetune.cfg;
-pos: tagger.cfg with its optimizer) and lora (finetune with LoRA adapters).
+scores model-last on the whole dev set. Systems: ctx (ner.cfg, tagger.cfg),
+ctx-few (ner_few_labels.cfg), hash, hash-few, cnn-heads (those heads without
+context, bench/configs/ablations.cfg), cnn (`spacy init config`), elmo
+(elmo_tagger.cfg with --elmo-weights), elmo-random, finetune
+(ner_finetune.cfg; pos: tagger.cfg with its optimizer), lora (finetune with
+LoRA adapters), static and static-none (spaCy's CNN heads with the static
+table of --vectors, and without: ner_static.cfg, tagger_static.cfg).
 Schedule: --max-epochs, --max-steps, or max(--min-steps, --epochs over the
 subset) (--curves: the learning curves' sizes, seeds and schedule);
 --budget-min stops at the first evaluation after it. --eval-frequency N
 scores the whole dev set every N updates (the run's points). Frozen systems
 share one feature store per encoder and dev is scored through it (checked
-against nlp.evaluate) unless --timed-eval. `plot` draws mean +- sd over
-seeds against % of train, or (--by minutes) each run's points; `seeds`:
-each system's mean and sd at one update. Method: docs/heads.md, docs/curves.md.
+against nlp.evaluate) unless --timed-eval. --precisions scores each trained
+pipeline again per encoder precision; --speed N times the trained pipelines
+interleaved. `plot`: mean +- sd over seeds against % of train, or (--by
+minutes) each run's points; `seeds`: each system's mean and sd at one update.
 """
 import contextlib
 import json
@@ -40,21 +43,25 @@ from spacy.tokens import DocBin
 from spacy.training import Corpus
 from spacy.training.initialize import init_nlp
 from spacy.training.loop import train as train_loop
-from spacy.util import fix_random_seed, load_config, registry
+from spacy.util import fix_random_seed, load_config, load_model_from_config, registry
 from thinc.api import Config
 
 from harness import CONFIGS, TASKS, emit, machine, options, parse, peak_rss_mib
+from harness.peers import pipe
 from harness.plots import errorbars, figure
 from harness.readers import convert, load_docs
 from harness.training import FINETUNE, ablate, elmo_config, fine_tuned, keep_heads, score, set_schedule, set_values
+from harness.timing import interleave
 from harness.training import spacy_cnn_config, task_config
+from spacy_ctx.models.pytorch.precision import PRECISIONS, supports
 
 SIZES = [1.0, 2.0, 5.0, 10.0, 25.0]
 CURVES = ["--sizes", *map(str, SIZES), "--seeds", "0", "1", "2", "--max-seeded", "10", "--min-steps", "200"]
 LABELS = {
     "ctx": "ctx (MiniLM, frozen)", "ctx-few": "ctx, one window layer (ner_few_labels.cfg)", "hash": "hash (no context)",
     "hash-few": "hash, one window layer (no context)", "cnn": "spaCy CNN (init config)", "elmo": "ELMo (pretrained, frozen)",
-    "cnn-heads": "spaCy CNN tok2vec in the ctx heads", "finetune": "fine-tuned", "lora": "LoRA",
+    "cnn-heads": "spaCy CNN tok2vec in the ctx heads", "finetune": "fine-tuned", "lora": "LoRA", "elmo-random": "ELMo (random)",
+    "static": "spaCy CNN + static table", "static-none": "spaCy CNN, static config without the table",
 }
 COLORS = {"ctx": "C0", "ctx-few": "C5", "hash": "C1", "hash-few": "C7", "cnn": "C2", "elmo": "C4", "cnn-heads": "C3"}
 LATER_STAGE_COLORS = {"(stage 2)": "C3", "(stage 3)": "C9", "(stage 4)": "C8", "(GPU, 5 min)": "C6"}
@@ -73,9 +80,8 @@ RUN: Dict = {"points": [], "budget_s": 0.0, "evaluating": 0.0, "on_point": None}
 
 @registry.loggers("spacy_ctx_bench.points_logger.v1")
 def points_logger():
-    """Keeps every evaluation's scores with the clock, the process CPU time
-    and the seconds spent evaluating, and raises OutOfBudget once training
-    has used its budget."""
+    """Keeps every evaluation's scores with the clock, the process CPU time and the seconds spent evaluating, and
+    raises OutOfBudget once training has used its budget."""
 
     def setup(nlp, stdout=sys.stdout, stderr=sys.stderr):
         start, cpu, evaluate = time.perf_counter(), time.process_time(), nlp.evaluate
@@ -117,8 +123,14 @@ def make_config(task: str, system: str, paths: Dict, args) -> Config:
     if system == "cnn":
         pipeline = {"ner": ["ner"], "pos": ["morphologizer"] if args.upos_only else ["tagger", "morphologizer"]}[task]
         return task_config(spacy_cnn_config(pipeline), paths, limit)
-    if system == "elmo":
-        config = elmo_config(paths, args.elmo_weights, limit)
+    if system.startswith("static"):  # spaCy's CNN heads, with the static table of --vectors or without
+        config = task_config(CONFIGS / {"ner": "ner_static.cfg", "pos": "tagger_static.cfg"}[task], paths, limit)
+        config["paths"]["vectors"] = str(args.vectors) if system == "static" else None
+        for head in TASKS[task]["heads"]:
+            config["components"][head]["model"]["tok2vec"]["embed"]["include_static_vectors"] = system == "static"
+        return config
+    if system.startswith("elmo"):
+        config = elmo_config(paths, args.elmo_weights if system == "elmo" else None, limit)
     else:
         finetuning = system in ("finetune", "lora")
         source = CONFIGS / "ner_few_labels.cfg" if system.endswith("-few") else TASKS[task]["config"]
@@ -170,7 +182,7 @@ class Runner:
     def __init__(self, task: str, args, paths: Dict, work: Path):
         self.task, self.args, self.paths, self.work = task, args, paths, work
         self.stores: Dict[str, Dict] = {"ctx": {}, "elmo": {}}
-        self.check = None
+        self.check, self.trained = None, {}
 
     def run(self, system: str, size: float, seed: int, docs: List) -> Dict:
         args, keys = self.args, TASKS[self.task]["scores"]
@@ -214,8 +226,24 @@ class Runner:
         }
         if store is not None:
             result["cache_docs"] = len(store)
+        if args.precisions:
+            result["precisions"] = self.precisions(nlp, keys)
+            result["loss_vs_fp32"] = {p: round(result["precisions"]["fp32"]["scores"][keys[0]] - row["scores"][keys[0]], 2)
+                                      for p, row in result["precisions"].items()}
+        if args.speed:
+            self.trained[system] = nlp
         print(json.dumps({k: v for k, v in result.items() if k != "points"}), file=sys.stderr, flush=True)
         return result
+
+    def precisions(self, nlp, keys) -> Dict:
+        """Dev scores of the trained pipeline, its encoder at each precision this CPU runs natively."""
+        nlp.to_disk(self.work / "trained")
+        rows = {}
+        for precision in filter(supports, self.args.precisions):
+            reloaded = spacy.load(self.work / "trained", config={"components": {"ctx_encoder": {"model": {"precision": precision}}}})
+            run = score(reloaded, self.paths["dev"], keys)
+            rows[precision] = {"scores": run["scores"], "words_per_s": round(run["words"] / run["seconds"], 1)}
+        return rows
 
     def check_eval(self, nlp, store: Dict) -> Dict:
         """The cached scoring path against nlp.evaluate on a dev slice."""
@@ -228,6 +256,18 @@ class Runner:
         if check["max_abs_diff"] > 1e-9:
             raise SystemExit(f"cached scoring disagrees with nlp.evaluate: {check}")
         return check
+
+
+def speed(trained: Dict, task: str, paths: Dict, n_docs: int) -> Dict:
+    """nlp.pipe words/s of the trained pipelines and of the task's ctx config
+    (heads untrained: a forward pass costs the same), interleaved on dev docs."""
+    ctx = load_model_from_config(task_config(TASKS[task]["config"], paths), auto_fill=True)
+    examples = list(Corpus(str(paths["train"]), limit=20)(ctx))
+    ctx.initialize(lambda: examples)
+    texts = [eg.reference.text for eg in Corpus(paths["dev"])(ctx)][:n_docs]
+    words = sum(len(ctx.make_doc(t)) for t in texts)
+    seconds = interleave({name: pipe(nlp, 64) for name, nlp in {**trained, "ctx (untrained heads)": ctx}.items()}, texts, 4, warmup=8)
+    return {"n_docs": len(texts), "n_words": words, "words_per_s": {name: round(words / s, 1) for name, s in seconds.items()}}
 
 
 def subsets(n_docs: int, sizes: List[float], seeds: List[int], max_seeded: float) -> List[Dict]:
@@ -376,7 +416,11 @@ def main(argv=None) -> Dict:
     parser.add_argument("--batch-words", type=int, default=0, help="fixed batch size in words (0 = the config's schedule)")
     parser.add_argument("--config", type=Path, default=None, help="ctx, finetune: train this config instead")
     parser.add_argument("--encoder", default=None, help="ctx systems: the ctx_encoder's model (e.g. a pretrain-mlm output)")
-    parser.add_argument("--elmo-weights", type=Path, default=None)
+    parser.add_argument("--elmo-weights", type=Path, default=None, help="elmo: pretrain-elmo's output")
+    parser.add_argument("--vectors", type=Path, default=None, help="static: the static table (a distill-static output)")
+    parser.add_argument("--precisions", nargs="*", default=[], choices=PRECISIONS, help="also score each run at these precisions")
+    parser.add_argument("--pipeline", type=Path, help="with --precisions: score this trained pipeline instead of training")
+    parser.add_argument("--speed", type=int, default=0, metavar="N", help="then time the trained pipelines and the ctx config, interleaved, on N dev docs")
     parser.add_argument("--upos-only", action="store_true", help="pos: the morphologizer only, not the XPOS tagger")
     parser.add_argument("--grad-factor", type=float, default=None, help="ctx systems: the listeners' grad_factor")
     parser.add_argument("--learn-rate", type=float, default=0.0, help="warm-up + linear decay from this rate")
@@ -390,7 +434,7 @@ def main(argv=None) -> Dict:
         for key, value in vars(parser.parse_args([*CURVES, args.task])).items():
             if getattr(args, key) == parser.get_default(key):
                 setattr(args, key, value)
-    if "elmo" in args.systems and (args.task != "pos" or args.elmo_weights is None):
+    if {"elmo", "elmo-random"} & set(args.systems) and args.task != "pos" or "elmo" in args.systems and not args.elmo_weights:
         parser.error("elmo runs on pos only and needs --elmo-weights")
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f"spacy_ctx_train_{args.task}_") as tmp:
@@ -417,6 +461,10 @@ def main(argv=None) -> Dict:
                 args.out.parent.mkdir(parents=True, exist_ok=True)
                 args.out.write_text(json.dumps({**report, "running": RUN["points"]}, indent=2) + "\n")
 
+        if args.pipeline:
+            report["pipeline"] = {"path": str(args.pipeline), "precisions": Runner(args.task, args, paths, work).precisions(
+                spacy.load(args.pipeline), TASKS[args.task]["scores"])}
+            items = []
         if args.jobs > 1:
             import multiprocessing
 
@@ -429,6 +477,8 @@ def main(argv=None) -> Dict:
             RUN["on_point"] = save
             for system, spec in items:
                 save(runner.run(system, spec["size"], spec["seed"], [train_docs[i] for i in spec["docs"]]), runner.check)
+        if args.speed:
+            report["speed"] = speed(runner.trained, args.task, paths, args.speed)
     report["runs"].sort(key=lambda run: (run["size"], run["seed"], args.systems.index(run["system"])))
     return emit(report, args.out)
 

@@ -1,17 +1,11 @@
-"""NER on WNUT-17 (3,394 training sentences) on the shipped configs'
-schedule (by updates, with early stopping on dev), 3 seeds per system.
+"""NER on WNUT-17 on the shipped configs' schedule (early stopping on dev,
+model-best scored on emerging.dev.conll), a `spacy train` process per run on
+one thread. A system is NAME=CONFIG, NAME=CONFIG@ENCODER (the ctx_encoder's
+model) or NAME=spacy (spaCy's CNN NER); --schedule, --max-steps,
+--eval-frequency and --patience change the schedule.
 
     nice -n 10 python bench/bench_wnut.py --systems ner=configs/ner.cfg \\
         few=configs/ner_few_labels.cfg cnn=spacy --jobs 2 --out bench/results/wnut-shipped.json
-
-A system is NAME=CONFIG, NAME=CONFIG@ENCODER to set the ctx_encoder's model
-(a directory, e.g. a pretrain-mlm output), or NAME=spacy for spaCy's own
-CNN NER (`spacy init config`, efficiency). Every run: `spacy train` in a
-process of its own on one torch thread, on the schedule of configs/ner.cfg
-(max_epochs, max_steps, eval_frequency, patience) or of --schedule's
-config, any of them set by --max-steps, --eval-frequency and --patience;
-the score is model-best's on all of emerging.dev.conll (dev picks the
-checkpoint, as spaCy does), in docs of 10 sentences.
 """
 import json
 import os

@@ -1,11 +1,8 @@
-"""WSD on SemEval-2007 (P/R/F1) after training on every --stride-th SemCor
-sentence: the most frequent sense, an LMMS-style nearest sense, and ctx_wsd
-untrained and trained, on frozen MiniLM features computed once (float16), or
-with --grad-factor > 0 fine-tuning the encoder with the head.
+"""WSD on SemEval-2007 after training on every --stride-th SemCor sentence: the
+first sense, an LMMS-style nearest sense, and ctx_wsd untrained and trained
+on frozen features (float16), or fine-tuning the encoder (--grad-factor > 0).
 
     nice -n 10 python bench/bench_wsd.py --stride 5 --epochs 4
-    nice -n 10 python bench/bench_wsd.py --stride 10 --epochs 2 --grad-factor 1.0
-    nice -n 10 python bench/bench_wsd.py --stride 1 --epochs 3
 """
 import json
 import random

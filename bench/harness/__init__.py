@@ -56,9 +56,8 @@ def machine(detail: str = "") -> str:
 
 
 def options(doc: str, out: Optional[Path] = None, threads: Optional[int] = 0) -> argparse.ArgumentParser:
-    """A case's parser with the options every case takes: --data, --out
-    (default `out`) and, unless `threads` is None, --threads (0: torch's
-    default). The description is the docstring's first line, the rest its epilog."""
+    """A case's parser with the options every case takes: --data, --out (default `out`) and, unless `threads` is None,
+    --threads (0: torch's default). The description is the docstring's first line, the rest its epilog."""
     first, _, rest = doc.strip().partition("\n")
     parser = argparse.ArgumentParser(description=first, epilog=rest, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DATA, help="the corpora (default: ../shared/data or $SPACY_CTX_DATA)")

@@ -1,7 +1,6 @@
-"""The systems the cases compare, each defined once: the transformers loop a
-user writes, spacy-transformers, sentence-transformers, Model2Vec, and
-ctx_encoder at a setting. A runner takes a list of texts and encodes them
-(timing.interleave's unit)."""
+"""The systems the cases compare, each defined once: the transformers loop,
+spacy-transformers, sentence-transformers, Model2Vec and ctx_encoder at a
+setting. A runner encodes a list of texts (timing.interleave's unit)."""
 import json
 import os
 import subprocess
@@ -21,8 +20,7 @@ BATCH_SIZE = 64
 
 
 def hf_model(name: str = MODEL, **model_kwargs):
-    """The model straight from transformers, in eval mode: (tokenizer,
-    model); `model_kwargs` go to AutoModel.from_pretrained."""
+    """(tokenizer, model) straight from transformers, in eval mode."""
     from transformers import AutoModel, AutoTokenizer
 
     path = resolve_model_dir(name)
@@ -31,8 +29,7 @@ def hf_model(name: str = MODEL, **model_kwargs):
 
 
 def sorted_batches(tokenizer, texts: Sequence[str], batch_size: int = BATCH_SIZE) -> List:
-    """The loop's batches: the texts sorted by wordpiece count, `batch_size`
-    at a time, each padded to its longest."""
+    """The texts sorted by wordpiece count, `batch_size` at a time, padded to the longest."""
     encoded = tokenizer(list(texts))["input_ids"]
     order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
     return [
@@ -42,8 +39,7 @@ def sorted_batches(tokenizer, texts: Sequence[str], batch_size: int = BATCH_SIZE
 
 
 def hidden_states(model, device: str = "cpu", autocast=None) -> Callable:
-    """The model's own forward of one batch: every hidden state, in fp32 or
-    under autocast to `autocast` (a dtype)."""
+    """The model's own forward of a batch to every hidden state (fp32, or under autocast to a dtype)."""
 
     def forward(batch):
         batch = batch.to(device)
@@ -54,8 +50,7 @@ def hidden_states(model, device: str = "cpu", autocast=None) -> Callable:
 
 
 def transformers_loop(tokenizer, forward: Callable, synchronize: bool = False) -> Runner:
-    """The plain loop a user writes: sorted_batches through `forward`
-    (hidden_states, or a compiled or exported one)."""
+    """The loop a user writes: sorted_batches through `forward`."""
 
     def run(texts):
         for batch in sorted_batches(tokenizer, texts):
@@ -67,9 +62,7 @@ def transformers_loop(tokenizer, forward: Callable, synchronize: bool = False) -
 
 
 def ctx_pipeline(precision: str = "fp32", gpu_id: int = -1, settings: Optional[Dict] = None):
-    """The default pipeline (the bundled MiniLM) at a precision, with other
-    ctx_encoder settings by their path below it ({"store_layers": [4],
-    "mix.layers": [4], "model.max_batch_items": 512})."""
+    """The default pipeline at a precision, with ctx_encoder settings by path ({"mix.layers": [4]})."""
     overrides = {"components.ctx_encoder.model.precision": precision}
     overrides.update((f"components.ctx_encoder.{key}", value) for key, value in (settings or {}).items())
     return load_pipeline("default", gpu_id=gpu_id, overrides=overrides)
@@ -77,12 +70,8 @@ def ctx_pipeline(precision: str = "fp32", gpu_id: int = -1, settings: Optional[D
 
 def pipe(nlp, batch_size: Optional[int] = None, each: Callable = None, stored: Optional[Dict] = None,
          synchronize: bool = False, **encoder) -> Runner:
-    """nlp.pipe over the texts, calling `each` on every doc; with `stored`
-    ({"bytes": 0, "tokens": 0}), adding up the bytes of doc._.ctx_layers and
-    doc.tensor and the tokens. `encoder` sets the ctx_encoder's runtime
-    switches before each call, as several runners may share one pipeline:
-    pack (the padding-free forward), fuse (the oneDNN linears) and
-    min_batch_words (nlp.pipe's batches pooled up to it)."""
+    """nlp.pipe, calling `each` on every doc and adding up the stored bytes and tokens in `stored`. `encoder` sets
+    ctx_encoder's switches (pack, fuse, min_batch_words) at each call: runners may share a pipeline."""
 
     def run(texts):
         if encoder:
@@ -103,15 +92,13 @@ def pipe(nlp, batch_size: Optional[int] = None, each: Callable = None, stored: O
 
 
 def stored_layers(nlp, texts: Sequence[str]) -> numpy.ndarray:
-    """doc._.ctx_layers of the texts side by side: [n_layers, n_tokens, width],
-    what fidelity.layer_fidelity compares."""
+    """doc._.ctx_layers of the texts side by side: [n_layers, n_tokens, width]."""
     layers = [d._.ctx_layers for d in nlp.pipe(texts)]
     return numpy.concatenate([(a.get() if hasattr(a, "get") else a).astype("float32") for a in layers], axis=1)
 
 
 def spacy_transformers(gpu: bool = False):
-    """spacy-transformers' transformer component on the bundled model, on a
-    blank pipeline."""
+    """spacy-transformers' transformer component on the bundled model."""
     import spacy
     import spacy_transformers  # noqa: F401  (registers the factory)
 
@@ -133,9 +120,7 @@ def trf_data_bytes(doc) -> int:
 
 
 def sentence_transformers_vectors(texts: Sequence[str], batch_size: int = 64):
-    """The bundled model's own sentence embeddings (sentence-transformers'
-    `encode()`, with the pooling its modules.json defines): ([n_texts,
-    width], a note), or (None, why) without sentence-transformers."""
+    """sentence-transformers' `encode()` of the bundled model: (vectors, a note), or (None, why)."""
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError:
@@ -172,10 +157,8 @@ for line in sys.stdin:
 
 
 class Model2Vec:
-    """Model2Vec's `distill(pca_dims=256)` of the bundled model, in a child
-    process of `python` (a venv with model2vec[distill]) on one thread, with
-    no hub. `info` holds the distillation's seconds and sizes; calling it
-    encodes texts (an interleave runner); `encode` also returns the vectors."""
+    """Model2Vec's distill(pca_dims=256) of the bundled model in a child of `python` (a venv with model2vec[distill]):
+    `info` (its seconds and sizes); called, it encodes texts (a runner); `encode` returns vectors."""
 
     def __init__(self, python: str):
         env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")

@@ -11,9 +11,8 @@ from . import TASKS
 
 
 def sentences(path: Path, limit: Optional[int] = None) -> Tuple[List[str], List[int]]:
-    """The text and the number of words of each sentence of an annotated
-    corpus: CoNLL-U as its `# text` lines have it, CoNLL NER columns as the
-    tokens joined by spaces. `limit` 0 or None: all."""
+    """The text and the number of words of each sentence of an annotated corpus: CoNLL-U as its `# text` lines have
+    it, CoNLL NER columns as the tokens joined by spaces. `limit` 0 or None: all."""
     docs = read_docs(path, spacy.blank("en"), limit=limit or None)
     return [doc.text.rstrip() for doc in docs], [len(doc) for doc in docs]
 
@@ -24,9 +23,8 @@ def unique_texts(pairs) -> List[str]:
 
 
 def docbin(path: Path, out: Path, limit: Optional[int] = None, stride: int = 1, n_sents: int = 10) -> Path:
-    """A corpus as a .spacy file: the first `limit` docs of `n_sents`
-    sentences (CoNLL-U, CoNLL NER), or every stride-th sentence with its
-    gold senses (Raganato XML)."""
+    """A corpus as a .spacy file: the first `limit` docs of `n_sents` sentences (CoNLL-U, CoNLL NER), or every stride-
+    th sentence with its gold senses (Raganato XML)."""
     if not out.exists():
         docs = read_docs(path, spacy.blank("en"), limit=limit, n_sents=n_sents)[::stride]
         DocBin(docs=docs, store_user_data=True).to_disk(out)

@@ -71,9 +71,8 @@ BACKENDS = ("mkl", "onednn")
 
 
 def gflops(rows: int, inner: int, cols: int, repeats: int, rounds: int = 3, backend: str = "mkl") -> float:
-    """The best of `rounds` timings of `repeats` [rows, inner] x [inner,
-    cols] products in GFLOP/s, through torch.mm (MKL, what nn.Linear calls)
-    or oneDNN's linear (what the packed forward calls, bias included)."""
+    """The best of `rounds` timings of `repeats` [rows, inner] x [inner, cols] products in GFLOP/s, through torch.mm
+    (MKL, what nn.Linear calls) or oneDNN's linear (what the packed forward calls, bias included)."""
     a = torch.randn(rows, inner)
     if backend == "mkl":
         b = torch.randn(inner, cols)

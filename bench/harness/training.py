@@ -1,5 +1,4 @@
-"""Training configs, their ablations and schedules, and `spacy train` with
-scoring, as the training cases run them."""
+"""Training configs, their ablations and schedules, and `spacy train` with scoring."""
 import contextlib
 import json
 import sys
@@ -19,9 +18,8 @@ LORA = {"@misc": "spacy_ctx.LoRA.v1", "rank": 8, "alpha": 16.0, "dropout": 0.1, 
 
 
 def task_config(source, paths: Dict, dev_limit_during_training: int = 0) -> Config:
-    """A training config (a path, or a Config; uninterpolated) on the
-    converted data. Evaluation during training reads the first dev docs
-    (0: all); the cases score model-last on the whole dev set afterwards."""
+    """A config (a path or a Config, uninterpolated) on the converted data,
+    evaluating during training on the first dev docs (0: all)."""
     config = source if isinstance(source, Config) else Config().from_disk(source, interpolate=False)
     config["paths"]["train"] = str(paths["train"])
     config["paths"]["dev"] = str(paths["dev"])
@@ -30,8 +28,7 @@ def task_config(source, paths: Dict, dev_limit_during_training: int = 0) -> Conf
 
 
 def spacy_cnn_config(pipeline: Sequence[str], gpu: bool = False) -> Config:
-    """spaCy's own pipeline (`spacy init config`, efficiency; with `gpu`,
-    spacy-transformers' on the transformer it names), uninterpolated."""
+    """`spacy init config` (efficiency; `gpu`: spacy-transformers'), uninterpolated."""
     from spacy.cli.init_config import init_config
 
     config = init_config(lang="en", pipeline=list(pipeline), optimize="efficiency", gpu=gpu)
@@ -39,8 +36,7 @@ def spacy_cnn_config(pipeline: Sequence[str], gpu: bool = False) -> Config:
 
 
 def elmo_config(paths: Dict, weights: Optional[Path], dev_limit_during_training: int = 0) -> Config:
-    """configs/elmo_tagger.cfg on the converted data, with pretrained weights
-    (pretrain-elmo's output, any size) or, with None, a random encoder."""
+    """configs/elmo_tagger.cfg with pretrain-elmo's weights (any size), or None: random."""
     config = task_config(CONFIGS / "elmo_tagger.cfg", paths, dev_limit_during_training)
     config["paths"]["elmo_weights"] = str(weights) if weights else None
     if weights:
@@ -55,9 +51,7 @@ def pretrained_sizes(weights: Path) -> Dict:
 
 
 def keep_heads(config: Config, heads: Sequence[str]) -> Config:
-    """A POS config with only these heads: each has its own tok2vec on a
-    frozen encoder, so dropping the XPOS tagger leaves the morphologizer's
-    model as it is, and only the cost changes."""
+    """A POS config with only these heads (each has its own tok2vec: the others are unchanged)."""
     config["nlp"]["pipeline"] = ["ctx_encoder", *heads]
     if "tagger" not in heads:
         del config["components"]["tagger"]
@@ -66,10 +60,8 @@ def keep_heads(config: Config, heads: Sequence[str]) -> Config:
 
 
 def fine_tuned(config: Config, lora: bool = False) -> Config:
-    """A frozen config given ner_finetune.cfg's optimizer and unfreezing
-    schedule, so that a head with no fine-tuning config of its own (the
-    tagger) fine-tunes exactly as NER does; with `lora`, LoRA adapters on
-    the encoder at ten times its rate, as adapters want."""
+    """A frozen config with ner_finetune.cfg's optimizer and unfreezing, so
+    the tagger fine-tunes as NER does; `lora`: LoRA adapters at 10x the rate."""
     finetune = Config().from_disk(FINETUNE, interpolate=False)["training"]
     config["training"]["optimizer"] = dict(finetune["optimizer"])
     config["training"]["before_update"] = dict(finetune["before_update"])
@@ -80,10 +72,8 @@ def fine_tuned(config: Config, lora: bool = False) -> Config:
 
 
 def set_schedule(config: Config, *, epochs: int = 0, steps: int = 0, eval_frequency: int = 0, batch_words: int = 0, seed=None) -> None:
-    """Train for `epochs` epochs or `steps` updates (the other 0) with no
-    early stop, evaluating every `eval_frequency` steps (0: at the last
-    step); with `batch_words`, in batches of that many words; with `seed`,
-    under that seed."""
+    """`epochs` epochs or `steps` updates (the other 0), no early stop,
+    evaluating every `eval_frequency` steps (0: at the last)."""
     training = config["training"]
     training.update(max_epochs=epochs, max_steps=steps, patience=0, eval_frequency=eval_frequency or steps)
     if batch_words:
@@ -93,10 +83,8 @@ def set_schedule(config: Config, *, epochs: int = 0, steps: int = 0, eval_freque
 
 
 def ablate(config: Config, heads: Sequence[str], system: str) -> Config:
-    """The config without contextual features: ctx_encoder removed, and each
-    head's tok2vec the hash embeddings of bench/configs/ablations.cfg followed
-    by the head's own `encode` block at their width ("hash") or by spaCy's
-    CNN window layers ("cnn")."""
+    """The config without ctx_encoder: each head's tok2vec the hash embeddings of bench/configs/ablations.cfg and its
+    own `encode` ("hash") or spaCy's CNN window layers ("cnn")."""
     blocks = Config().from_disk(ABLATIONS, interpolate=False)
     for head in heads:
         model = config["components"][head]["model"]
@@ -108,7 +96,7 @@ def ablate(config: Config, heads: Sequence[str], system: str) -> Config:
 
 
 def set_values(config: Config, overrides: Sequence[str]) -> Config:
-    """PATH=JSON settings (components.ner.model.tok2vec.encode.depth=4) applied."""
+    """PATH=JSON settings applied."""
     for override in overrides:
         path, value = override.split("=", 1)
         *parents, leaf = path.split(".")
@@ -120,9 +108,8 @@ def set_values(config: Config, overrides: Sequence[str]) -> Config:
 
 
 def train(config, output: Path, overrides: Optional[Dict] = None) -> Dict:
-    """`spacy train` on a config file, or a Config (written to output.cfg),
-    its log on stderr (stdout is the report's): model-last's path and the
-    wall and process CPU seconds it took."""
+    """`spacy train` on a config (a path or a Config), logging to stderr:
+    model-last's path, wall and CPU seconds."""
     from spacy.cli.train import train as spacy_train
 
     if isinstance(config, Config):
@@ -135,8 +122,7 @@ def train(config, output: Path, overrides: Optional[Dict] = None) -> Dict:
 
 
 def score(nlp, dev: Path, keys: Sequence[str], batch_size: int = 64, scorer=None) -> Dict:
-    """nlp.evaluate (or `scorer(examples)`) on every doc of `dev`: the scores
-    x 100 of `keys` (those it has), and the wall and CPU seconds it took."""
+    """nlp.evaluate (or `scorer`) on every doc of `dev`: the scores x 100 of `keys`, seconds and words."""
     from spacy.training import Corpus
 
     examples = list(Corpus(str(dev))(nlp))
