@@ -14,8 +14,9 @@ import numpy
 import pytest
 from sklearn.metrics import silhouette_score
 
+from spacy_ctx import displacy
 from spacy_ctx.displacy.html import format_number
-from spacy_ctx.displacy.server import Explorer, make_server
+from spacy_ctx.displacy.server import Explorer, make_page_server, make_server
 from spacy_ctx.displacy.views import cosine_matrix
 
 from ..util import BANK_TEXTS
@@ -188,7 +189,7 @@ def rgba(hex_color):
 
 def sensemap_state(browser):
     """(key, separation shown, every point's (cx, cy)) of the sense map now."""
-    box = browser.find_element(By.CSS_SELECTOR, 'section[data-style="sensemap"] .ctx-figure')
+    box = browser.find_element(By.CSS_SELECTOR, '[data-style="sensemap"] .ctx-figure')
     points = box.find_elements(By.CSS_SELECTOR, "circle.ctx-point")
     value = box.find_element(By.CLASS_NAME, "ctx-separation").get_attribute("data-value")
     xy = [(float(p.get_attribute("cx")), float(p.get_attribute("cy"))) for p in points]
@@ -222,6 +223,10 @@ def test_sense_map_in_a_browser(browser, sense_nlp, shots):
             assert names[label] == sense
             assert rgba(point.get_attribute("fill")) == colours[label]
 
+        # With ctx_wsd, the layers chart is same- against cross-sense means, and the baseline.
+        lines = browser.find_elements(By.CSS_SELECTOR, 'section[data-style="layers"] polyline.ctx-series')
+        assert [line.get_attribute("data-role") for line in lines] == ["same", "cross", "baseline"]
+
         # Hover: the sentence, with the word marked, as text.
         webdriver.ActionChains(browser).move_to_element(points[7]).perform()
         detail = box.find_element(By.CLASS_NAME, "ctx-detail")
@@ -254,3 +259,37 @@ def test_sense_map_in_a_browser(browser, sense_nlp, shots):
             slider.send_keys(Keys.ARROW_RIGHT)
         assert sensemap_state(browser)[0] == f"layer{best}"
         box.screenshot(str(shots / "sensemap-best.png"))
+
+
+def slider_moves_points(browser):
+    """Whether the first sense map's slider, moved from its first key to
+    its second, moves its points."""
+    box = browser.find_element(By.CSS_SELECTOR, '.ctx-figure[data-kind="sensemap"]')
+    slider = box.find_element(By.CLASS_NAME, "ctx-slider")
+    slider.send_keys(Keys.HOME)
+    first = sensemap_state(browser)
+    slider.send_keys(Keys.ARROW_RIGHT)
+    second = sensemap_state(browser)
+    return (first[0], second[0]) == ("layer0", "layer1") and first[2] != second[2]
+
+
+def test_render_draws_the_sense_map_inline_as_a_page_and_served(browser, docs, tmp_path):
+    """render's own inline script draws the figure and runs the slider: in a
+    page of its own (page=True, under its meta CSP), as a fragment in a page
+    (as Jupyter shows it), and served by displacy.serve (under its header CSP)."""
+    options = {"target": "bank"}
+    page = tmp_path / "page.html"
+    page.write_text(displacy.render(docs, "sensemap", options, page=True, jupyter=False), encoding="utf-8")
+    fragment = tmp_path / "fragment.html"
+    fragment.write_text(
+        "<!DOCTYPE html><html><body><p>notebook</p>" + displacy.render(docs, "sensemap", options, jupyter=False) + "</body></html>",
+        encoding="utf-8",
+    )
+    for url in (page.as_uri(), fragment.as_uri()):
+        browser.get(url)
+        wait(browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, "circle.ctx-point")) == 3)
+        assert slider_moves_points(browser), url
+    html = displacy.render(docs, "layers", options, page=True, jupyter=False)
+    with running(make_page_server(html, port=0, quiet=True)) as url:
+        browser.get(url)
+        wait(browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, "polyline.ctx-series")) == 4)
