@@ -32,9 +32,10 @@ from spacy.tokens import Doc
 from ..compat import require
 from ..errors import Errors, SpacyCtxError
 from ..normalizer import unit_rows
+from ..pipeline.wsd import CtxWSD
 from ..util import MIX_KEY
 from .neighbors import EmbeddedCorpus
-from .views import Panel, View, key_title, stored_layers, token_vectors
+from .views import Panel, View, find_wsd, gloss_reader, key_title, token_vectors
 
 MAX_POINTS = 500
 K_RANGE = (2, 6)
@@ -55,6 +56,7 @@ class Occurrences:
     senses: List[Optional[str]]
     vectors: Dict[str, numpy.ndarray]
     n_corpus: int = 0  # how many (the last ones) come from a corpus
+    truncated: bool = False  # whether the word occurs more often than shown
 
     def __len__(self) -> int:
         return len(self.where)
@@ -80,10 +82,11 @@ def find_occurrences(
     if limit < 1:
         raise SpacyCtxError(Errors.E205.format(setting="limit", min=1, value=limit))
     word = target.lower()
-    refs = [(d, t.i) for d, doc in enumerate(docs) for t in doc if t.lower_ == word][:limit]
-    rows = []
-    if corpus is not None and len(refs) < limit:
-        rows = [r for r, text in enumerate(corpus.texts) if text.lower() == word][: limit - len(refs)]
+    refs = [(d, t.i) for d, doc in enumerate(docs) for t in doc if t.lower_ == word]
+    rows = [r for r, text in enumerate(corpus.texts) if text.lower() == word] if corpus is not None else []
+    truncated = len(refs) + len(rows) > limit
+    refs = refs[:limit]
+    rows = rows[: limit - len(refs)]
     if not refs and not rows:
         raise SpacyCtxError(Errors.E505.format(target=target))
     if refs:
@@ -101,7 +104,7 @@ def find_occurrences(
         where += [f"{corpus.path.name}: doc {corpus.doc_ids[r]}, token {corpus.token_ids[r]}" for r in rows]
         contexts += [corpus.context_parts(r, CONTEXT_WORDS) for r in rows]
         senses += [None] * len(rows)
-    return Occurrences(where, contexts, senses, vectors, len(rows))
+    return Occurrences(where, contexts, senses, vectors, len(rows), truncated)
 
 
 def kmeans_labels(X: numpy.ndarray, k_range: Tuple[int, int] = K_RANGE, seed: int = SEED) -> Tuple[numpy.ndarray, int]:
@@ -183,9 +186,7 @@ def occurrence_labels(occ: Occurrences, has_wsd: bool) -> Tuple[numpy.ndarray, L
 
 
 def _glosses(nlp: Language, keys: Sequence[str]) -> List[str]:
-    from .views import _glosses as wsd_glosses, find_wsd
-
-    gloss = wsd_glosses(find_wsd(nlp))
+    gloss = gloss_reader(find_wsd(nlp))
     return [gloss(key) for key in keys]
 
 
@@ -199,16 +200,8 @@ def sensemap_view(
     """The sense map of `target`: a figure (kind "sensemap") with every
     occurrence's 2-D position per key, its label and context, and the
     separation per key; and the separation as a table."""
-    from .views import find_wsd
-
     occ = find_occurrences(docs, target, corpus, limit)
-    has_wsd = False
-    if nlp is not None:
-        try:
-            find_wsd(nlp)
-            has_wsd = True
-        except SpacyCtxError:
-            pass
+    has_wsd = nlp is not None and any(isinstance(component, CtxWSD) for _, component in nlp.pipeline)
     labels, names, what = occurrence_labels(occ, has_wsd)
     keys = list(occ.vectors)
     coords = aligned_projections(occ.vectors)
@@ -239,6 +232,6 @@ def sensemap_view(
         f"separation: silhouette of the labels, {METRIC} distance", "table",
         figure["titles"], ["silhouette"], [[s] for s in scores],
     ))
-    if len(occ) == limit:
+    if occ.truncated:
         view.notes.append(Errors.E527.format(n=limit, target=target))
     return view

@@ -325,7 +325,7 @@ def senses_view(nlp: Language, docs: Sequence[Doc]) -> View:
     the runner-up (`CtxWSD.rank`). Glosses come from WordNet when it can be
     read here (a trained pipeline predicts without it); else they are empty."""
     wsd = find_wsd(nlp)
-    gloss = _glosses(wsd)
+    gloss = gloss_reader(wsd)
     view = View("senses", f"{wsd.name}: predicted senses and runners-up")
     rows, values = [], []
     for d, ranked in enumerate(wsd.rank(docs)):
@@ -340,7 +340,7 @@ def senses_view(nlp: Language, docs: Sequence[Doc]) -> View:
     return view
 
 
-def _glosses(wsd: CtxWSD):
+def gloss_reader(wsd: CtxWSD):
     try:
         wordnet = get_inventory(wsd.cfg["wordnet_path"] or None)
     except (SpacyCtxError, ImportError, LookupError, OSError):

@@ -137,6 +137,8 @@ def test_corpus_occurrences_come_after_the_docs_and_the_limit_says_so(bank_docs,
     assert numpy.abs(coords) == pytest.approx(numpy.abs(expected), abs=1e-5)
     limited = displacy.compute(bank_docs, "sensemap", {"target": "bank", "corpus": corpus_path, "limit": 4})
     assert len(limited.figures[0]["labels"]) == 4 and "E527" in limited.notes[0]
+    exact = displacy.compute(bank_docs, "sensemap", {"target": "bank", "corpus": corpus_path, "limit": 6 + len(rows)})
+    assert len(exact.figures[0]["labels"]) == 6 + len(rows) and not exact.notes
     with pytest.raises(SpacyCtxError, match="E505"):
         displacy.compute(bank_docs, "sensemap", {"target": "heron", "corpus": corpus_path})
 
