@@ -7,7 +7,8 @@ score by 20 points, or the majority class by 10.
 
 The pipelines are built as a user builds them: from a config string and
 nlp.initialize / nlp.update. The frozen listeners (grad_factor 0) let the
-encoder's frozen cache encode each training doc once.
+encoder's frozen cache encode each training doc once. Marked slow: each
+test takes minutes on a small CPU (scores and times in docs/heads.md).
 """
 import random
 from typing import Callable, Dict, List
