@@ -226,7 +226,7 @@ class Runner:
         }
         if store is not None:
             result["cache_docs"] = len(store)
-        if args.precisions:
+        if args.precisions and "ctx_encoder" in nlp.pipe_names:
             result["precisions"] = self.precisions(nlp, keys)
             result["loss_vs_fp32"] = {p: round(result["precisions"]["fp32"]["scores"][keys[0]] - row["scores"][keys[0]], 2)
                                       for p, row in result["precisions"].items()}

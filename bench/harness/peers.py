@@ -112,13 +112,6 @@ def spacy_transformers(gpu: bool = False):
     return nlp
 
 
-def trf_data_bytes(doc) -> int:
-    """What spacy-transformers stores on a doc (doc._.trf_data), in bytes."""
-    data = doc._.trf_data
-    arrays = [*data.model_output.values(), data.align.lengths, data.align.dataXd, *data.tokens.values()]
-    return sum(getattr(a, "nbytes", 0) for a in arrays)
-
-
 def sentence_transformers_vectors(texts: Sequence[str], batch_size: int = 64):
     """sentence-transformers' `encode()` of the bundled model: (vectors, a note), or (None, why)."""
     try:

@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 from typing import Dict, Optional, Sequence
 
-import spacy
 from thinc.api import Config
 
 from . import CONFIGS, ROOT
@@ -134,10 +133,3 @@ def score(nlp, dev: Path, keys: Sequence[str], batch_size: int = 64, scorer=None
         "cpu_s": time.process_time() - cpu,
         "words": sum(len(eg.reference) for eg in examples),
     }
-
-
-def train_and_score(config: Config, output: Path, dev: Path, keys: Sequence[str], batch_size: int = 64):
-    """`train`, then `score` of model-last: (the pipeline, their figures)."""
-    trained = train(config, output)
-    nlp = spacy.load(trained["model"])
-    return nlp, {**trained, **score(nlp, dev, keys, batch_size)}
