@@ -342,6 +342,13 @@ class CtxWSD(TrainablePipe):
                 )
             self.model.set_param("E", self.model.ops.asarray2f(E))
 
+    def score(self, examples: Iterable[Example], **kwargs) -> Dict[str, float]:
+        """The framework's P/R/F1, and F1 on the MFS and LFS instances (gold
+        sense WordNet's first sense or not, by the component's inventory)."""
+        if self.scorer is None:
+            return {}
+        return self.scorer(examples, first_sense=self.inventory.is_first_sense, **kwargs)
+
     def add_label(self, label: str) -> int:
         raise NotImplementedError(Errors.E108)
 

@@ -122,6 +122,13 @@ class SenseInventory:
             forms = [form[: -len(old)] + new for old, new in self.substitutions[pos] if form.endswith(old)]
         return next((f for f in forms if f in by_lemma), None)
 
+    def is_first_sense(self, key: str) -> bool:
+        """Whether a sense key is WordNet's first (most frequent) sense of
+        the lemma and POS written in it: the MFS/LFS split of scoring."""
+        lemma, pos = key_lemma_pos(key)
+        keys = self.candidates(lemma, pos) if pos else ()
+        return bool(keys) and keys[0] == key
+
     def count(self, key: str) -> int:
         """Tagged frequency of a sense (WordNet's cntlist)."""
         return self.counts.get(key, 0)

@@ -142,3 +142,14 @@ def test_all_of_wordnet_is_nltks(wordnet, inventory):
         for name in sorted(wordnet.reader.all_lemma_names(pos)):
             for word in (name, name + "s"):
                 assert inventory.candidates(word, pos) == nltk_candidates(wordnet.reader, word, pos), (word, pos)
+
+
+def test_first_sense_is_wordnets_first_of_the_keys_lemma(inventory):
+    assert inventory.is_first_sense("bank%1:17:01::")  # sloping land is bank.n.01
+    assert not inventory.is_first_sense("bank%1:14:00::")  # the institution is bank.n.02
+    assert inventory.is_first_sense("good%3:00:01::") and not inventory.is_first_sense("good%5:00:00:ample:00")
+    first = inventory.candidates("bank", "NOUN")[0]
+    assert inventory.is_first_sense(first)
+    assert not any(inventory.is_first_sense(k) for k in inventory.candidates("bank", "NOUN")[1:])
+    assert inventory.is_first_sense(inventory.candidates("good", "ADJ")[0])
+    assert not inventory.is_first_sense("nosuchword%1:00:00::")
