@@ -14,6 +14,11 @@ class DataErrors:
         "ctx_encoder ('{prefix}...'); got: {keys}. Save a pipeline with those "
         "components and pass its path instead."
     )
+    E072 = (
+        "`demo --hf-model` puts a Hugging Face encoder into a blank pipeline; "
+        "it cannot replace the encoder of the saved pipeline '{model}'. Pass "
+        "one of --model and --hf-model."
+    )
 
     # E100-E199: the WSD head, WordNet and sense-annotated data.
     E101 = (
