@@ -105,7 +105,7 @@ class HFShim(PyTorchShim):
             base = self._inference_base()
             choice, fast = choose_precision(base, probe_inputs(tokenizer, device), calibration_batches(tokenizer))
             logger.info(choice.describe())
-            self.use_choice(choice, fast)
+            self.use_choice(choice, fast if fast is not None or base is transformer else base)
             return
         reason = unsupported_reason(self.precision, device)
         if reason:
