@@ -1,4 +1,5 @@
-"""oneDNN's fused linear fails safe: where this CPU's oneDNN lacks a dtype's
+"""oneDNN's fused linear: it equals torch's linear with the activation or
+residual sum, and it fails safe. Where this CPU's oneDNN lacks a dtype's
 kernels the modules run that dtype, and when the op fails on a call, the
 fallback computes the call from the weights it was given, oneDNN's reordered
 layout included."""
@@ -96,3 +97,42 @@ def test_bf16_runs_the_modules_where_onednn_has_no_bf16_kernels(tiny_model, fres
     assert not w061(caught) and not onednn._state["broken"]
     for got, ref in zip(states, expected):
         assert torch.nn.functional.cosine_similarity(got.float(), ref, dim=-1).min() > 0.99
+
+
+# The op itself, against torch
+
+
+@pytest.mark.parametrize("activation", [None, "gelu", "gelu_new", "relu"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_onednn_linear_equals_torch(activation, dtype):
+    if dtype == torch.bfloat16 and not BF16_KERNELS:
+        pytest.skip("this CPU's oneDNN has no bf16 kernels: bf16 runs the modules")
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(48, 96).to(dtype)
+    x = torch.randn(37, 48, dtype=dtype)
+    residual = torch.randn(37, 96, dtype=dtype)
+    tol = dict(atol=1e-5, rtol=1e-4) if dtype == torch.float32 else dict(atol=0.05, rtol=0.02)
+    with torch.no_grad():
+        assert onednn.fusable([linear], x)
+        expected = linear(x) if activation is None else ACT2FN[activation](linear(x))  # transformers' own
+        torch.testing.assert_close(onednn.linear(x, *onednn.weights(linear), activation), expected, **tol)
+        torch.testing.assert_close(onednn._reference(x, linear.weight, linear.bias, activation, None), expected, **tol)
+        torch.testing.assert_close(onednn.linear(x, *onednn.weights(linear), residual=residual), linear(x) + residual, **tol)
+
+
+@pytest.mark.skipif(not BF16_KERNELS, reason="this CPU's oneDNN has no bf16 kernels: weights() keeps bf16 weights plain")
+@pytest.mark.parametrize("rows", [1, 37, 3000])
+def test_reordered_bf16_weights_give_the_modules_outputs_and_follow_updates(rows):
+    torch.manual_seed(0)
+    parts = [torch.nn.Linear(48, 96).to(torch.bfloat16) for _ in range(3)]
+    x = torch.randn(rows, 48, dtype=torch.bfloat16)
+    tol = dict(atol=0.05, rtol=0.02)
+    with torch.no_grad():
+        weight, bias = onednn.weights(*parts)
+        assert weight.is_mkldnn  # oneDNN's blocked layout, made once
+        torch.testing.assert_close(onednn.linear(x, weight, bias), torch.cat([p(x) for p in parts], dim=-1), **tol)
+        assert onednn.weights(*parts)[0] is weight
+        parts[1].weight.add_(1.0)  # an in-place change bumps the version: made again
+        again, _ = onednn.weights(*parts)
+        assert again is not weight
+        torch.testing.assert_close(onednn.linear(x, *onednn.weights(*parts)), torch.cat([p(x) for p in parts], dim=-1), **tol)
