@@ -1,7 +1,7 @@
 """Memory of one long doc (200,000 characters of EWT train): peak RSS above the
 loaded pipeline and its transient part (not stored on the doc), per
 store_dtype, max_batch_items and path (pipe, or predict+set), each in a
-process of its own. An earlier version: put its checkout first on PYTHONPATH
+process of its own, on --model. An earlier version: put its checkout first on PYTHONPATH
 and name an architecture it has (--arch).
 
     python bench/bench_memory.py --batch-items 2048 512 --out bench/results/memory.json
@@ -22,11 +22,11 @@ def rss_mb() -> float:
         return int(file_.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
-def child(text: str, dtype: str, path: str, batch_items: int, arch: str) -> dict:
+def child(text: str, dtype: str, path: str, batch_items: int, arch: str, model: str) -> dict:
     import spacy
 
     nlp = spacy.blank("en")
-    nlp.add_pipe("ctx_encoder", config={"store_dtype": dtype, "model": {"@architectures": arch, "max_batch_items": batch_items}})
+    nlp.add_pipe("ctx_encoder", config={"store_dtype": dtype, "model": {"@architectures": arch, "name": model, "max_batch_items": batch_items}})
     nlp.initialize()
     nlp("A short sentence to load everything.")
     encoder, doc = nlp.get_pipe("ctx_encoder"), nlp.make_doc(text)
@@ -44,7 +44,7 @@ def child(text: str, dtype: str, path: str, batch_items: int, arch: str) -> dict
 
 
 def main() -> None:
-    parser = options(__doc__, threads=None)
+    parser = options(__doc__, threads=None, model=True)
     parser.add_argument("--batch-items", type=int, nargs="+", default=[2048, 512])
     parser.add_argument("--paths", nargs="+", default=["pipe", "predict+set"], choices=["pipe", "predict+set"])
     parser.add_argument("--arch", default="spacy_ctx.TransformerEncoder.v1")
@@ -52,15 +52,15 @@ def main() -> None:
     args = parse(parser)
     if args.child:
         dtype, path, items = args.child
-        return child_result(child(sys.stdin.read(), dtype, path, int(items), args.arch))
+        return child_result(child(sys.stdin.read(), dtype, path, int(items), args.arch, args.model))
     text = " ".join(sentences(args.data / EWT.format(split="train"), limit=3000)[0])[:N_CHARS]
     rows = []
     for items in args.batch_items:
         for dtype in ("float32", "float16"):
             for path in args.paths:
-                rows.append(in_child(__file__, ["--arch", args.arch, "--child", dtype, path, str(items)], text))
+                rows.append(in_child(__file__, ["--arch", args.arch, "--model", args.model, "--child", dtype, path, str(items)], text))
                 log(str(rows[-1]))
-    emit({"machine": machine(f"load {os.getloadavg()[0]:.1f}"), "chars": N_CHARS, "arch": args.arch,
+    emit({"machine": machine(f"load {os.getloadavg()[0]:.1f}"), "chars": N_CHARS, "arch": args.arch, "model": args.model,
           "spacy_ctx": __import__("spacy_ctx").__file__, "rows": rows,
           "goal_transient_below_150_mb": {f"{r['store_dtype']} {r['path']} {r['max_batch_items']}": r["transient_mb"] < 150
                                           for r in rows if r["path"] == "pipe"}}, args.out)

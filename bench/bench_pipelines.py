@@ -3,6 +3,8 @@ configs/ner.cfg (ctx variants: precision, batch, storage), spacy-transformers
 on the same MiniLM (trf) and spaCy's CNN (cnn), each initialised on
 corpus/ner-train.spacy (or --ctx-model, a trained one). --same-head adds
 ner.cfg's encoder under trf's very NER head, to see the encoders apart.
+--model and --ctx-config time another encoder: a base-size one with
+configs/ner_base.cfg (its paths.encoder set to --model), trf on it too.
 
     python bench/bench_pipelines.py --threads 1 --batch-size 64 --sentences 1200 --chunks 6 \\
         --ctx-variants ctx ctx-auto --same-head --out bench/results/pipelines-ner-1thread-batch64.json
@@ -14,7 +16,7 @@ import spacy
 from spacy.training import Corpus
 from spacy.util import load_config, load_model_from_config
 
-from harness import CONFIGS, MODEL, ROOT, TASKS, emit, machine, options, parse
+from harness import CONFIGS, ROOT, TASKS, emit, machine, options, parse
 from harness.peers import pipe
 from harness.readers import sentences
 from harness.timing import chunk_ratios, interleave
@@ -40,8 +42,10 @@ def build(config) -> spacy.Language:
     return nlp
 
 
-def ctx_config(precision: str = "fp32", max_batch_items: int = 0, store_dtype: str = "float32"):
-    config = load_config(CONFIGS / "ner.cfg")
+def ctx_config(args, precision: str = "fp32", max_batch_items: int = 0, store_dtype: str = "float32"):
+    """--ctx-config on --model at a precision, batch and storage."""
+    config = load_config(args.ctx_config, overrides={"paths.encoder": args.model})
+    config["components"]["ctx_encoder"]["model"]["name"] = args.model
     config["components"]["ctx_encoder"]["store_dtype"] = store_dtype
     config["components"]["ctx_encoder"]["model"]["precision"] = precision
     if max_batch_items:
@@ -49,15 +53,16 @@ def ctx_config(precision: str = "fp32", max_batch_items: int = 0, store_dtype: s
     return config
 
 
-def trf_config():
+def trf_config(model: str):
     config = spacy_cnn_config(["ner"], gpu=True)
-    config["components"]["transformer"]["model"]["name"] = str(resolve_model_dir(MODEL))
+    config["components"]["transformer"]["model"]["name"] = str(resolve_model_dir(model))
     config["system"]["gpu_allocator"] = None
     return config
 
 
 def main(argv=None):
-    parser = options(__doc__)
+    parser = options(__doc__, model=True)
+    parser.add_argument("--ctx-config", type=Path, default=CONFIGS / "ner.cfg", help="the ctx pipeline's config")
     parser.add_argument("--sentences", type=int, default=0, help="first N valid sentences (0 = all)")
     parser.add_argument("--chunks", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=64, help="nlp.pipe batch size for every pipeline")
@@ -69,12 +74,12 @@ def main(argv=None):
     if args.ctx_model:
         pipelines = {"ctx": spacy.load(args.ctx_model)}
     else:
-        pipelines = {name: build(ctx_config(*CTX_VARIANTS[name])) for name in args.ctx_variants}
+        pipelines = {name: build(ctx_config(args, *CTX_VARIANTS[name])) for name in args.ctx_variants}
     if args.same_head:
-        config = ctx_config()
-        config["components"]["ner"]["model"] = {**trf_config()["components"]["ner"]["model"], "tok2vec": LISTENER_TOP}
+        config = ctx_config(args)
+        config["components"]["ner"]["model"] = {**trf_config(args.model)["components"]["ner"]["model"], "tok2vec": LISTENER_TOP}
         pipelines["ctx-samehead"] = build(config)
-    pipelines.update(trf=build(trf_config()), cnn=build(spacy_cnn_config(["ner"])))
+    pipelines.update(trf=build(trf_config(args.model)), cnn=build(spacy_cnn_config(["ner"])))
     # doc.ents: the annotation is what is paid for.
     runners = {name: pipe(nlp, args.batch_size, lambda doc: doc.ents) for name, nlp in pipelines.items()}
     samples = {}
@@ -84,7 +89,8 @@ def main(argv=None):
     return emit({
         "machine": machine(f"load {os.getloadavg()[0]:.1f}"), "sentences": len(texts), "words": sum(words),
         "batch_size": args.batch_size, "torch_threads": args.threads or "default",
-        "ctx_model": str(args.ctx_model) if args.ctx_model else "configs/ner.cfg, initialised on corpus/",
+        "model": args.model,
+        "ctx_model": str(args.ctx_model) if args.ctx_model else f"{args.ctx_config}, initialised on corpus/",
         "words_per_s": {name: round(v, 1) for name, v in words_per_s.items()},
         "ratio_over_trf": {name: round(words_per_s[name] / words_per_s["trf"], 3) for name in ctx},
         # trf's time over each ctx pipeline's, chunk by chunk.

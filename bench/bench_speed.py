@@ -4,14 +4,15 @@ the reference):
   loop, loop-fp16, loop-bf16: sentences sorted by wordpiece count, batches of
     64, every hidden state (autocast for fp16/bf16); eager-attention, compile,
     jit, ort, ort-int8: that loop through another forward; trf, trf-batch64:
-    spacy-transformers' component;
+    spacy-transformers' component; st-tokens: sentence-transformers'
+    encode(output_value="token_embeddings"), batches of --st-batch;
   ctx_encoder in nlp.pipe at a setting (CTX): padded, packed, pooled (the
     default), unfused (torch's own linears), batch1000, default (nlp.pipe's
     batch), auto, int8, bf16, k4 and int8-k4 (stopping at layer 4).
 Per path: words/s, the ratio to the reference (summed and per chunk), the
 padding ratio and useful work as a share of the sgemm peak. --fidelity N
 grades each path on N sentences by spacy_ctx's fidelity bar; --rss its peak
-RSS alone; elmo times a lone ELMo encoder (--elmo-weights); --profile profiles the first ctx path; --ablation grades the int8
+RSS alone; --model NAME_OR_DIR times another encoder (a base-size one); elmo times a lone ELMo encoder (--elmo-weights); --profile profiles the first ctx path; --ablation grades the int8
 design choices; --device cuda runs on a GPU; --plot draws --out's words/s.
 
     python bench/bench_speed.py --paths loop padded packed pooled unfused batch1000 auto \\
@@ -34,9 +35,9 @@ import spacy
 import torch
 from thinc.api import Config
 
-from harness import CONFIGS, EWT, ROOT, child_result, emit, in_child, options, peak_rss_mib
+from harness import CONFIGS, EWT, MODEL, ROOT, child_result, emit, in_child, options, peak_rss_mib
 from harness.peers import ctx_pipeline, hf_model, hidden_states, pipe, sorted_batches, spacy_transformers, stored_layers
-from harness.peers import transformers_loop
+from harness.peers import sentence_transformers_tokens, transformers_loop
 from harness.plots import bars, figure
 from harness.readers import load_docs, sentences
 from harness.timing import best_gflops, chunk_ratios, interleave, with_threads
@@ -123,16 +124,16 @@ def ort_forward(model, tokenizer, work: Path, int8: bool):
 class Paths:
     """Builds the paths by name, sharing the model and the pipelines."""
 
-    def __init__(self, device: str, elmo_weights=None):
-        self.device, self.sync, self.elmo_weights = device, device == "cuda", elmo_weights
-        self.tokenizer, self.model = hf_model()
+    def __init__(self, device: str, elmo_weights=None, name: str = MODEL, st_batch: int = 64):
+        self.device, self.sync, self.elmo_weights, self.name, self.st_batch = device, device == "cuda", elmo_weights, name, st_batch
+        self.tokenizer, self.model = hf_model(name)
         self.model.to(device)
         self.pipelines, self.work = {}, Path(tempfile.mkdtemp())
 
     def nlp(self, precision="fp32", settings=None):
         key = (precision, json.dumps(settings or {}))
         if key not in self.pipelines:
-            self.pipelines[key] = nlp = ctx_pipeline(precision, 0 if self.sync else -1, settings)
+            self.pipelines[key] = nlp = ctx_pipeline(precision, 0 if self.sync else -1, settings, self.name)
             nlp("warm up")  # "auto" chooses at load
         return self.pipelines[key]
 
@@ -141,14 +142,14 @@ class Paths:
         if name in LOOPS:
             return hidden_states(self.model, self.device, LOOPS[name])
         if name == "eager-attention":
-            return hidden_states(hf_model(attn_implementation="eager")[1])
+            return hidden_states(hf_model(self.name, attn_implementation="eager")[1])
         if name == "compile":
             return hidden_states(torch.compile(self.model, dynamic=True))
         if name == "jit":
             example = tuple(sorted_batches(self.tokenizer, ["an example sentence to trace", "and another"])[0][k] for k in INPUTS)
             with torch.inference_mode(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                traced = torch.jit.trace(HiddenStates(hf_model(attn_implementation="eager")[1]), example, strict=False)
+                traced = torch.jit.trace(HiddenStates(hf_model(self.name, attn_implementation="eager")[1]), example, strict=False)
                 return positional(torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval())))
         return ort_forward(self.model, self.tokenizer, self.work, int8=name == "ort-int8")
 
@@ -157,8 +158,10 @@ class Paths:
             block = dict(Config().from_disk(CONFIGS / "elmo_tagger.cfg", interpolate=False)["components"]["ctx_encoder"]["model"])
             block.update(weights=str(self.elmo_weights), **pretrained_sizes(self.elmo_weights))
             return pipe(self.nlp("fp32", {"model": block}), 64, stored=stored)
+        if name == "st-tokens":
+            return sentence_transformers_tokens(self.name, self.st_batch, self.device)
         if name.startswith("trf"):
-            return pipe(spacy_transformers(self.sync), 64 if name == "trf-batch64" else None, synchronize=self.sync)
+            return pipe(spacy_transformers(self.sync, self.name), 64 if name == "trf-batch64" else None, synchronize=self.sync)
         if name in CTX:
             precision, settings, batch_size, switches = CTX[name]
             return pipe(self.nlp(precision, settings), batch_size, stored=stored, synchronize=self.sync,
@@ -179,7 +182,8 @@ class Paths:
             masks = [b.attention_mask for c in chunks for docs in pooled_batches(map(nlp.make_doc, c), batch_size, 0)
                      for b in planner(docs).batches]
             return round(sum(m.size for m in masks) / sum(int(m.sum()) for m in masks), 3)
-        masks = [b["attention_mask"] for c in chunks for b in sorted_batches(self.tokenizer, c)]
+        size = self.st_batch if name == "st-tokens" else 64
+        masks = [b["attention_mask"] for c in chunks for b in sorted_batches(self.tokenizer, c, size)]
         return round(sum(m.numel() for m in masks) / sum(int(m.sum()) for m in masks), 3)
 
     def fidelity(self, name, texts):
@@ -227,7 +231,7 @@ def graded(fidelity, max_abs_diff=None):
 
 def ablation(args, texts):
     """The fidelity of int8 variants that each change one design choice of `convert`."""
-    tokenizer, fp32 = hf_model()
+    tokenizer, fp32 = hf_model(args.model)
     calibration = P.calibration_batches(tokenizer)
     train = sentences(args.data / EWT.format(split="train"), 256)[0][::2]
     int8 = lambda **kw: P.convert(copy.deepcopy(fp32), "int8", kw.pop("calibration", calibration), **kw)  # noqa: E731
@@ -284,13 +288,14 @@ def profile(run, texts, words: int):
 def plot(report, png: Path) -> None:
     with figure(png, size=(6.4, 3.4)) as (ax,):
         bars(ax, {name: row["words_per_s"] for name, row in report["results"].items()}, "words / s",
-             f"Bundled MiniLM, {report['sentences']} EWT sentences ({report['date']}, {report['machine']})")
+             f"{report.get('model', MODEL)}, {report['sentences']} EWT sentences ({report['date']}, {report['machine']})")
 
 
 def main(argv=None):
-    parser = options(__doc__, threads=None)
+    parser = options(__doc__, threads=None, model=True)
     parser.add_argument("--paths", nargs="+", default=["loop", "padded", "packed", "pooled", "unfused", "batch1000"],
-                        choices=[*LOOPS, *BACKENDS, "trf", "trf-batch64", *CTX, "elmo"])
+                        choices=[*LOOPS, *BACKENDS, "trf", "trf-batch64", "st-tokens", *CTX, "elmo"])
+    parser.add_argument("--st-batch", type=int, default=64, help="st-tokens' encode() batch size")
     parser.add_argument("--elmo-weights", type=Path, help="the elmo path's weights (pretrain-elmo's output)")
     parser.add_argument("--sentences", type=int, default=1000, help="first N EWT dev sentences")
     parser.add_argument("--chunks", type=int, default=6)
@@ -311,14 +316,14 @@ def main(argv=None):
         sys.exit("bench_speed.py: no CUDA device here (torch.cuda.is_available() is False)")
     texts, words = texts_for(args)
     if args.child:
-        paths = Paths(args.device, args.elmo_weights)
+        paths = Paths(args.device, args.elmo_weights, args.model, args.st_batch)
         paths.runner(args.child)(texts)
         return child_result({"peak_rss_mib": round(peak_rss_mib())})
     if args.ablation:
         return emit(ablation(args, texts), args.out)
-    paths, threads = Paths(args.device, args.elmo_weights), [n or torch.get_num_threads() for n in args.threads]
+    paths, threads = Paths(args.device, args.elmo_weights, args.model, args.st_batch), [n or torch.get_num_threads() for n in args.threads]
     name_of = lambda path, n: path if len(threads) == 1 else f"{path}@{n}"  # noqa: E731
-    report = {"sentences": len(texts), "words": sum(words) * args.rounds, "rounds": args.rounds, "threads": threads,
+    report = {"model": args.model, "sentences": len(texts), "words": sum(words) * args.rounds, "rounds": args.rounds, "threads": threads,
               "device": torch.cuda.get_device_name(0) if args.device == "cuda" else "cpu", "results": {}}
     if args.profile:
         first = next(p for p in args.paths if p in CTX)
@@ -349,7 +354,7 @@ def main(argv=None):
         gemm[n] = best_gflops(4096, width, 4 * width, repeats=20, rounds=1)  # the feed-forward's shape
     for path in setup_s:
         graded_path = graded(*paths.fidelity(path, texts[: args.fidelity])) if args.fidelity and path != args.paths[0] \
-            and not path.startswith(("trf", "elmo")) else None
+            and not path.startswith(("trf", "elmo", "st-")) else None
         for n in threads:
             name, reference = name_of(path, n), name_of(args.paths[0], n)
             row = {"words_per_s": round(report["words"] / seconds[name], 1),

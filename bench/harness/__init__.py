@@ -55,13 +55,16 @@ def machine(detail: str = "") -> str:
     return cpu + (f", {detail}" if detail else "")
 
 
-def options(doc: str, out: Optional[Path] = None, threads: Optional[int] = 0) -> argparse.ArgumentParser:
-    """A case's parser with the options every case takes: --data, --out (default `out`) and, unless `threads` is None,
-    --threads (0: torch's default). The description is the docstring's first line, the rest its epilog."""
+def options(doc: str, out: Optional[Path] = None, threads: Optional[int] = 0, model: bool = False) -> argparse.ArgumentParser:
+    """A case's parser with the options every case takes: --data, --out (default `out`), unless `threads` is None
+    --threads (0: torch's default) and with `model` --model. The description is the docstring's first line, the rest
+    its epilog."""
     first, _, rest = doc.strip().partition("\n")
     parser = argparse.ArgumentParser(description=first, epilog=rest, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DATA, help="the corpora (default: ../shared/data or $SPACY_CTX_DATA)")
     parser.add_argument("--out", type=Path, default=out, help=f"the JSON to write (default: {out and out.relative_to(ROOT)})")
+    if model:
+        parser.add_argument("--model", default=MODEL, help=f"the encoder: a name or a directory (default: {MODEL})")
     if threads is not None:
         parser.add_argument("--threads", type=int, default=threads, help="torch and BLAS threads (0: torch's default)")
     return parser

@@ -61,9 +61,9 @@ def transformers_loop(tokenizer, forward: Callable, synchronize: bool = False) -
     return run
 
 
-def ctx_pipeline(precision: str = "fp32", gpu_id: int = -1, settings: Optional[Dict] = None):
-    """The default pipeline at a precision, with ctx_encoder settings by path ({"mix.layers": [4]})."""
-    overrides = {"components.ctx_encoder.model.precision": precision}
+def ctx_pipeline(precision: str = "fp32", gpu_id: int = -1, settings: Optional[Dict] = None, model: str = MODEL):
+    """The default pipeline on `model` at a precision, with ctx_encoder settings by path ({"mix.layers": [4]})."""
+    overrides = {"components.ctx_encoder.model.precision": precision, "components.ctx_encoder.model.name": model}
     overrides.update((f"components.ctx_encoder.{key}", value) for key, value in (settings or {}).items())
     return load_pipeline("default", gpu_id=gpu_id, overrides=overrides)
 
@@ -97,30 +97,51 @@ def stored_layers(nlp, texts: Sequence[str]) -> numpy.ndarray:
     return numpy.concatenate([(a.get() if hasattr(a, "get") else a).astype("float32") for a in layers], axis=1)
 
 
-def spacy_transformers(gpu: bool = False):
-    """spacy-transformers' transformer component on the bundled model."""
+def spacy_transformers(gpu: bool = False, name: str = MODEL):
+    """spacy-transformers' transformer component on a model (name or directory)."""
     import spacy
     import spacy_transformers  # noqa: F401  (registers the factory)
 
     if gpu:
         spacy.require_gpu(0)
     nlp = spacy.blank("en")
-    model = {"@architectures": "spacy-transformers.TransformerModel.v3", "name": str(resolve_model_dir(MODEL)),
+    model = {"@architectures": "spacy-transformers.TransformerModel.v3", "name": str(resolve_model_dir(name)),
              "tokenizer_config": {"use_fast": True}}
     nlp.add_pipe("transformer", config={"model": model})
     nlp.initialize()
     return nlp
 
 
-def sentence_transformers_vectors(texts: Sequence[str], batch_size: int = 64):
-    """sentence-transformers' `encode()` of the bundled model: (vectors, a note), or (None, why)."""
+def sentence_transformer(name: str = MODEL, device: str = "cpu"):
+    """sentence-transformers' model of a name or directory (ImportError names the extra)."""
     try:
         from sentence_transformers import SentenceTransformer
-    except ImportError:
-        return None, "skipped: sentence-transformers is not installed (pip install 'spacy-ctx[bench]')"
-    model = SentenceTransformer(str(resolve_model_dir(MODEL)), device="cpu")
+    except ImportError as err:
+        raise ImportError("sentence-transformers is not installed (pip install 'spacy-ctx[bench]')") from err
+    return SentenceTransformer(str(resolve_model_dir(name)), device=device)
+
+
+def sentence_transformers_vectors(texts: Sequence[str], batch_size: int = 64, name: str = MODEL):
+    """sentence-transformers' `encode()` of a model: (vectors, a note), or (None, why)."""
+    try:
+        model = sentence_transformer(name)
+    except ImportError as err:
+        return None, f"skipped: {err}"
     vectors = model.encode(list(texts), batch_size=batch_size, convert_to_numpy=True)
-    return numpy.asarray(vectors, dtype="float32"), f"{MODEL}, with the pooling its modules.json defines"
+    return numpy.asarray(vectors, dtype="float32"), f"{name}, with the pooling its modules.json defines"
+
+
+def sentence_transformers_tokens(name: str = MODEL, batch_size: int = 64, device: str = "cpu") -> Runner:
+    """sentence-transformers' `encode(output_value="token_embeddings")`: the last layer per wordpiece, batches of
+    `batch_size` that it sorts by length itself."""
+    model = sentence_transformer(name, device)
+
+    def run(texts):
+        model.encode(list(texts), output_value="token_embeddings", batch_size=batch_size, show_progress_bar=False)
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    return run
 
 
 # Model2Vec runs in a venv of its own (it needs huggingface-hub >= 1.0, which
@@ -150,13 +171,13 @@ for line in sys.stdin:
 
 
 class Model2Vec:
-    """Model2Vec's distill(pca_dims=256) of the bundled model in a child of `python` (a venv with model2vec[distill]):
+    """Model2Vec's distill(pca_dims=256) of a model in a child of `python` (a venv with model2vec[distill]):
     `info` (its seconds and sizes); called, it encodes texts (a runner); `encode` returns vectors."""
 
-    def __init__(self, python: str):
+    def __init__(self, python: str, name: str = MODEL):
         env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
         self.child = subprocess.Popen([python, "-c", M2V_SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
-        self.info = self._send({"model": str(resolve_model_dir(MODEL))})
+        self.info = self._send({"model": str(resolve_model_dir(name))})
 
     def _send(self, job: Dict) -> Dict:
         self.child.stdin.write(json.dumps(job) + "\n")
