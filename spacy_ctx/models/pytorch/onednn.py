@@ -53,7 +53,8 @@ def fusable(linears: Iterable[nn.Module], x: torch.Tensor) -> bool:
     return all(type(m) is nn.Linear and m.bias is not None and m.weight.dtype == x.dtype for m in linears)
 
 
-# first linear -> (the linears' weights: identity and versions, weight, bias)
+# first linear -> (the linears' weights and biases: identity and versions;
+# the weight and bias to pass)
 _reordered: "weakref.WeakKeyDictionary[nn.Module, tuple]" = weakref.WeakKeyDictionary()
 
 
@@ -61,22 +62,26 @@ def weights(*linears: nn.Linear) -> Tuple[torch.Tensor, torch.Tensor]:
     """The weight and bias of `linears` concatenated by output (one matmul
     for several projections of the same input; one linear: its own).
 
-    bf16 weights are also reordered into oneDNN's blocked layout, once, and
-    kept on the first linear while they are unchanged: there that is 6-9%
-    faster at MiniLM's shapes (fp32 gains nothing, and its weights may be
-    training, so they are concatenated afresh on each call). Where this
-    CPU's oneDNN has no bf16 kernels, the reorder would fail: plain weights.
+    Several linears' concatenation is made once and kept on the first
+    linear while their weights are unchanged (the key holds each tensor's
+    identity and version, so an optimizer step or a load remakes it): at
+    base size the three attention projections are 7 MB of fp32 a layer,
+    copied on every forward batch otherwise. bf16 weights are also reordered
+    into oneDNN's blocked layout, which there is 6-9% faster at MiniLM's
+    shapes (fp32 gains nothing from it). Where this CPU's oneDNN has no bf16
+    kernels, the reorder would fail: plain weights.
     """
-    if linears[0].weight.dtype != torch.bfloat16 or torch.bfloat16 not in _DTYPES:
-        if len(linears) == 1:
-            return linears[0].weight, linears[0].bias
-        return torch.cat([m.weight for m in linears]), torch.cat([m.bias for m in linears])
-    key = tuple((m.weight.data_ptr(), m.weight._version, m.bias._version) for m in linears)
+    reorder = linears[0].weight.dtype == torch.bfloat16 and torch.bfloat16 in _DTYPES
+    if len(linears) == 1 and not reorder:
+        return linears[0].weight, linears[0].bias
+    key = tuple((t.data_ptr(), t._version) for m in linears for t in (m.weight, m.bias))
     cached = _reordered.get(linears[0])
     if cached is None or cached[0] != key:
         weight = torch.cat([m.weight for m in linears]) if len(linears) > 1 else linears[0].weight
         bias = torch.cat([m.bias for m in linears]) if len(linears) > 1 else linears[0].bias
-        cached = (key, torch.ops.mkldnn._reorder_linear_weight(weight), bias)
+        if reorder:
+            weight = torch.ops.mkldnn._reorder_linear_weight(weight)
+        cached = (key, weight, bias)
         _reordered[linears[0]] = cached
     return cached[1], cached[2]
 

@@ -136,3 +136,21 @@ def test_reordered_bf16_weights_give_the_modules_outputs_and_follow_updates(rows
         again, _ = onednn.weights(*parts)
         assert again is not weight
         torch.testing.assert_close(onednn.linear(x, *onednn.weights(*parts)), torch.cat([p(x) for p in parts], dim=-1), **tol)
+
+
+def test_fp32_projections_are_concatenated_once_and_follow_updates():
+    """Q, K and V's concatenated weight is made once per set of weights, not
+    on every forward batch, and remade when a weight or a bias changes."""
+    torch.manual_seed(0)
+    parts = [torch.nn.Linear(48, 96) for _ in range(3)]
+    x = torch.randn(37, 48)
+    with torch.no_grad():
+        weight, bias = onednn.weights(*parts)
+        assert onednn.weights(*parts)[0] is weight and onednn.weights(*parts)[1] is bias
+        torch.testing.assert_close(onednn.linear(x, weight, bias), torch.cat([p(x) for p in parts], dim=-1))
+        for change in (parts[1].weight, parts[2].bias):
+            change.add_(1.0)  # in place, as an optimizer step: the version moves
+            again = onednn.weights(*parts)
+            assert again[0] is not weight
+            weight = again[0]
+            torch.testing.assert_close(onednn.linear(x, *again), torch.cat([p(x) for p in parts], dim=-1))
