@@ -5,7 +5,7 @@ Candidates: fp32, and bf16 and int8 where the device runs them natively
 (precision.py's `unsupported_reason`). Each converted copy encodes the
 probe batch (`PROBE_TEXTS`, held out from the int8 calibration sentences:
 fidelity measured on the text a copy was calibrated on flatters it) through
-the forward the encoder runs (packed.py's for BERT-style families, the
+the forward the encoder runs (packed/'s for the families it packs, the
 model's own otherwise). A copy qualifies when its token vectors meet the
 fidelity bar against fp32's on every hidden layer (fidelity.py).
 
