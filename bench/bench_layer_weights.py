@@ -48,14 +48,13 @@ def main() -> None:
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
     parser.add_argument("--wsd-stride", type=int, default=20, help="WSD: every N-th SemCor sentence")
     parser.add_argument("--update", action="store_true", help="keep the other tasks of an existing --out")
-    parser.add_argument("--plot-only", action="store_true", help="train nothing: draw --png from --out")
     parser.add_argument("--png", type=Path, default=None)
     args = parse(parser)
     report = {"heads": {}, "scores": {}, "runs": {}}
-    if (args.update or args.plot_only) and args.out and args.out.exists():
+    if args.update and args.out and args.out.exists():
         report = {"runs": {}, **json.loads(args.out.read_text())}
     with TemporaryDirectory() as tmp:
-        for task in [] if args.plot_only else args.tasks:
+        for task in args.tasks:
             config, train_file, dev_file = TASKS[task]
             overrides = {"training.max_epochs": args.epochs, "training.max_steps": 0, "training.patience": 0}
             if task.startswith("wsd"):
@@ -75,8 +74,7 @@ def main() -> None:
             report["scores"][task] = nlp.meta.get("performance", {})
             report["runs"][task] = {"date": time.strftime("%Y-%m-%d"), "epochs": args.epochs, **settings,
                                     "overrides": EXTRA_OVERRIDES.get(task, {}), "wall_s": round(trained["train_s"], 1)}
-    if not args.plot_only:
-        emit(report, args.out)
+    emit(report, args.out)
     if args.png:
         keys = [f"layer{i}" for i in range(len(next(iter(report["heads"].values()))))]
         panel = "learned scalar-mix weights, softmax(s)"

@@ -1,7 +1,7 @@
 """Inference speed of whole NER pipelines on CoNLL-2003 valid, interleaved:
 configs/ner.cfg (ctx variants: precision, batch, storage), spacy-transformers
 on the same MiniLM (trf) and spaCy's CNN (cnn), each initialised on
-corpus/ner-train.spacy (or --ctx-model, a trained one). --same-head adds
+corpus/ner-train.spacy. --same-head adds
 ner.cfg's encoder under trf's very NER head, to see the encoders apart.
 --model and --ctx-config time another encoder: a base-size one with
 configs/ner_base.cfg (its paths.encoder set to --model), trf on it too.
@@ -66,15 +66,11 @@ def main(argv=None):
     parser.add_argument("--sentences", type=int, default=0, help="first N valid sentences (0 = all)")
     parser.add_argument("--chunks", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=64, help="nlp.pipe batch size for every pipeline")
-    parser.add_argument("--ctx-model", type=Path, default=None, help="a trained ctx NER pipeline to time instead")
     parser.add_argument("--ctx-variants", nargs="+", default=list(CTX_VARIANTS), choices=list(CTX_VARIANTS))
     parser.add_argument("--same-head", action="store_true", help="add ctx-samehead (see above)")
     args = parse(parser, argv)
     texts, words = sentences(args.data / TASKS["ner"]["dev"], args.sentences or None)
-    if args.ctx_model:
-        pipelines = {"ctx": spacy.load(args.ctx_model)}
-    else:
-        pipelines = {name: build(ctx_config(args, *CTX_VARIANTS[name])) for name in args.ctx_variants}
+    pipelines = {name: build(ctx_config(args, *CTX_VARIANTS[name])) for name in args.ctx_variants}
     if args.same_head:
         config = ctx_config(args)
         config["components"]["ner"]["model"] = {**trf_config(args.model)["components"]["ner"]["model"], "tok2vec": LISTENER_TOP}
@@ -90,7 +86,7 @@ def main(argv=None):
         "machine": machine(f"load {os.getloadavg()[0]:.1f}"), "sentences": len(texts), "words": sum(words),
         "batch_size": args.batch_size, "torch_threads": args.threads or "default",
         "model": args.model,
-        "ctx_model": str(args.ctx_model) if args.ctx_model else f"{args.ctx_config}, initialised on corpus/",
+        "ctx_model": f"{args.ctx_config}, initialised on corpus/",
         "words_per_s": {name: round(v, 1) for name, v in words_per_s.items()},
         "ratio_over_trf": {name: round(words_per_s[name] / words_per_s["trf"], 3) for name in ctx},
         # trf's time over each ctx pipeline's, chunk by chunk.

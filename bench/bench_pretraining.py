@@ -17,7 +17,7 @@ from harness import emit, options
 from harness.plots import figure
 
 
-def report(systems: List[str], out: Path, notes: str, attach: List[str]) -> Dict:
+def report(systems: List[str], out: Path, attach: List[str]) -> Dict:
     """Held-out perplexity of each pretrained system beside its UPOS at each
     curve size and the gain over a baseline system (the first given)."""
     rows = []
@@ -31,7 +31,7 @@ def report(systems: List[str], out: Path, notes: str, attach: List[str]) -> Dict
     for row in rows:
         row["gain_over_" + rows[0]["system"]] = {s: round(row["pos_acc"][s]["mean"] - base[s]["mean"], 2) for s in row["pos_acc"] if s in base}
     attached = {name: json.loads(Path(path).read_text()) for name, path in (a.split("=", 1) for a in attach)}
-    return emit({"notes": notes, "rows": rows, "attached": attached}, out)
+    return emit({"rows": rows, "attached": attached}, out)
 
 
 def perplexity(metrics: Dict) -> Dict:
@@ -70,12 +70,11 @@ def main(argv=None):
     parser = options(__doc__, threads=None)
     parser.add_argument("command", choices=["report", "plot"])
     parser.add_argument("--system", action="append", default=[], help="report: LABEL=METRICS_JSON:CURVES_JSON[:SYSTEM]")
-    parser.add_argument("--notes", default="")
     parser.add_argument("--attach", action="append", default=[], help="report: NAME=JSON, embedded whole (e.g. a similarity.json)")
     parser.add_argument("--inputs", nargs="+", type=Path, default=[])
     parser.add_argument("--png", type=Path, default=None)
     args = parser.parse_args(argv)
-    return report(args.system, args.out, args.notes, args.attach) if args.command == "report" else plot(args.inputs, args.png)
+    return report(args.system, args.out, args.attach) if args.command == "report" else plot(args.inputs, args.png)
 
 
 if __name__ == "__main__":

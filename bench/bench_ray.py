@@ -18,6 +18,8 @@ from harness.peers import ctx_pipeline, pipe
 from harness.readers import sentences
 from harness.timing import interleave
 
+BATCH_SIZE, BLOCK_SIZE = 64, 256  # docs per nlp.pipe batch everywhere, sentences per Ray block
+
 
 def jobs(batch_size: int, block_size: int) -> Dict[str, Callable[[Path, Path], float]]:
     """Each configuration as a whole job from an input file to an output directory: the `embed` command at 1 or 2
@@ -69,10 +71,6 @@ def main(argv=None) -> Dict:
     parser = options(__doc__, threads=None)
     parser.add_argument("--sentences", type=int, default=3000, help="first N CoNLL-2003 valid sentences")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=64, help="docs per nlp.pipe batch, everywhere")
-    parser.add_argument("--block-size", type=int, default=256, help="sentences per Ray block")
-    parser.add_argument("--sweep", default="16,64,256", help="batch sizes to compare in one process ('' = skip)")
-    parser.add_argument("--sweep-sentences", type=int, default=800)
     args = parse(parser, argv)
     import ray
 
@@ -87,23 +85,20 @@ def main(argv=None) -> Dict:
         sources = [work / f"round{k}.txt" for k in range(args.rounds)]
         for k, source in enumerate(sources):
             source.write_text("\n".join(texts[k * size : (k + 1) * size]) + "\n", encoding="utf8")
-        seconds = interleave(whole_jobs(jobs(args.batch_size, args.block_size), actor_seconds), sources, args.rounds, warmup=0)
+        seconds = interleave(whole_jobs(jobs(BATCH_SIZE, BLOCK_SIZE), actor_seconds), sources, args.rounds, warmup=0)
     finally:
         ray.shutdown()
         shutil.rmtree(work, ignore_errors=True)
     words_per_s = {name: sum(words) / s for name, s in seconds.items()}
-    sweep = {}
-    if args.sweep.strip():  # nlp.pipe words/s at one torch thread per batch size, interleaved
-        from spacy_ctx.embed.writers import doc_outputs
+    from spacy_ctx.embed.writers import doc_outputs  # nlp.pipe words/s at one torch thread per batch size, interleaved
 
-        torch.set_num_threads(1)
-        nlp, swept = ctx_pipeline(), texts[: args.sweep_sentences]
-        runners = {b: pipe(nlp, int(b), lambda doc: doc_outputs(doc, [6], True)) for b in args.sweep.split(",")}
-        sweep = {b: round(sum(len(t.split(" ")) for t in swept) / s, 1) for b, s in interleave(runners, swept, 4, warmup=32).items()}
+    torch.set_num_threads(1)
+    nlp, swept = ctx_pipeline(), texts[:800]
+    runners = {str(b): pipe(nlp, b, lambda doc: doc_outputs(doc, [6], True)) for b in (16, 64, 256)}
+    sweep = {b: round(sum(len(t.split(" ")) for t in swept) / s, 1) for b, s in interleave(runners, swept, 4, warmup=32).items()}
     ratio = lambda a, b: round(words_per_s[a] / words_per_s[b], 3)  # noqa: E731
     return emit({
-        "sentences": len(texts), "words": sum(words), "rounds": args.rounds, "batch_size": args.batch_size,
-        "block_size": args.block_size, "ray_version": ray.__version__, "ray_init_s": round(ray_start_s, 1),
+        "sentences": len(texts), "words": sum(words), "rounds": args.rounds, "batch_size": BATCH_SIZE, "block_size": BLOCK_SIZE, "ray_version": ray.__version__, "ray_init_s": round(ray_start_s, 1),
         "job_seconds": {name: round(s, 1) for name, s in seconds.items()},
         "words_per_s": {name: round(v, 1) for name, v in words_per_s.items()},
         # The pool's rate once its actors are up: the words over the seconds the

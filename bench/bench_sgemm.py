@@ -9,22 +9,20 @@ import torch
 from harness import RESULTS, emit, options, parse
 from harness.timing import BACKENDS, gflops
 
+WIDTH, INNER = 384, 1536  # MiniLM-L6's hidden and feed-forward sizes
+
 
 def main():
     parser = options(__doc__, RESULTS / "sgemm.json", threads=None)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--width", type=int, default=384, help="hidden size (MiniLM-L6: 384)")
-    parser.add_argument("--inner", type=int, default=1536, help="feed-forward size (MiniLM-L6: 1,536)")
-    parser.add_argument("--rows", type=int, nargs="+", default=[512, 2048, 4096, 16384], help="tokens per product")
-    parser.add_argument("--repeats", type=int, default=10)
     args = parse(parser)
-    shapes = {"attention_projection": (args.width, args.width), "ffn_up": (args.width, args.inner), "ffn_down": (args.inner, args.width)}
+    shapes = {"attention_projection": (WIDTH, WIDTH), "ffn_up": (WIDTH, INNER), "ffn_down": (INNER, WIDTH)}
     report = {"what": "fp32 GFLOP/s of torch.mm (MKL) and oneDNN's linear at the encoder's linear shapes, best of 3 rounds",
-              "width": args.width, "inner": args.inner, "by_threads": {}}
+              "width": WIDTH, "inner": INNER, "by_threads": {}}
     for threads in args.threads:
         torch.set_num_threads(threads)
-        rates = {backend: {f"{name}_rows{rows}": round(gflops(rows, k, n, args.repeats, backend=backend), 1)
-                           for name, (k, n) in shapes.items() for rows in args.rows} for backend in BACKENDS}
+        rates = {backend: {f"{name}_rows{rows}": round(gflops(rows, k, n, 10, backend=backend), 1)
+                           for name, (k, n) in shapes.items() for rows in (512, 2048, 4096, 16384)} for backend in BACKENDS}
         report["by_threads"][str(threads)] = {"peak_gflops": max(max(r.values()) for r in rates.values()),
                                               **{f"{b}_peak_gflops": max(r.values()) for b, r in rates.items()}, "shapes": rates}
     emit(report, args.out)

@@ -9,10 +9,11 @@ text, on the wordsim sets. static: distill-static with wordpieces against
 Model2Vec's distill(pca_dims=256) (in its own venv: python3 -m venv /tmp/m2v
 && /tmp/m2v/bin/pip install "model2vec[distill]"): the best candidate (key,
 weighting, SIF a, PCA dims) picked on STS-B train pairs, scored as a blank
-pipeline on STS-B dev and the wordsim sets, and words/s of doc.vector,
-Model2Vec's encode() and the contextual pipeline (--speed, after a full run:
-interleaved, into "speed_interleaved"). Writes bench/results/similarity-PART.json
-(static: static-vs-model2vec.json) and docs/figures/similarity-PART.png.
+pipeline on STS-B dev and the wordsim sets; --speed, after a full run:
+words/s of doc.vector, Model2Vec's encode() and the contextual pipeline,
+interleaved, into "speed_interleaved". Writes bench/results/similarity-PART.json
+(static: static-vs-model2vec.json) and docs/figures/similarity-PART.png
+(another --out: the figure beside it).
 
     nice -n 10 python bench/bench_similarity.py sts
     nice -n 10 python bench/bench_similarity.py words --tables-dir /tmp/static_tables
@@ -31,7 +32,7 @@ import spacy
 from harness import EWT, FIGURES, MODEL, RESULTS, TASKS, emit, log, machine, options, parse
 from harness.peers import Model2Vec, ctx_pipeline, pipe, sentence_transformers_vectors
 from harness.readers import unique_texts
-from harness.timing import best_of, interleave
+from harness.timing import interleave
 from spacy_ctx.analysis.plots import plot_panels
 from spacy_ctx.analysis.report import write_similarity_outputs
 from spacy_ctx.analysis.similarity import doc_means, encode_fit_data, row_cosines, similarity_corpus, spearman, vocab_lookup
@@ -42,6 +43,8 @@ from spacy_ctx.normalizer import Normalizer
 from spacy_ctx.pipeline.loading import find_encoder
 
 ANCHOR = "sentence-transformers encode()"
+MIN_COUNT, MAX_OCCURRENCES = 2, 12  # words: the types (and word2vec's words) kept, occurrences per type sampled for pca
+WORK = Path("/tmp/bench_static")  # static: the cached tables
 ABTT1 = ("abtt", {"n_components": 1})
 CANDIDATES = [  # (name, mix layers (None: all), softmax weights, normalizer or None)
     ("mix all layers (default)", None, None, None), ("mix [-1]", [6], None, None), ("mix [-1] + center", [6], None, ("center", {})),
@@ -119,30 +122,29 @@ def sts_outputs(result: dict, png: Path) -> str:
     return markdown.rstrip("\n") + f"\n\n{ANCHOR}: **{'-' if anchor is None else f'{anchor:.1f}'}** ({sts['anchor']['note']})\n"
 
 
-def write_corpus(path: Path, args) -> dict:
-    """The distillation corpus, one sentence a line: sentences per source."""
-    sources = {"ud_english_ewt/en_ewt-ud-train.conllu": None, "conll2003/train.txt": None, "wsd/semcor30_from_naf.data.xml": args.semcor_sentences}
+def write_corpus(path: Path, data: Path) -> dict:
+    """The distillation corpus, one sentence a line: sentences per source (SemCor's first 12,000)."""
+    sources = {"ud_english_ewt/en_ewt-ud-train.conllu": None, "conll2003/train.txt": None, "wsd/semcor30_from_naf.data.xml": 12000}
     counts = {}
     with path.open("w", encoding="utf8") as out:
         for source, stop in sources.items():
-            stop = min(stop or args.source_limit, args.source_limit) if args.source_limit else stop
-            texts = [record.text.replace("\n", " ") for record in read_texts(args.data / source, stop=stop)]
+            texts = [record.text.replace("\n", " ") for record in read_texts(data / source, stop=stop)]
             out.writelines(t + "\n" for t in texts)
             counts[source] = len(texts)
-        sts = unique_texts(read_sts(args.data / "stsb" / "sts-train.csv"))[: args.source_limit or None]
+        sts = unique_texts(read_sts(data / "stsb" / "sts-train.csv"))
         out.writelines(t.replace("\n", " ") + "\n" for t in sts)
         counts["stsb/sts-train.csv (unique sentences)"] = len(sts)
     return counts
 
 
-def train_gensim(corpus: Path, args):
+def train_gensim(corpus: Path):
     """word2vec and fastText on the corpus, tokenized as the distillation is
     (spaCy's English tokenizer, lowercased): ({name: (words, vectors)}, settings)."""
     from gensim.models import FastText, Word2Vec
 
     tokenizer = spacy.blank("en")
     lines = [[t.lower_ for t in tokenizer.make_doc(line.strip()) if not t.is_space] for line in corpus.open(encoding="utf8") if line.strip()]
-    settings = dict(vector_size=args.gensim_width, window=5, min_count=args.min_count, sg=1, epochs=args.gensim_epochs, workers=1, seed=0)
+    settings = dict(vector_size=384, window=5, min_count=MIN_COUNT, sg=1, epochs=10, workers=1, seed=0)
     out = {}
     for name, cls in (("word2vec skip-gram", Word2Vec), ("fastText skip-gram", FastText)):
         model = cls(sentences=lines, **settings)
@@ -155,13 +157,13 @@ def run_words(args) -> dict:
     with tempfile.TemporaryDirectory(prefix="spacy_ctx_static_") as tmp:
         work = Path(tmp)
         tables_dir, corpus = args.tables_dir or work / "tables", work / "corpus.txt"
-        sources = write_corpus(corpus, args)
+        sources = write_corpus(corpus, args.data)
         start, cpu = time.time(), time.process_time()
         tables = distill_static(nlp, [corpus], keys=list(range(find_encoder(nlp).n_layers)) + ["mix"], methods=("mean", "pca"),
-                                min_count=args.min_count, max_occurrences=args.max_occurrences, progress=True)
+                                min_count=MIN_COUNT, max_occurrences=MAX_OCCURRENCES, progress=True)
         distill_s, distill_cpu_s = time.time() - start, time.process_time() - cpu
         paths = {f"distilled {key} {method}": write_static_vectors(table, tables_dir / f"{key}-{method}") for (key, method), table in tables.items()}
-        gensim_tables, gensim_settings = train_gensim(corpus, args)
+        gensim_tables, gensim_settings = train_gensim(corpus)
         for name, (words, vectors) in gensim_tables.items():
             table = StaticTable(words=words, vectors=vectors, counts=numpy.zeros(len(words), "int64"), key="-", method=name,
                                 attr="LOWER", settings={"model": name, **gensim_settings})
@@ -169,7 +171,7 @@ def run_words(args) -> dict:
         result = similarity_corpus(nlp, wordsim_dir=args.data / "wordsim", vectors=paths, progress=True)
     one = next(iter(tables.values()))
     result["corpus"] = {"sources": sources, "n_texts": one.settings["n_texts"], "n_tokens": one.settings["n_tokens"], "n_types": len(one.words),
-                        "min_count": args.min_count, "max_occurrences": args.max_occurrences, "distill_wall_s": round(distill_s, 1),
+                        "min_count": MIN_COUNT, "max_occurrences": MAX_OCCURRENCES, "distill_wall_s": round(distill_s, 1),
                         "distill_cpu_s": round(distill_cpu_s, 1), "gensim": gensim_settings}
     result["tables_dir"] = str(args.tables_dir) if args.tables_dir else None
     return result
@@ -181,7 +183,7 @@ PCA_DIMS = [None, 256]
 
 
 def distill(args) -> dict:
-    cache = args.work / "tables.pkl"
+    cache = WORK / "tables.pkl"
     if cache.exists():
         return pickle.loads(cache.read_bytes())
     cpu, wall = time.process_time(), time.perf_counter()
@@ -235,7 +237,7 @@ def run_static(args) -> None:
     train_texts, dev_texts = unique_texts(train), unique_texts(dev)
     if args.speed:
         return interleaved_speed(args, dev_texts)
-    args.work.mkdir(parents=True, exist_ok=True)
+    WORK.mkdir(parents=True, exist_ok=True)
     distilled = distill(args)
     tables, datasets = distilled["tables"], {n: read_word_pairs(p) for n, p in find_wordsim_sets(args.data / "wordsim").items()}
     selection = []
@@ -250,26 +252,16 @@ def run_static(args) -> None:
     words = sorted({w for pairs in datasets.values() for p in pairs for w in p[:2]})
     ours = {"sts_dev": pair_spearman(dev, dev_texts, doc_vectors(nlp, dev_texts)), "words": word_scores({w: nlp(w).vector for w in words}.get, datasets)}
     word_table = {"words": word_scores(vocab_lookup(static_pipeline(tables[best["key"]])[0].vocab), datasets)}
-    n_words = sum(len(doc) for doc in nlp.tokenizer.pipe(dev_texts))
-    speed = {"n_texts": len(dev_texts), "n_words": n_words,
-             "static_words_per_s": round(n_words / best_of(3, lambda: [doc.vector for doc in nlp.pipe(dev_texts)]))}
-    ctx, ctx_texts = ctx_pipeline(), dev_texts[: args.ctx_sentences]
-    list(ctx.pipe(ctx_texts[:20]))  # warm-up
-    ctx_words = sum(len(doc) for doc in ctx.tokenizer.pipe(ctx_texts))
-    speed["contextual_words_per_s"] = round(ctx_words / best_of(1, lambda: [doc.vector for doc in ctx.pipe(ctx_texts)]))
-    speed["static_over_contextual"] = round(speed["static_words_per_s"] / speed["contextual_words_per_s"], 1)
     m2v = None
     if args.model2vec_python:
         log("Model2Vec in its own venv")
         child = Model2Vec(args.model2vec_python)
         try:
             m2v = dict(child.info)
-            m2v["sts_dev"] = pair_spearman(dev, dev_texts, child.encode(dev_texts, args.work / "m2v-dev.npy"))
-            m2v["words"] = word_scores(dict(zip(words, child.encode(words, args.work / "m2v-words.npy"))).get, datasets)
-            m2v["words_per_s"] = round(n_words / min(child(dev_texts) for _ in range(3)))
+            m2v["sts_dev"] = pair_spearman(dev, dev_texts, child.encode(dev_texts, WORK / "m2v-dev.npy"))
+            m2v["words"] = word_scores(dict(zip(words, child.encode(words, WORK / "m2v-words.npy"))).get, datasets)
         finally:
             child.close()
-        speed.update(model2vec_words_per_s=m2v["words_per_s"], static_over_model2vec=round(speed["static_words_per_s"] / m2v["words_per_s"], 2))
     some = tables[KEYS[0]]
     emit({
         "machine": machine("torch on 1 thread, nice 10"), "model": MODEL, "runs": "one: every figure is deterministic (no training seeds)",
@@ -280,7 +272,7 @@ def run_static(args) -> None:
         "distill": {"cpu_s": distilled["cpu_s"], "wall_s": distilled["wall_s"], "keys": KEYS,
                     "note": "one run distils every candidate key; a single key costs the same encoding"},
         "selection_on_sts_train": selection, "chosen": best, "spacy_ctx": ours, "spacy_ctx_word_table_only": word_table,
-        "model2vec": m2v, "speed": speed,
+        "model2vec": m2v,
     }, args.out)
 
 
@@ -289,18 +281,9 @@ def main(argv=None) -> dict:
     parser.add_argument("part", choices=["sts", "words", "static"])
     parser.add_argument("--fit-limit", type=int, default=None, help="sts: fit on the first N unique train sentences")
     parser.add_argument("--dev-limit", type=int, default=None, help="sts: score the first N dev pairs (a smoke test)")
-    parser.add_argument("--semcor-sentences", type=int, default=12000, help="words: SemCor sentences in the corpus")
-    parser.add_argument("--min-count", type=int, default=2, help="words: types (and word2vec words) seen at least this often")
-    parser.add_argument("--max-occurrences", type=int, default=12, help="words: occurrences per type sampled for pca")
-    parser.add_argument("--gensim-width", type=int, default=384)
-    parser.add_argument("--gensim-epochs", type=int, default=10)
-    parser.add_argument("--source-limit", type=int, default=0, help="words: at most N sentences per source (a smoke test)")
     parser.add_argument("--tables-dir", type=Path, default=None, help="words: keep the tables here")
-    parser.add_argument("--png", type=Path, default=None, help="figure path (default: docs/figures/similarity-PART.png)")
     parser.add_argument("--model2vec-python", help="static: Python of a venv with model2vec[distill]")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/bench_static"), help="static: the cached tables")
     parser.add_argument("--limit", type=int, default=None, help="static: texts read for the distillation (default: all)")
-    parser.add_argument("--ctx-sentences", type=int, default=300, help="static: sentences timed through the contextual pipeline")
     parser.add_argument("--speed", action="store_true", help="static: only the interleaved speed run")
     parser.add_argument("--chunks", type=int, default=6, help="static --speed: chunks to interleave")
     args = parse(parser, argv)
@@ -309,7 +292,8 @@ def main(argv=None) -> dict:
         return run_static(args)
     result = run_sts(args) if args.part == "sts" else run_words(args)
     result["machine"] = machine(f"torch threads {args.threads}")
-    png = args.png or FIGURES / f"similarity-{args.part}.png"
+    out = args.out or RESULTS / f"similarity-{args.part}.json"
+    png = FIGURES / f"similarity-{args.part}.png" if out.parent == RESULTS else out.with_suffix(".png")  # a trial's beside it
     if args.part == "sts":
         result["markdown"] = sts_outputs(result, png)
     else:
@@ -317,7 +301,7 @@ def main(argv=None) -> dict:
             paths = write_similarity_outputs(result, tmp)
             png.write_bytes(paths["png"].read_bytes())
             result["markdown"] = paths["md"].read_text(encoding="utf8")
-    return emit(result, args.out or RESULTS / f"similarity-{args.part}.json")
+    return emit(result, out)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ context, bench/configs/ablations.cfg), cnn (`spacy init config`), elmo
 (ner_finetune.cfg; pos: tagger.cfg with its optimizer), lora (finetune with
 LoRA adapters), static and static-none (spaCy's CNN heads with the static
 table of --vectors, and without: ner_static.cfg, tagger_static.cfg).
-Schedule: --max-epochs, --max-steps, or max(--min-steps, --epochs over the
+Schedule: --max-epochs, --max-steps, or max(--min-steps, one epoch of the
 subset) (--curves: the learning curves' sizes, seeds and schedule);
 --budget-min stops at the first evaluation after it. --eval-frequency N
 scores the whole dev set every N updates (the run's points). Frozen systems
@@ -50,9 +50,8 @@ from harness import CONFIGS, TASKS, emit, machine, options, parse, peak_rss_mib
 from harness.peers import pipe
 from harness.plots import errorbars, figure
 from harness.readers import convert, load_docs
-from harness.training import FINETUNE, ablate, elmo_config, fine_tuned, keep_heads, score, set_schedule, set_values
 from harness.timing import interleave
-from harness.training import spacy_cnn_config, task_config
+from harness.training import FINETUNE, ablate, elmo_config, fine_tuned, keep_heads, score, set_schedule, spacy_cnn_config, task_config
 from spacy_ctx.models.pytorch.precision import PRECISIONS, supports
 
 SIZES = [1.0, 2.0, 5.0, 10.0, 25.0]
@@ -134,12 +133,11 @@ def make_config(task: str, system: str, paths: Dict, args) -> Config:
     else:
         finetuning = system in ("finetune", "lora")
         source = CONFIGS / "ner_few_labels.cfg" if system.endswith("-few") else TASKS[task]["config"]
-        config = task_config(args.config or (FINETUNE if finetuning and task == "ner" else source), paths, limit)
+        config = task_config(FINETUNE if finetuning and task == "ner" else source, paths, limit)
         if finetuning:
             fine_tuned(config, lora=system == "lora")
         if args.encoder:
             config["components"]["ctx_encoder"]["model"]["name"] = str(args.encoder)
-        set_values(config, args.set)
     if task == "pos":
         keep_heads(config, heads)
     if args.grad_factor is not None and system.startswith("ctx"):
@@ -151,14 +149,11 @@ def make_config(task: str, system: str, paths: Dict, args) -> Config:
     return ablate(config, heads, system.split("-")[0]) if system.startswith(("hash", "cnn-")) else config
 
 
-def count_steps(config: Config, docs: List, epochs: int, seed: int) -> int:
-    """Updates that `epochs` epochs over `docs` take with the config's batcher."""
-    batcher = registry.resolve({"b": config["training"]["batcher"]})["b"]
-    rng, docs, steps = random.Random(seed), list(docs), 0
-    for _ in range(epochs):
-        rng.shuffle(docs)
-        steps += sum(1 for _ in batcher(docs))
-    return steps
+def epoch_steps(config: Config, docs: List, seed: int) -> int:
+    """Updates that one epoch over `docs` (shuffled by `seed`) takes with the config's batcher."""
+    docs = list(docs)
+    random.Random(seed).shuffle(docs)
+    return sum(1 for _ in registry.resolve({"b": config["training"]["batcher"]})["b"](docs))
 
 
 def score_cached(nlp, examples: List, store: Dict, batch_size: int) -> Dict:
@@ -190,8 +185,8 @@ class Runner:
         if not subset.exists():
             DocBin(docs=docs, store_user_data=False).to_disk(subset)
         config = make_config(self.task, system, dict(self.paths, train=subset), args)
-        epoch_steps = count_steps(config, docs, args.epochs, seed) if args.min_steps else 0
-        steps = max(args.min_steps, epoch_steps) if args.min_steps else args.max_steps
+        one_epoch = epoch_steps(config, docs, seed) if args.min_steps else 0
+        steps = max(args.min_steps, one_epoch) if args.min_steps else args.max_steps
         set_schedule(config, epochs=0 if steps else args.max_epochs, steps=steps,
                      eval_frequency=args.eval_frequency or steps or 1000, batch_words=args.batch_words, seed=seed)
         config["training"]["logger"] = {"@loggers": "spacy_ctx_bench.points_logger.v1"}
@@ -218,7 +213,7 @@ class Runner:
         result = {
             "system": system, "size": size, "seed": seed, "n_sents": args.n_sents, "train_docs": len(docs),
             "train_words": sum(len(d) for d in docs), "steps": steps or (RUN["points"] or [{"step": 0}])[-1]["step"],
-            "epochs": round(steps / max(1, epoch_steps / args.epochs), 1) if epoch_steps else args.max_epochs, "stopped": stopped, "wall_s": round(wall, 1), "train_cpu_s": round(train_cpu, 1),
+            "epochs": round(steps / max(1, one_epoch), 1) if one_epoch else args.max_epochs, "stopped": stopped, "wall_s": round(wall, 1), "train_cpu_s": round(train_cpu, 1),
             "train_s": round(wall - RUN["evaluating"], 1), "eval_s": round(scored["seconds"], 1),
             "infer_words_per_s": None if store is not None else round(scored["words"] / scored["seconds"], 1),
             "scores": scored["scores"], "score": scored["scores"].get(keys[0]), "points": RUN["points"],
@@ -409,12 +404,10 @@ def main(argv=None) -> Dict:
     parser.add_argument("--dev-limit", type=int, default=0, help="score the first N dev docs (0 = all)")
     parser.add_argument("--max-epochs", type=int, default=6)
     parser.add_argument("--max-steps", type=int, default=0, help="stop after this many updates instead (0 = by epochs)")
-    parser.add_argument("--min-steps", type=int, default=0, help="train max(this, --epochs epochs) updates instead")
-    parser.add_argument("--epochs", type=int, default=1, help="with --min-steps: at least this many epochs")
+    parser.add_argument("--min-steps", type=int, default=0, help="train max(this, one epoch) updates instead")
     parser.add_argument("--eval-frequency", type=int, default=0, help="score the whole dev set every N updates (0: at the end)")
     parser.add_argument("--budget-min", type=float, default=0.0, help="stop at the first evaluation after this many minutes")
     parser.add_argument("--batch-words", type=int, default=0, help="fixed batch size in words (0 = the config's schedule)")
-    parser.add_argument("--config", type=Path, default=None, help="ctx, finetune: train this config instead")
     parser.add_argument("--encoder", default=None, help="ctx systems: the ctx_encoder's model (e.g. a pretrain-mlm output)")
     parser.add_argument("--elmo-weights", type=Path, default=None, help="elmo: pretrain-elmo's output")
     parser.add_argument("--vectors", type=Path, default=None, help="static: the static table (a distill-static output)")
@@ -424,7 +417,6 @@ def main(argv=None) -> Dict:
     parser.add_argument("--upos-only", action="store_true", help="pos: the morphologizer only, not the XPOS tagger")
     parser.add_argument("--grad-factor", type=float, default=None, help="ctx systems: the listeners' grad_factor")
     parser.add_argument("--learn-rate", type=float, default=0.0, help="warm-up + linear decay from this rate")
-    parser.add_argument("--set", action="append", default=[], metavar="PATH=JSON", help="a config value, e.g. components.ner.model.tok2vec.encode.depth=4")
     parser.add_argument("--label-suffix", default="", help="added to elmo's name in the plot legend")
     parser.add_argument("--timed-eval", action="store_true", help="score through nlp.evaluate, timing inference")
     parser.add_argument("--check-eval", type=int, default=20, help="dev docs for the cached-vs-nlp.evaluate check (0 = skip)")

@@ -1,8 +1,8 @@
 """NER on WNUT-17 on the shipped configs' schedule (early stopping on dev,
 model-best scored on emerging.dev.conll), a `spacy train` process per run on
-one thread. A system is NAME=CONFIG, NAME=CONFIG@ENCODER (the ctx_encoder's
-model) or NAME=spacy (spaCy's CNN NER); --schedule, --max-steps,
---eval-frequency and --patience change the schedule.
+one thread, seeds 0-2. A system is NAME=CONFIG, NAME=CONFIG@ENCODER (the
+ctx_encoder's model) or NAME=spacy (spaCy's CNN NER); --max-steps,
+--eval-frequency and --patience change ner.cfg's schedule.
 
     nice -n 10 python bench/bench_wnut.py --systems ner=configs/ner.cfg \\
         few=configs/ner_few_labels.cfg cnn=spacy --jobs 2 --out bench/results/wnut-shipped.json
@@ -21,6 +21,7 @@ from harness.readers import docbin
 from harness.training import spacy_cnn_config
 
 SCHEDULE_KEYS = ("max_epochs", "max_steps", "eval_frequency", "patience")
+WORK = Path("/tmp/bench_wnut")
 
 
 def train(spec: str, schedule: dict, paths: dict, seed: int, output: Path) -> dict:
@@ -41,35 +42,32 @@ def train(spec: str, schedule: dict, paths: dict, seed: int, output: Path) -> di
 def main():
     parser = options(__doc__, RESULTS / "wnut-shipped.json", threads=None)
     parser.add_argument("--systems", nargs="+", required=True, help="NAME=CONFIG[@ENCODER] or NAME=spacy")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--jobs", type=int, default=1, help="trainings at once (each on one torch thread)")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/bench_wnut"))
-    parser.add_argument("--schedule", type=Path, default=CONFIGS / "ner.cfg", help="config whose schedule every run uses")
     for key in SCHEDULE_KEYS[1:]:
         parser.add_argument(f"--{key.replace('_', '-')}", type=int, help="instead of the config's")
     args = parse(parser)
     from spacy.util import load_config
 
-    training = load_config(args.schedule, interpolate=False)["training"]
+    training = load_config(CONFIGS / "ner.cfg", interpolate=False)["training"]
     schedule = {f"training.{key}": training[key] if getattr(args, key, None) is None else getattr(args, key) for key in SCHEDULE_KEYS}
-    args.work.mkdir(parents=True, exist_ok=True)
-    paths = {split: docbin(args.data / "wnut17" / name, args.work / f"wnut_{split}.spacy")
+    WORK.mkdir(parents=True, exist_ok=True)
+    paths = {split: docbin(args.data / "wnut17" / name, WORK / f"wnut_{split}.spacy")
              for split, name in (("train", "wnut17train.conll"), ("dev", "emerging.dev.conll"))}
     systems = dict(spec.split("=", 1) for spec in args.systems)
 
     def run(job):
         name, seed = job
         log(f"{name} seed {seed}")
-        return train(systems[name], schedule, paths, seed, args.work / f"{name}-s{seed}")
+        return train(systems[name], schedule, paths, seed, WORK / f"{name}-s{seed}")
 
-    jobs = [(name, seed) for seed in args.seeds for name in systems]
+    jobs = [(name, seed) for seed in (0, 1, 2) for name in systems]
     with ThreadPoolExecutor(args.jobs) as pool:
         results = list(pool.map(run, jobs))
     runs = {name: [row for (job, _), row in zip(jobs, results) if job == name] for name in systems}
     summary = {name: {"ents_f_mean": round(statistics.mean(r["ents_f"] for r in rows), 2),
                       "ents_f_sd": round(statistics.stdev(r["ents_f"] for r in rows), 2) if len(rows) > 1 else None} for name, rows in runs.items()}
     emit({"task": "WNUT-17 NER, emerging.dev.conll", "machine": machine(f"torch on one thread per training, {args.jobs} at once"),
-          "schedule": {"from": str(args.schedule), **schedule}, "systems": systems, "summary": summary, "runs": runs}, args.out)
+          "schedule": {"from": "configs/ner.cfg", **schedule}, "systems": systems, "summary": summary, "runs": runs}, args.out)
 
 
 if __name__ == "__main__":

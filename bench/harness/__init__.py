@@ -71,9 +71,9 @@ def options(doc: str, out: Optional[Path] = None, threads: Optional[int] = 0, mo
 
 
 def parse(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:
-    """The options, with torch's and BLAS's thread counts set from --threads."""
+    """The options, with torch's and BLAS's thread counts set from --threads (a case taking several sets them itself)."""
     args = parser.parse_args(argv)
-    if getattr(args, "threads", 0):
+    if isinstance(getattr(args, "threads", 0), int) and args.threads:
         import torch
         from threadpoolctl import threadpool_limits
 

@@ -94,18 +94,6 @@ def ablate(config: Config, heads: Sequence[str], system: str) -> Config:
     return config
 
 
-def set_values(config: Config, overrides: Sequence[str]) -> Config:
-    """PATH=JSON settings applied."""
-    for override in overrides:
-        path, value = override.split("=", 1)
-        *parents, leaf = path.split(".")
-        section = config
-        for key in parents:
-            section = section[key]
-        section[leaf] = json.loads(value)
-    return config
-
-
 def train(config, output: Path, overrides: Optional[Dict] = None) -> Dict:
     """`spacy train` on a config (a path or a Config), logging to stderr:
     model-last's path, wall and CPU seconds."""
