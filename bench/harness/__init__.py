@@ -73,12 +73,13 @@ def options(doc: str, out: Optional[Path] = None, threads: Optional[int] = 0, mo
 def parse(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:
     """The options, with torch's and BLAS's thread counts set from --threads (a case taking several sets them itself)."""
     args = parser.parse_args(argv)
-    if isinstance(getattr(args, "threads", 0), int) and args.threads:
+    threads = getattr(args, "threads", 0)
+    if isinstance(threads, int) and threads:
         import torch
         from threadpoolctl import threadpool_limits
 
-        torch.set_num_threads(args.threads)
-        threadpool_limits(args.threads)
+        torch.set_num_threads(threads)
+        threadpool_limits(threads)
     os.environ.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     return args
 
