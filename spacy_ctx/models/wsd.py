@@ -31,6 +31,9 @@ class WSDBatch:
     rows: Ints1d  # [n_candidates] row of each candidate in the sense table
     lengths: Ints1d  # [n_targets] number of candidates per target
     log_prior: Floats1d  # [n_candidates]
+    # Sense rows to score each candidate against instead of E[rows] (the
+    # cross-fitted rows ctx_wsd trains a fixed table with); no gradient.
+    sense_rows: Optional[Floats2d] = None  # [n_candidates, nO]
 
 
 def build_wsd_scorer_v1(
@@ -103,13 +106,13 @@ def forward(model: Model, batch: WSDBatch, is_train: bool) -> Tuple[Floats1d, ca
     t_idx = ops.asarray1i(numpy.repeat(numpy.arange(n_t), batch.lengths))  # [n_c] target of each candidate
     rows = ops.asarray(batch.rows, dtype="i")
     prior = ops.asarray1f(batch.log_prior)
-    Ec = E[rows]  # [n_c, nO]
+    Ec = E[rows] if batch.sense_rows is None else ops.asarray2f(batch.sense_rows)  # [n_c, nO]
     Qc = Q[t_idx]  # [n_c, nO]
     scores = (Qc * Ec).sum(axis=1) + b[rows] + lam[0] * prior
 
     def backprop(d_scores: Floats1d) -> List[Doc]:
         d_scores = ops.asarray1f(d_scores)
-        if model.attrs["train_senses"]:
+        if model.attrs["train_senses"] and batch.sense_rows is None:
             dE = xp.zeros_like(E)
             xp.add.at(dE, rows, d_scores[:, None] * Qc)
             model.inc_grad("E", dE)

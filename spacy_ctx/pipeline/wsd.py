@@ -1,4 +1,6 @@
 """The ctx_wsd component: WordNet word-sense disambiguation on contextual layers."""
+import zlib
+from functools import partial
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple, Union
 
@@ -69,6 +71,7 @@ if not Token.has_extension("sense_score"):
         "spans_key": WSD_SPANS_KEY,
         "init_from_data": True,
         "gloss_weight": 1.0,
+        "cross_fit": True,
         "scorer": {"@scorers": "spacy_ctx.wsd_scorer.v1", "spans_key": WSD_SPANS_KEY},
     },
     default_score_weights={"wsd_f": 1.0, "wsd_p": 0.0, "wsd_r": 0.0},
@@ -81,6 +84,7 @@ def make_ctx_wsd(
     spans_key: str,
     init_from_data: bool,
     gloss_weight: float,
+    cross_fit: bool,
     scorer: Optional[Callable],
 ) -> "CtxWSD":
     """Create a ctx_wsd component: one WordNet sense key per target word.
@@ -104,6 +108,12 @@ def make_ctx_wsd(
         examples, encoded by the upstream ctx_encoder at initialize, as in
         LMMS) to its initial row; 0 = no glosses. It lets senses rare or
         unseen in training compete by meaning, not only by frequency.
+    cross_fit: with init_from_data and a fixed table, train against rows
+        built from the other half of the training data (the docs split in
+        two by a hash of their text): a row built from the instance being
+        scored already holds that instance, so the training loss starts
+        near zero for rare senses and training learns to trust a similarity
+        the dev data does not show. Prediction uses the rows from all data.
     """
     return CtxWSD(
         nlp.vocab,
@@ -113,6 +123,7 @@ def make_ctx_wsd(
         spans_key=spans_key,
         init_from_data=init_from_data,
         gloss_weight=gloss_weight,
+        cross_fit=cross_fit,
         scorer=scorer,
     )
 
@@ -134,6 +145,7 @@ class CtxWSD(TrainablePipe):
         spans_key: str = WSD_SPANS_KEY,
         init_from_data: bool = True,
         gloss_weight: float = 1.0,
+        cross_fit: bool = True,
         scorer: Optional[Callable] = None,
     ):
         if gloss_weight < 0:
@@ -147,8 +159,12 @@ class CtxWSD(TrainablePipe):
             "spans_key": spans_key,
             "init_from_data": init_from_data,
             "gloss_weight": float(gloss_weight),
+            "cross_fit": bool(cross_fit),
             "senses": [],
         }
+        # [2, nS, width] float16: the rows each half of the training docs is
+        # trained against (see cross_fit). Made at initialize, not saved.
+        self._cross_rows: Optional[numpy.ndarray] = None
         self._inventory: Optional[SenseInventory] = None
         self._rows: Dict[str, int] = {}
 
@@ -259,6 +275,9 @@ class CtxWSD(TrainablePipe):
         examples = list(examples)
         validate_examples(examples, "CtxWSD.update")
         batch, scored, _ = self._gold_batch(examples)
+        if self._cross_rows is not None and scored:
+            folds = numpy.repeat([_fold(examples[d]) for d, _, _ in scored], batch.lengths)  # [n_candidates]
+            batch.sense_rows = self._cross_rows[folds, batch.rows].astype("f")
         # Every doc must go through the listener so that it consumes the
         # batch the encoder sent, even when no target of the batch is scored.
         set_dropout_rate(self.model, drop)
@@ -305,11 +324,21 @@ class CtxWSD(TrainablePipe):
         *,
         nlp: Optional[Language] = None,
         wordnet_path: Optional[str] = None,
+        extra_senses: Union[str, Iterable[str], None] = None,
     ) -> None:
         """Read WordNet (wordnet_path, else the component's, else nltk's
         corpus), keep what prediction needs of it, make the sense table from
         the candidates of every training lemma/POS, and start it LMMS-style
-        (init_from_data: training means; gloss_weight: gloss embeddings)."""
+        (init_from_data: training means; gloss_weight: gloss embeddings).
+
+        extra_senses: more sense keys to give rows, from their glosses and
+            the training means propagated through WordNet (synset,
+            hypernyms, lexname), so that the model scores lemmas the
+            training data lacks instead of answering their first sense;
+            "all" = every key of WordNet (206,949; the glosses of all
+            117,659 synsets then take long to encode). A lemma gets the
+            model only when all its candidates have rows, so give whole
+            lemmas (e.g. ``candidates(lemma, pos)``)."""
         validate_get_examples(get_examples, "CtxWSD.initialize")
         if wordnet_path is not None:
             self.cfg["wordnet_path"] = str(wordnet_path)
@@ -324,12 +353,16 @@ class CtxWSD(TrainablePipe):
                     senses.update(dict.fromkeys(self.inventory.candidates(*span_lemma_pos(span))))
         if not n_instances:
             raise SpacyCtxError(Errors.E102.format(key=self.cfg["spans_key"]))
+        if extra_senses == "all":
+            extra_senses = self.inventory.keys()
+        senses.update(dict.fromkeys(extra_senses or ()))
         self._set_senses(list(senses))
         self.model.set_dim("nS", len(senses), force=True)
         self.model.initialize()
         tok2vec = self.model.get_ref("tok2vec")
         encoder = _upstream_encoder(nlp, self.name)
         weight = self.cfg["gloss_weight"]
+        self._cross_rows = None
         if self.cfg["init_from_data"] or weight:
             E = numpy.zeros((len(senses), tok2vec.get_dim("nO")), dtype="f")  # [nS, width]
             if weight:  # first: it fails fast without an upstream encoder
@@ -337,9 +370,14 @@ class CtxWSD(TrainablePipe):
                     raise SpacyCtxError(Errors.E105.format(weight=weight))
                 E += weight * gloss_table(tok2vec, encoder, nlp.make_doc, self.senses, wordnet)
             if self.cfg["init_from_data"]:
-                E += mean_sense_table(
-                    tok2vec, get_examples(), self.senses, wordnet, spans_key=self.cfg["spans_key"], encoder=encoder
-                )
+                means = partial(mean_sense_table, tok2vec, senses=self.senses, wordnet=wordnet,
+                                spans_key=self.cfg["spans_key"], encoder=encoder)
+                if self.cfg["cross_fit"] and not self.model.attrs["train_senses"]:
+                    # Fold k trains against the means of the other fold.
+                    self._cross_rows = numpy.stack([
+                        E + means(eg for eg in get_examples() if _fold(eg) != k) for k in (0, 1)
+                    ]).astype("float16")
+                E += means(get_examples())
             self.model.set_param("E", self.model.ops.asarray2f(E))
 
     def score(self, examples: Iterable[Example], **kwargs) -> Dict[str, float]:
@@ -406,6 +444,12 @@ class CtxWSD(TrainablePipe):
             load(data)
 
         return load_model
+
+
+def _fold(eg: Example) -> int:
+    """The half of the training data an example is in, by its text (stable
+    across epochs and corpus readers)."""
+    return zlib.crc32(eg.reference.text.encode("utf8")) % 2
 
 
 def _upstream_encoder(nlp: Optional[Language], name: str):

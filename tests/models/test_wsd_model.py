@@ -115,3 +115,18 @@ def test_no_targets_gives_no_scores():
     batch.targets, batch.rows, batch.lengths = [], numpy.zeros(0, "i"), numpy.zeros(0, "i")
     batch.log_prior = numpy.zeros(0, "f")
     assert model.predict(batch).shape == (0,)
+
+
+def test_given_sense_rows_replace_the_table_and_get_no_gradient():
+    model, batch = make_model(train_senses=True), make_batch()
+    E = to_numpy(model.get_param("E"))
+    plain = to_numpy(model.predict(batch))
+    batch.sense_rows = E[batch.rows] * 2.0  # [n_candidates, width]
+    scores, backprop = model.begin_update(batch)
+    b, lam = to_numpy(model.get_param("b")), float(to_numpy(model.get_param("lam"))[0])
+    # The similarity part doubles: (scores - b - lam * prior) is twice the plain one.
+    rest = b[batch.rows] + lam * batch.log_prior
+    numpy.testing.assert_allclose(to_numpy(scores) - rest, 2 * (plain - rest), rtol=1e-5, atol=1e-5)
+    backprop(model.ops.asarray1f(numpy.ones_like(plain)))
+    assert not model.has_grad("E")
+    assert to_numpy(model.get_grad("W")).any()

@@ -237,3 +237,46 @@ def test_spacy_train_runs_the_wsd_config(root, wordnet_path, tmp_path):
     doc.spans["wsd"] = [Span(doc, 4, 5, span_id="d0.s0.t0")]
     doc = nlp(doc)
     assert doc[4]._.sense in wsd.candidates("bank", "NOUN")
+
+
+def test_training_rows_leave_out_the_instance(trained_wsd, wsd_corpus):
+    """Cross-fitting: an instance is trained against the rows built from the
+    other half of the docs, so a sense seen once is not its own mean there."""
+    from spacy_ctx.pipeline.wsd import _fold
+
+    nlp, _ = trained_wsd
+    wsd = nlp.get_pipe("ctx_wsd")
+    train = list(wsd_corpus["train"](nlp))
+    cross, E = wsd._cross_rows.astype("f"), wsd.model.ops.to_numpy(wsd.model.get_param("E"))
+    assert cross.shape == (2, *E.shape)
+    assert {_fold(eg) for eg in train} == {0, 1}
+    counts = {}
+    for eg in train:
+        for _, keys in zip(*gold_targets(eg, "wsd")):
+            for key in keys:
+                counts[key] = counts.get(key, 0) + 1
+    tok2vec, encoder = wsd.model.get_ref("tok2vec"), nlp.get_pipe("ctx_encoder")
+    encoder.set_annotations([eg.predicted for eg in train], encoder.predict([eg.predicted for eg in train]))
+    n = own = other = 0
+    for eg, vectors in zip(train, tok2vec.predict([eg.predicted for eg in train])):
+        for target, keys in zip(*gold_targets(eg, "wsd")):
+            if counts[keys[0]] != 1:
+                continue
+            h = vectors[target.start : target.end].mean(axis=0)
+            h /= numpy.linalg.norm(h)
+            row = wsd._rows[keys[0]]
+            cos = lambda v: float(h @ v) / (numpy.linalg.norm(v) + 1e-8)
+            own += cos(E[row])
+            other += cos(cross[_fold(eg), row])
+            n += 1
+    assert n >= 5
+    # The prediction row holds the instance itself; its training row does not.
+    assert other / n < own / n - 0.1
+
+
+def test_the_config_trains_by_updates_with_early_stopping(root):
+    from spacy.util import load_config
+
+    training = load_config(root / "configs" / "wsd.cfg")["training"]
+    assert training["max_epochs"] == 0 and training["max_steps"] >= 1000
+    assert 0 < training["eval_frequency"] < training["patience"] < training["max_steps"]
