@@ -370,7 +370,7 @@ def main(argv=None):
                 row["fidelity"] = graded_path
             report["results"][name] = row
         if path in args.rss:
-            row.update(in_child(__file__, ["--child", path], "\n".join(texts)))
+            row.update(in_child(__file__, [*(sys.argv[1:] if argv is None else argv), "--child", path]))  # the same texts and model
     auto = [nlp for (precision, _), nlp in paths.pipelines.items() if precision == "auto"]
     report["auto_choice"] = find_hf_shim(find_encoder(auto[0]).model).choice.to_dict() if auto else None
     report["sgemm_gflops"] = {str(n): round(g, 1) for n, g in gemm.items()}
