@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy
 import spacy
 from spacy.training import Example
-from thinc.api import Adam
+from thinc.api import Adam, fix_random_seed
 
 from harness import MODEL, emit, options, parse
 from spacy_ctx.corpora import read_docs
@@ -101,7 +101,7 @@ def train_head(nlp, wsd, train, dev, args, lr, fine_tune, untrained):
         for eg in train:
             eg.predicted._.ctx_layers = None
     optimizer = Adam(args.fine_tune_lr if fine_tune else lr)
-    history, rng, start, updates, losses = [{"updates": 0, **untrained}], random.Random(0), time.time(), 0, {}
+    history, rng, start, updates, losses = [{"updates": 0, **untrained}], random.Random(args.seed), time.time(), 0, {}
     while updates < args.max_updates and len(history) - 1 - max(range(len(history)), key=lambda i: history[i]["f1"]) < args.patience:
         order = list(train)
         rng.shuffle(order)
@@ -132,6 +132,8 @@ def main():
     parser.add_argument("--lr", type=str, default="1e-3", help="comma-separated: each from the same initialisation")
     parser.add_argument("--prior-weight", type=float, default=0.5)
     parser.add_argument("--train-senses", type=int, default=0, help="1: learn the sense table E too")
+    parser.add_argument("--seed", type=int, default=0, help="the shuffling and initialisation seed")
+    parser.add_argument("--cross-fit", type=int, default=1, help="0: train against rows that hold the instance (before the fix)")
     parser.add_argument("--unseen", action="store_true", help="rows for the dev lemmas missing in training")
     parser.add_argument("--model", default=MODEL, help="the encoder (name or path), e.g. the path all-mpnet-base-v2.sh prints")
     parser.add_argument("--layers", type=str, default="-4,-3,-2,-1", help="listener layers ('' = all)")
@@ -140,6 +142,7 @@ def main():
     parser.add_argument("--save", type=Path, default=None)
     parser.add_argument("--cache", type=Path, default=None, help="a folder for the frozen layers, reused across runs")
     args = parse(parser)
+    fix_random_seed(args.seed)
     if args.cache:
         args.cache.mkdir(parents=True, exist_ok=True)
     nlp = spacy.blank("en")
@@ -147,7 +150,7 @@ def main():
     # Frozen: keep only the layers the head reads, in float16 (all 13 MPNet layers of SemCor in float32 are ~33 GB).
     nlp.add_pipe("ctx_encoder", config={"store_dtype": "float16", "store_layers": None if args.grad_factor else listener["layers"],
                                         "model": {"name": args.model}})
-    wsd = nlp.add_pipe("ctx_wsd", config={"wordnet_path": str(args.data / "wordnet30" / "dict"),
+    wsd = nlp.add_pipe("ctx_wsd", config={"wordnet_path": str(args.data / "wordnet30" / "dict"), "cross_fit": bool(args.cross_fit),
                                           "model": {"train_senses": bool(args.train_senses), "prior_weight": args.prior_weight, "tok2vec": listener}})
     result = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "out"}
     train = load(nlp, args.data / "wsd" / "semcor30_from_naf.data.xml", args.stride, args.limit)
