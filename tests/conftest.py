@@ -35,6 +35,16 @@ def nlp():
     return nlp
 
 
+@pytest.fixture
+def onednn_fp32(monkeypatch):
+    """fp32 linears through oneDNN whatever this CPU prefers, so the fused
+    path is tested on every machine (by default it runs only where it beats
+    torch's own linears: `onednn.FP32_FASTER`)."""
+    from spacy_ctx.models.pytorch import onednn
+
+    monkeypatch.setattr(onednn, "FP32_FASTER", True)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """../shared/data, or a skip with the reason when it is absent."""

@@ -115,6 +115,7 @@ def saved_files(pipeline_dir):
     return {name: load(data) for shim_files in files for name, data in shim_files.items() if name.endswith(".safetensors")}
 
 
+@pytest.mark.usefixtures("onednn_fp32")
 def test_merged_inference_runs_plain_linears_through_onednn(tiny_model, tmp_path):
     """Merged, the adapted linears fold back into plain nn.Linears in the
     inference copy, so the packed forward runs them fused through oneDNN,

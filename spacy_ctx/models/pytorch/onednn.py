@@ -38,6 +38,13 @@ _AVAILABLE = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, 
 # The dtypes this CPU's oneDNN runs: bf16 needs AVX-512 (bw, vl, dq) or
 # AVX-NE-CONVERT, which torch reports as below.
 _DTYPES = {torch.float32} | ({torch.bfloat16} if _AVAILABLE and torch.ops.mkldnn._is_mkldnn_bf16_supported() else set())
+# Whether fp32 linears go through oneDNN in the packed forward: only where
+# it beats torch's own (MKL's sgemm). On the AVX-512 EPYC oneDNN ran MiniLM's
+# feed-forward 1.39x as fast; on an AVX2-only Zen 3 the packed MPNet ran
+# 1.10x the transformers loop through it against 1.21x through the modules
+# (docs/inference.md), so there the modules run. bf16 takes oneDNN wherever
+# it has bf16 kernels.
+FP32_FASTER = torch.backends.cpu.get_cpu_capability() == "AVX512"
 # The dtypes the op failed on here (warned once): the modules run them.
 _state = {"broken": set()}
 

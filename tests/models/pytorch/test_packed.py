@@ -43,6 +43,7 @@ def own_states(model, ids, mask):
     return [h.reshape(-1, h.shape[-1])[real] for h in hidden]
 
 
+@pytest.mark.usefixtures("onednn_fp32")
 @pytest.mark.parametrize("family", PACKED)
 @pytest.mark.parametrize("side", ["right", "left"])
 def test_packed_states_equal_the_models_own(tiny_model, family, side):
@@ -76,6 +77,7 @@ def test_stopping_at_a_lower_layer_gives_its_states(tiny_model, family):
         torch.testing.assert_close(state, full, atol=1e-5, rtol=0)
 
 
+@pytest.mark.usefixtures("onednn_fp32")
 @pytest.mark.parametrize("family", PACKED)
 def test_linears_fuse_in_inference_where_the_family_has_biases(tiny_model, family):
     """oneDNN's fused linear needs a bias: every family but T5's and
@@ -90,6 +92,26 @@ def test_linears_fuse_in_inference_where_the_family_has_biases(tiny_model, famil
         assert not core.can_fuse(family_, model, layers, probe, False)
     assert fused == (family not in ("t5-encoder", "modernbert"))
     assert not core.can_fuse(family_, model, layers, probe, True)
+
+
+@pytest.mark.parametrize("fp32_faster", [True, False])
+def test_fp32_fuses_only_where_onednn_is_the_faster_linear(tiny_model, monkeypatch, fp32_faster):
+    """fp32 takes oneDNN only on CPUs where it beats torch's own linears
+    (`onednn.FP32_FASTER`: AVX-512); elsewhere the modules run."""
+    from spacy_ctx.models.pytorch import onednn
+
+    monkeypatch.setattr(onednn, "FP32_FASTER", fp32_faster)
+    _, model = reference_or_minilm(tiny_model, "bert-cased")
+    family_ = FAMILIES[model.config.model_type]
+    with torch.no_grad():
+        fused = core.can_fuse(family_, model, list(family_.layers(model)), torch.zeros(2, model.config.hidden_size), True)
+    assert fused == fp32_faster
+
+
+def test_fp32_prefers_onednn_on_avx512_alone():
+    from spacy_ctx.models.pytorch import onednn
+
+    assert onednn.FP32_FASTER == (torch.backends.cpu.get_cpu_capability() == "AVX512")
 
 
 @pytest.mark.parametrize("family", PACKED)

@@ -171,10 +171,13 @@ def dense(
 
 
 def can_fuse(family: Family, model: nn.Module, layers: Sequence[nn.Module], probe: torch.Tensor, fuse: bool) -> bool:
-    """Whether this pass runs the linears through oneDNN: inference, an
+    """Whether this pass runs the linears through oneDNN: inference, a dtype
+    oneDNN runs faster than torch on this CPU (`onednn.FP32_FASTER`), an
     activation oneDNN fuses, and every linear `onednn.fusable`."""
     if not fuse or model.training:
         return False
+    if probe.dtype == torch.float32 and not onednn.FP32_FASTER:
+        return False  # MKL's sgemm is the faster fp32 linear on this CPU
     activation = family.activation(model.config)
     if not (isinstance(activation, str) and activation in onednn.ACTIVATIONS):
         return False
