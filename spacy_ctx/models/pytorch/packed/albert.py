@@ -11,7 +11,7 @@ from typing import List, Optional
 import torch
 from torch import nn
 
-from .core import Family, Pass, attention, dense, missing, projections, pruned
+from .core import Family, Pass, attention, missing, output_block, projections, pruned
 
 PARTS = (
     "attention.query",
@@ -72,10 +72,11 @@ def _layer_forward(layer: nn.Module, hidden: torch.Tensor, run: Pass) -> torch.T
     q, k, v = projections(hidden, [attn.query, attn.key, attn.value], run.fused)
     dropout = attn.attention_dropout.p if attn.training else 0.0
     context = attention(q, k, v, run.runs, attn.num_attention_heads, dropout)
-    attended = attn.LayerNorm(dense(context, attn.dense, run.fused, residual=hidden, dropout=attn.output_dropout))
-    inner = dense(attended, layer.ffn, run.fused, run.activation, act=layer.activation)
     # ALBERT applies no dropout to its feed-forward output.
-    return layer.full_layer_layer_norm(dense(inner, layer.ffn_output, run.fused, residual=attended))
+    return output_block(
+        context, hidden, run, attn.dense, attn.LayerNorm, layer.ffn, layer.activation,
+        layer.ffn_output, layer.full_layer_layer_norm, attn.output_dropout,
+    )
 
 
 def forward(model: nn.Module, group: nn.Module, hidden: torch.Tensor, run: Pass) -> torch.Tensor:

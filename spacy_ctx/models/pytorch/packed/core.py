@@ -170,6 +170,27 @@ def dense(
     return out if residual is None else out + residual
 
 
+def output_block(
+    context: torch.Tensor,
+    hidden: torch.Tensor,
+    run: Pass,
+    attention_out: nn.Linear,
+    attention_norm: nn.Module,
+    up: nn.Linear,
+    act: Callable[[torch.Tensor], torch.Tensor],
+    down: nn.Linear,
+    norm: nn.Module,
+    attention_dropout: Optional[nn.Module] = None,
+    dropout: Optional[nn.Module] = None,
+) -> torch.Tensor:
+    """What follows attention in a post-norm layer: the output projection
+    with its residual sum and norm, then the feed-forward block with its
+    residual sum and norm (the activation and the sums fused when `run.fused`)."""
+    attended = attention_norm(dense(context, attention_out, run.fused, residual=hidden, dropout=attention_dropout))
+    inner = dense(attended, up, run.fused, run.activation, act=act)
+    return norm(dense(inner, down, run.fused, residual=attended, dropout=dropout))
+
+
 def can_fuse(family: Family, model: nn.Module, layers: Sequence[nn.Module], probe: torch.Tensor, fuse: bool) -> bool:
     """Whether this pass runs the linears through oneDNN: inference, a dtype
     oneDNN runs faster than torch on this CPU (`onednn.FP32_FASTER`), an

@@ -17,7 +17,7 @@ from typing import List, Optional, Tuple
 import torch
 from torch import nn
 
-from .core import Family, Pass, attention, dense, missing, projections
+from .core import Family, Pass, attention, missing, output_block, projections
 
 PARTS = (
     "attention.self.query_proj",
@@ -140,12 +140,11 @@ def forward(model: nn.Module, layer: nn.Module, hidden: torch.Tensor, run: Pass)
 
     dropout = attn.dropout.p if attn.training else 0.0
     context = attention(q, k, v, run.runs, attn.num_attention_heads, dropout, bias=bias, scale=1.0 / scale)
-    out = layer.attention.output
-    attended = out.LayerNorm(dense(context, out.dense, run.fused, residual=hidden, dropout=out.dropout))
-    inner = layer.intermediate
-    inner = dense(attended, inner.dense, run.fused, run.activation, act=inner.intermediate_act_fn)
-    out = layer.output
-    return out.LayerNorm(dense(inner, out.dense, run.fused, residual=attended, dropout=out.dropout))
+    out, inner = layer.attention.output, layer.intermediate
+    return output_block(
+        context, hidden, run, out.dense, out.LayerNorm, inner.dense, inner.intermediate_act_fn,
+        layer.output.dense, layer.output.LayerNorm, out.dropout, layer.output.dropout,
+    )
 
 
 FAMILY = Family(

@@ -7,7 +7,7 @@ from typing import List, Optional
 import torch
 from torch import nn
 
-from .core import Family, Pass, attention, dense, missing, projections, pruned
+from .core import Family, Pass, attention, missing, output_block, projections, pruned
 
 PARTS = (
     "attention.q_lin",
@@ -49,10 +49,11 @@ def forward(model: nn.Module, layer: nn.Module, hidden: torch.Tensor, run: Pass)
     q, k, v = projections(hidden, [attn.q_lin, attn.k_lin, attn.v_lin], run.fused)
     dropout = attn.dropout.p if attn.training else 0.0
     context = attention(q, k, v, run.runs, attn.n_heads, dropout)
-    attended = layer.sa_layer_norm(dense(context, attn.out_lin, run.fused, residual=hidden))
     ffn = layer.ffn
-    inner = dense(attended, ffn.lin1, run.fused, run.activation, act=ffn.activation)
-    return layer.output_layer_norm(dense(inner, ffn.lin2, run.fused, residual=attended, dropout=ffn.dropout))
+    return output_block(
+        context, hidden, run, attn.out_lin, layer.sa_layer_norm, ffn.lin1, ffn.activation,
+        ffn.lin2, layer.output_layer_norm, dropout=ffn.dropout,
+    )
 
 
 FAMILY = Family(

@@ -14,7 +14,7 @@ from typing import List, Optional
 import torch
 from torch import nn
 
-from .core import Family, Pass, attention, dense, missing, projections, pruned
+from .core import Family, Pass, attention, missing, output_block, projections, pruned
 
 PARTS = (
     "attention.attn.q",
@@ -86,11 +86,11 @@ def forward(model: nn.Module, layer: nn.Module, hidden: torch.Tensor, run: Pass)
     q, k, v = projections(hidden, [attn.q, attn.k, attn.v], run.fused)
     dropout = attn.dropout.p if attn.training else 0.0
     context = attention(q, k, v, run.runs, attn.num_attention_heads, dropout, bias=lambda r, *_: bias[r[2]])
-    attended = layer.attention.LayerNorm(dense(context, attn.o, run.fused, residual=hidden, dropout=layer.attention.dropout))
-    inner = layer.intermediate
-    inner = dense(attended, inner.dense, run.fused, run.activation, act=inner.intermediate_act_fn)
-    out = layer.output
-    return out.LayerNorm(dense(inner, out.dense, run.fused, residual=attended, dropout=out.dropout))
+    inner, out = layer.intermediate, layer.output
+    return output_block(
+        context, hidden, run, attn.o, layer.attention.LayerNorm, inner.dense, inner.intermediate_act_fn,
+        out.dense, out.LayerNorm, layer.attention.dropout, out.dropout,
+    )
 
 
 FAMILY = Family(
