@@ -10,7 +10,7 @@ from spacy.training import Example
 
 from spacy_ctx.errors import SpacyCtxError
 from spacy_ctx.senses.scoring import score_wsd
-from spacy_ctx.senses.targets import gold_targets, plan_batch
+from spacy_ctx.senses.targets import find_targets, gold_targets, plan_batch
 
 from ..util import dev_docs, wsd_nlp
 
@@ -293,3 +293,21 @@ def test_the_config_trains_by_updates_with_early_stopping(root):
     training = load_config(root / "configs" / "wsd.cfg")["training"]
     assert training["max_epochs"] == 0 and training["max_steps"] >= 1000
     assert 0 < training["eval_frequency"] < training["patience"] < training["max_steps"]
+
+
+def test_extra_senses_let_the_model_score_an_unseen_lemma(wordnet_path, wsd_corpus):
+    """Rows for a lemma the training data lacks (glosses + propagation): the
+    model scores it instead of answering WordNet's first sense."""
+    nlp = wsd_nlp(wordnet_path)
+    train = list(wsd_corpus["train"](nlp))
+    dog = nlp.get_pipe("ctx_wsd").candidates("dog", "NOUN")
+    nlp.get_pipe("ctx_encoder").initialize(lambda: train, nlp=nlp)
+    nlp.get_pipe("ctx_wsd").initialize(lambda: train, nlp=nlp, extra_senses=dog)
+    wsd = nlp.get_pipe("ctx_wsd")
+    E = wsd.model.ops.to_numpy(wsd.model.get_param("E"))
+    assert all(k in wsd._rows and numpy.linalg.norm(E[wsd._rows[k]]) > 0.5 for k in dog)
+    doc = Doc(nlp.vocab, words=["the", "dog", "barked"], lemmas=["the", "dog", "bark"], pos=["DET", "NOUN", "VERB"])
+    doc.spans["wsd"] = [Span(doc, 1, 2)]
+    doc = nlp.get_pipe("ctx_encoder")(doc)
+    _, scored, decided = plan_batch([doc], [find_targets(doc, "wsd", wsd.inventory)], wsd.inventory, wsd._rows)
+    assert [keys for _, _, keys in scored] == [dog] and not decided
