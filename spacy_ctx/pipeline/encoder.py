@@ -37,6 +37,7 @@ stride = 0
 max_batch_items = 2048
 precision = "fp32"
 lora = null
+mixed_precision = false
 """
 
 # The inference mix: the top layer alone. It is what all-MiniLM-L6-v2 was
