@@ -7,14 +7,10 @@ docs/figures/layers-by-model.png.
     python bench/bench_layers.py
 """
 import json
-from pathlib import Path
 
-import matplotlib
+from harness import FIGURES, RESULTS
+from harness.plots import figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-RESULTS, FIGURES = Path(__file__).parent / "results", Path(__file__).parents[1] / "docs" / "figures"
 TASKS = ["upos", "xpos", "dep", "ner", "sense", "polysemy AUC (per lemma)"]  # one colour each, in both panels
 MODELS = {"minilm": "MiniLM-L6-H384 (6 layers)", "mpnet": "all-mpnet-base-v2 (12 layers)"}
 
@@ -39,19 +35,16 @@ def by_layer(scores: dict) -> list:
 
 
 def main() -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-    for ax, (model, title) in zip(axes, MODELS.items()):
-        for task, ys in sorted(curves(model).items(), key=lambda item: TASKS.index(item[0])):
-            lo, hi = min(ys), max(ys)
-            ax.plot(range(len(ys)), [(y - lo) / (hi - lo) for y in ys], marker="o", label=task, color=f"C{TASKS.index(task)}")
-        ax.set_title(title)
-        ax.set_xlabel("layer (0 = embeddings)")
-    axes[0].set_ylabel("score, min-max normalised per task")
-    axes[1].legend(fontsize=8)
-    fig.tight_layout()
-    FIGURES.mkdir(parents=True, exist_ok=True)
-    fig.savefig(FIGURES / "layers-by-model.png", dpi=120)
-
+    with figure(FIGURES / "layers-by-model.png", panels=2, size=(5.5, 4)) as axes:
+        for ax, (model, title) in zip(axes, MODELS.items()):
+            for task, ys in sorted(curves(model).items(), key=lambda item: TASKS.index(item[0])):
+                lo, hi = min(ys), max(ys)
+                ax.plot(range(len(ys)), [(y - lo) / (hi - lo) for y in ys], marker="o", label=task, color=f"C{TASKS.index(task)}")
+            ax.set_title(title)
+            ax.set_xlabel("layer (0 = embeddings)")
+            ax.set_ylim(-0.05, 1.05)
+        axes[0].set_ylabel("score, min-max normalised per task")
+        axes[1].legend(fontsize=8)
 
 if __name__ == "__main__":
     main()
