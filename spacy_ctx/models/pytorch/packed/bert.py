@@ -11,7 +11,7 @@ from typing import List, Optional
 import torch
 from torch import nn
 
-from .core import Family, Pass, attention, missing, output_block, projections, pruned
+from .core import Family, Pass, attention, output_block, position_term, projections, unfit_layers
 
 PARTS = (
     "attention.self.query",
@@ -29,15 +29,10 @@ def refuse(model: nn.Module) -> Optional[str]:
     layers = getattr(getattr(model, "encoder", None), "layer", None)
     if not isinstance(layers, nn.ModuleList) or not hasattr(model, "embeddings"):
         return "no embeddings and encoder.layer: not the base model"
-    position = getattr(model.config, "position_embedding_type", "absolute")
-    if position != "absolute":
-        return f"position_embedding_type '{position}' adds a position term inside attention"
-    part = missing(layers, PARTS)
-    if part is not None:
-        return f"its layers have no {part}"
-    if pruned([layer.attention for layer in layers]):
-        return "pruned attention heads"
-    return None
+    reason = position_term(model.config)
+    if reason is not None:
+        return reason
+    return unfit_layers(layers, PARTS, lambda layer: layer.attention)
 
 
 def embed(model: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, index: torch.Tensor) -> torch.Tensor:

@@ -220,3 +220,26 @@ def missing(layers: Sequence[nn.Module], parts: Sequence[str]) -> Optional[str]:
             except AttributeError:
                 return part
     return None
+
+
+def unfit_layers(
+    layers: Sequence[nn.Module], parts: Sequence[str], attention: Optional[Callable[[nn.Module], nn.Module]] = None
+) -> Optional[str]:
+    """Why a family's layer forward cannot run `layers` (None: it can): a
+    part it reads is missing, or (with `attention`, a layer's attention
+    module) heads were pruned."""
+    part = missing(layers, parts)
+    if part is not None:
+        return f"its layers have no {part}"
+    if attention is not None and pruned([attention(layer) for layer in layers]):
+        return "pruned attention heads"
+    return None
+
+
+def position_term(config: Any) -> Optional[str]:
+    """Why a config's positions rule out a layer that adds none inside
+    attention (None: absolute positions, added in the embeddings)."""
+    position = getattr(config, "position_embedding_type", "absolute")
+    if position != "absolute":
+        return f"position_embedding_type '{position}' adds a position term inside attention"
+    return None

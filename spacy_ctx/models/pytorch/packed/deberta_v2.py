@@ -17,7 +17,7 @@ from typing import List, Optional, Tuple
 import torch
 from torch import nn
 
-from .core import Family, Pass, attention, missing, output_block, projections
+from .core import Family, Pass, attention, output_block, projections, unfit_layers
 
 PARTS = (
     "attention.self.query_proj",
@@ -38,9 +38,9 @@ def refuse(model: nn.Module) -> Optional[str]:
         return "no embeddings and encoder.layer: not the base model"
     if getattr(encoder, "conv", None) is not None:
         return "a convolution over the sequence after its first layer (conv_kernel_size)"
-    part = missing(layers, PARTS)
-    if part is not None:
-        return f"its layers have no {part}"
+    reason = unfit_layers(layers, PARTS)
+    if reason is not None:
+        return reason
     kinds = set(layers[0].attention.self.pos_att_type) if layers else set()
     if not kinds <= {"c2p", "p2c"}:
         return f"position attention types {sorted(kinds - {'c2p', 'p2c'})}"

@@ -7,7 +7,7 @@ from typing import List, Optional
 import torch
 from torch import nn
 
-from .core import Family, Pass, attention, missing, output_block, projections, pruned
+from .core import Family, Pass, attention, output_block, projections, unfit_layers
 
 PARTS = (
     "attention.q_lin",
@@ -25,12 +25,7 @@ def refuse(model: nn.Module) -> Optional[str]:
     layers = getattr(getattr(model, "transformer", None), "layer", None)
     if not isinstance(layers, nn.ModuleList) or not hasattr(model, "embeddings"):
         return "no embeddings and transformer.layer: not the base model"
-    part = missing(layers, PARTS)
-    if part is not None:
-        return f"its layers have no {part}"
-    if pruned([layer.attention for layer in layers]):
-        return "pruned attention heads"
-    return None
+    return unfit_layers(layers, PARTS, lambda layer: layer.attention)
 
 
 def embed(model: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, index: torch.Tensor) -> torch.Tensor:

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .core import Family, Pass, Run, heads, missing
+from .core import Family, Pass, Run, heads, unfit_layers
 
 PARTS = ("attn_norm", "attn.Wqkv", "attn.Wo", "mlp_norm", "mlp")
 
@@ -30,9 +30,9 @@ def refuse(model: nn.Module) -> Optional[str]:
         return "no embeddings and layers: not the base model"
     if getattr(model.config, "rope_scaling", None):
         return "scaled rotary positions (rope_scaling)"
-    part = missing(layers, PARTS)
-    if part is not None:
-        return f"its layers have no {part}"
+    reason = unfit_layers(layers, PARTS)
+    if reason is not None:
+        return reason
     if any(not hasattr(layer.attn.rotary_emb, "inv_freq") for layer in layers):
         return "a rotary embedding without inv_freq"
     return None

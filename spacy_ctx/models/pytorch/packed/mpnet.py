@@ -14,7 +14,7 @@ from typing import List, Optional
 import torch
 from torch import nn
 
-from .core import Family, Pass, attention, missing, output_block, projections, pruned
+from .core import Family, Pass, attention, output_block, projections, unfit_layers
 
 PARTS = (
     "attention.attn.q",
@@ -38,12 +38,7 @@ def refuse(model: nn.Module) -> Optional[str]:
         return "no embeddings and encoder.layer: not the base model"
     if not isinstance(getattr(encoder, "relative_attention_bias", None), nn.Embedding):
         return "no relative_attention_bias table"
-    part = missing(layers, PARTS)
-    if part is not None:
-        return f"its layers have no {part}"
-    if pruned([layer.attention for layer in layers]):
-        return "pruned attention heads"
-    return None
+    return unfit_layers(layers, PARTS, lambda layer: layer.attention)
 
 
 def buckets(length: int, device: torch.device) -> torch.Tensor:
