@@ -38,7 +38,8 @@ from spacy_ctx.analysis.report import write_similarity_outputs
 from spacy_ctx.analysis.similarity import doc_means, encode_fit_data, row_cosines, similarity_corpus, spearman, vocab_lookup
 from spacy_ctx.analysis.static import StaticTable, distill_static, write_static_vectors
 from spacy_ctx.analysis.static_pipeline import static_pipeline
-from spacy_ctx.corpora import find_wordsim_sets, read_sts, read_texts, read_word_pairs
+from spacy_ctx.corpora import read_texts
+from spacy_ctx.evaluation_sets import find_wordsim_sets, read_sts, read_word_pairs
 from spacy_ctx.normalizer import Normalizer
 from spacy_ctx.pipeline.loading import find_encoder
 

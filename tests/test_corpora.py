@@ -1,4 +1,4 @@
-"""spacy_ctx.corpora: the format sniffer, the -DOCSTART- rule, the readers of texts, docs, sequences and benchmarks."""
+"""spacy_ctx.corpora and spacy_ctx.evaluation_sets: the format sniffer, the -DOCSTART- rule, the readers of texts, docs, sequences, and of the evaluation sets."""
 import json
 
 import pyarrow as pa
@@ -6,20 +6,9 @@ import pyarrow.parquet as pq
 import pytest
 import spacy
 
-from spacy_ctx.corpora import (
-    BadRecord,
-    Record,
-    ScoredPair,
-    is_docstart,
-    read_docs,
-    read_sequences,
-    read_sts,
-    read_texts,
-    read_tweeteval,
-    read_word_pairs,
-    sniff_format,
-)
+from spacy_ctx.corpora import BadRecord, Record, is_docstart, read_docs, read_sequences, read_texts, sniff_format
 from spacy_ctx.errors import SpacyCtxError
+from spacy_ctx.evaluation_sets import ScoredPair, read_sts, read_tweeteval, read_word_pairs
 
 CONLL = "-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\nGerman JJ B-NP B-MISC\n\nPeter NNP B-NP B-PER\nBlackburn NNP I-NP I-PER\n\n"
 

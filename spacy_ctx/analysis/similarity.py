@@ -27,7 +27,8 @@ from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
 from ..compat import require
-from ..corpora import ScoredPair, find_wordsim_sets, read_docs, read_sts, read_word_pairs
+from ..corpora import read_docs
+from ..evaluation_sets import ScoredPair, find_wordsim_sets, read_sts, read_word_pairs
 from ..errors import Errors, SpacyCtxError
 from ..models.transformer import find_hf_shim
 from ..normalizer import METHODS, Normalizer

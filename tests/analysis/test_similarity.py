@@ -15,7 +15,7 @@ from spacy_ctx.analysis.similarity import (
     sts_benchmark,
     word_similarity,
 )
-from spacy_ctx.corpora import ScoredPair
+from spacy_ctx.evaluation_sets import ScoredPair
 from spacy_ctx.normalizer import Normalizer
 from spacy_ctx.pipeline.loading import find_encoder
 

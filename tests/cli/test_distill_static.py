@@ -49,7 +49,7 @@ def test_distill_subwords_cover_every_wordsim_word(similarity_files, shared_data
     """The default (--subwords) end to end, every wordpiece encoded: each word
     of every word-similarity set has a non-zero vector on the loaded blank
     pipeline."""
-    from spacy_ctx.corpora import find_wordsim_sets, read_word_pairs
+    from spacy_ctx.evaluation_sets import find_wordsim_sets, read_word_pairs
 
     table = similarity_files["root"] / "subwords"
     result = runner.invoke(

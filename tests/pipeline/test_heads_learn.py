@@ -19,7 +19,8 @@ from spacy.training import Example
 from spacy.util import load_config_from_str, load_model_from_config, minibatch
 from thinc.api import fix_random_seed
 
-from spacy_ctx.corpora import read_docs, read_tweeteval
+from spacy_ctx.corpora import read_docs
+from spacy_ctx.evaluation_sets import read_tweeteval
 
 pytestmark = [pytest.mark.data, pytest.mark.slow]
 
