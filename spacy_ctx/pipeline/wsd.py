@@ -1,6 +1,4 @@
 """The ctx_wsd component: WordNet word-sense disambiguation on contextual layers."""
-import zlib
-from functools import partial
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple, Union
 
@@ -17,7 +15,7 @@ from thinc.types import Floats1d
 
 from ..errors import Errors, SpacyCtxError
 from ..models.wsd import WSDBatch, repeat_segments, segment_softmax
-from ..senses.embeddings import gloss_table, mean_sense_table
+from ..senses.embeddings import fold, initial_sense_table
 from ..senses.inventory import SenseInventory
 from ..senses.raganato import WSD_SPANS_KEY, doc_to_instances
 from ..senses.scoring import make_wsd_scorer
@@ -276,7 +274,7 @@ class CtxWSD(TrainablePipe):
         validate_examples(examples, "CtxWSD.update")
         batch, scored, _ = self._gold_batch(examples)
         if self._cross_rows is not None and scored:
-            folds = numpy.repeat([_fold(examples[d]) for d, _, _ in scored], batch.lengths)  # [n_candidates]
+            folds = numpy.repeat([fold(examples[d]) for d, _, _ in scored], batch.lengths)  # [n_candidates]
             batch.sense_rows = self._cross_rows[folds, batch.rows].astype("f")
         # Every doc must go through the listener so that it consumes the
         # batch the encoder sent, even when no target of the batch is scored.
@@ -359,25 +357,16 @@ class CtxWSD(TrainablePipe):
         self._set_senses(list(senses))
         self.model.set_dim("nS", len(senses), force=True)
         self.model.initialize()
-        tok2vec = self.model.get_ref("tok2vec")
-        encoder = _upstream_encoder(nlp, self.name)
-        weight = self.cfg["gloss_weight"]
+        weight, encoder = self.cfg["gloss_weight"], _upstream_encoder(nlp, self.name)
+        if weight and encoder is None:
+            raise SpacyCtxError(Errors.E105.format(weight=weight))
         self._cross_rows = None
         if self.cfg["init_from_data"] or weight:
-            E = numpy.zeros((len(senses), tok2vec.get_dim("nO")), dtype="f")  # [nS, width]
-            if weight:  # first: it fails fast without an upstream encoder
-                if encoder is None:
-                    raise SpacyCtxError(Errors.E105.format(weight=weight))
-                E += weight * gloss_table(tok2vec, encoder, nlp.make_doc, self.senses, wordnet)
-            if self.cfg["init_from_data"]:
-                means = partial(mean_sense_table, tok2vec, senses=self.senses, wordnet=wordnet,
-                                spans_key=self.cfg["spans_key"], encoder=encoder)
-                if self.cfg["cross_fit"] and not self.model.attrs["train_senses"]:
-                    # Fold k trains against the means of the other fold.
-                    self._cross_rows = numpy.stack([
-                        E + means(eg for eg in get_examples() if _fold(eg) != k) for k in (0, 1)
-                    ]).astype("float16")
-                E += means(get_examples())
+            E, self._cross_rows = initial_sense_table(
+                self.model.get_ref("tok2vec"), encoder, nlp, self.senses, wordnet, get_examples,
+                spans_key=self.cfg["spans_key"], gloss_weight=weight, from_data=self.cfg["init_from_data"],
+                cross_fit=self.cfg["cross_fit"] and not self.model.attrs["train_senses"],
+            )
             self.model.set_param("E", self.model.ops.asarray2f(E))
 
     def score(self, examples: Iterable[Example], **kwargs) -> Dict[str, float]:
@@ -444,12 +433,6 @@ class CtxWSD(TrainablePipe):
             load(data)
 
         return load_model
-
-
-def _fold(eg: Example) -> int:
-    """The half of the training data an example is in, by its text (stable
-    across epochs and corpus readers)."""
-    return zlib.crc32(eg.reference.text.encode("utf8")) % 2
 
 
 def _upstream_encoder(nlp: Optional[Language], name: str):

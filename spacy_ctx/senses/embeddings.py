@@ -8,9 +8,11 @@ their other hyponyms), or of its lexicographer file (supersense). A sense's
 gloss embedding is the mean vector of its synset's text (lemma names,
 definition and examples).
 """
+import zlib
 from collections import defaultdict
+from functools import partial
 from itertools import islice
-from typing import Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy
 from spacy.tokens import Doc
@@ -150,3 +152,40 @@ class SensePropagator:
         if near:
             return numpy.mean(near, axis=0)
         return self.lexname_vec.get(synset.lexname())
+
+
+def initial_sense_table(
+    tok2vec: Model,
+    encoder,
+    nlp,
+    senses: Sequence[str],
+    wordnet: WordNetInventory,
+    get_examples: Callable[[], Iterable[Example]],
+    *,
+    spans_key: str,
+    gloss_weight: float,
+    from_data: bool,
+    cross_fit: bool,
+) -> Tuple[numpy.ndarray, Optional[numpy.ndarray]]:
+    """ctx_wsd's starting sense table [nS, width]: `gloss_weight` times the
+    gloss embeddings (first: the slow part), plus the training means
+    (`from_data`). With `cross_fit`, also the tables each half of the
+    training data trains against, [2, nS, width] in float16: fold k's rows
+    hold the means of the other fold, so no instance is scored against a
+    row made from itself."""
+    E = numpy.zeros((len(senses), tok2vec.get_dim("nO")), dtype="f")
+    if gloss_weight:
+        E += gloss_weight * gloss_table(tok2vec, encoder, nlp.make_doc, senses, wordnet)
+    if not from_data:
+        return E, None
+    means = partial(mean_sense_table, tok2vec, senses=senses, wordnet=wordnet, spans_key=spans_key, encoder=encoder)
+    cross_rows = None
+    if cross_fit:
+        cross_rows = numpy.stack([E + means(eg for eg in get_examples() if fold(eg) != k) for k in (0, 1)]).astype("float16")
+    return E + means(get_examples()), cross_rows
+
+
+def fold(eg: Example) -> int:
+    """The half of the training data an example is in, by its text (stable
+    across epochs and corpus readers)."""
+    return zlib.crc32(eg.reference.text.encode("utf8")) % 2

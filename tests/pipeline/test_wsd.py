@@ -257,7 +257,7 @@ def test_spacy_train_runs_the_wsd_config(root, wordnet_path, tmp_path):
 def test_training_rows_leave_out_the_instance(trained_wsd, wsd_corpus):
     """Cross-fitting: an instance is trained against the rows built from the
     other half of the docs, so a sense seen once is not its own mean there."""
-    from spacy_ctx.pipeline.wsd import _fold
+    from spacy_ctx.senses.embeddings import fold as _fold
 
     nlp, _ = trained_wsd
     wsd = nlp.get_pipe("ctx_wsd")
