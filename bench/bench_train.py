@@ -14,7 +14,8 @@ context, bench/configs/ablations.cfg), cnn (`spacy init config`), elmo
 (ner_finetune.cfg; pos: tagger.cfg with its optimizer), lora (finetune with
 LoRA adapters), static and static-none (spaCy's CNN heads with the static
 table of --vectors, and without: ner_static.cfg, tagger_static.cfg).
-Schedule: --max-epochs, --max-steps, or max(--min-steps, one epoch of the
+--config trains another config (configs/ner_base.cfg with --encoder: a base-size
+encoder). Schedule: --max-epochs, --max-steps, or max(--min-steps, one epoch of the
 subset) (--curves: the learning curves' sizes, seeds and schedule);
 --budget-min stops at the first evaluation after it. --eval-frequency N
 scores the whole dev set every N updates (the run's points). Frozen systems
@@ -46,7 +47,7 @@ from spacy.training.loop import train as train_loop
 from spacy.util import fix_random_seed, load_config, load_model_from_config, registry
 from thinc.api import Config
 
-from harness import CONFIGS, TASKS, emit, machine, options, parse, peak_rss_mib
+from harness import CONFIGS, ROOT, TASKS, emit, machine, options, parse, peak_rss_mib
 from harness.peers import pipe
 from harness.plots import errorbars, figure
 from harness.readers import convert, load_docs
@@ -132,11 +133,13 @@ def make_config(task: str, system: str, paths: Dict, args) -> Config:
         config = elmo_config(paths, args.elmo_weights if system == "elmo" else None, limit)
     else:
         finetuning = system in ("finetune", "lora")
-        source = CONFIGS / "ner_few_labels.cfg" if system.endswith("-few") else TASKS[task]["config"]
-        config = task_config(FINETUNE if finetuning and task == "ner" else source, paths, limit)
+        source = CONFIGS / "ner_few_labels.cfg" if system.endswith("-few") else args.config or TASKS[task]["config"]
+        config = task_config(FINETUNE if finetuning and task == "ner" and not args.config else source, paths, limit)
         if finetuning:
             fine_tuned(config, lora=system == "lora")
-        if args.encoder:
+        if args.encoder and "encoder" in config["paths"]:  # the base-size configs: a variable
+            config["paths"]["encoder"] = str(args.encoder)
+        elif args.encoder:
             config["components"]["ctx_encoder"]["model"]["name"] = str(args.encoder)
     if task == "pos":
         keep_heads(config, heads)
@@ -409,6 +412,8 @@ def main(argv=None) -> Dict:
     parser.add_argument("--budget-min", type=float, default=0.0, help="stop at the first evaluation after this many minutes")
     parser.add_argument("--batch-words", type=int, default=0, help="fixed batch size in words (0 = the config's schedule)")
     parser.add_argument("--encoder", default=None, help="ctx systems: the ctx_encoder's model (e.g. a pretrain-mlm output)")
+    parser.add_argument("--config", type=Path, default=None, help="ctx systems: this config, not the task's (e.g. configs/ner_base.cfg)")
+    parser.add_argument("--resume", action="store_true", help="keep the runs already in --out and run only the others")
     parser.add_argument("--elmo-weights", type=Path, default=None, help="elmo: pretrain-elmo's output")
     parser.add_argument("--vectors", type=Path, default=None, help="static: the static table (a distill-static output)")
     parser.add_argument("--precisions", nargs="*", default=[], choices=PRECISIONS, help="also score each run at these precisions")
@@ -437,9 +442,14 @@ def main(argv=None) -> Dict:
             "task": args.task, "machine": machine(f"torch threads {torch.get_num_threads()}"),
             "train_docs_total": len(train_docs), "train_words_total": paths["n_train_words"],
             "dev_docs": paths["n_dev_docs"], "dev_words": paths["n_dev_words"], "torch_threads": torch.get_num_threads(),
-            "elmo_weights": str(args.elmo_weights) if args.elmo_weights else None, "label_suffix": args.label_suffix, "runs": []}
+            "elmo_weights": str(args.elmo_weights) if args.elmo_weights else None, "label_suffix": args.label_suffix,
+            "config": str(args.config or TASKS[args.task]["config"].relative_to(ROOT)), "encoder": args.encoder, "runs": []}
         specs = subsets(len(train_docs), args.sizes, args.seeds, args.max_seeded)
         items = [(system, spec) for spec in specs for system in args.systems]
+        if args.resume and args.out and args.out.exists():
+            report["runs"] = json.loads(args.out.read_text())["runs"]
+            done = {(run["system"], run["size"], run["seed"]) for run in report["runs"]}
+            items = [(system, spec) for system, spec in items if (system, spec["size"], spec["seed"]) not in done]
         key = TASKS[args.task]["scores"][0]
 
         def save(result=None, check=None):
