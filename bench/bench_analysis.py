@@ -2,15 +2,20 @@
 EWT dev; NER on CoNLL-2003; senses on SemCor), anisotropy before and after
 each correction (fitted on EWT train, and in-domain on later SemCor
 sentences: "@semcor", "@semcor-skip"), and the polysemy AUC (SemCor,
-SemEval-2007). Settings and results: docs/analysis.md.
+SemEval-2007). --layers-figure: only the layer-by-layer picture, 12 layers
+beside 6, from the probe and anisotropy JSONs bench/results/layers-MODEL-*.json
+(each task min-max normalised over its layers) into docs/figures/layers-by-model.png.
+Settings and results: docs/analysis.md.
 
     nice -n 10 python bench/bench_analysis.py --out-dir /tmp/bench_analysis > /tmp/bench_analysis.json
 """
+import json
 import os
 import time
 from pathlib import Path
 
-from harness import EWT, TASKS, emit, log, options, parse
+from harness import EWT, FIGURES, RESULTS, TASKS, emit, log, options, parse
+from harness.plots import figure
 from harness.peers import ctx_pipeline
 from spacy_ctx.analysis.anisotropy import anisotropy_table, token_info
 from spacy_ctx.analysis.features import encode_docs, fit_normalizers
@@ -23,6 +28,8 @@ from spacy_ctx.pipeline.loading import find_encoder
 
 METHODS = ("center", "whiten", "abtt")
 SEMCOR, SE07 = "wsd/semcor30_from_naf.data.xml", "wsd/semeval2007/semeval2007.data.xml"
+LAYER_TASKS = ["upos", "xpos", "dep", "ner", "sense", "polysemy AUC (per lemma)"]  # one colour each, in both panels
+MODELS = {"minilm": "MiniLM-L6-H384 (6 layers)", "mpnet": "all-mpnet-base-v2 (12 layers)"}
 
 
 def pick(tables: dict, measure: str) -> dict:
@@ -110,6 +117,36 @@ def run(args) -> dict:
     return result
 
 
+def layer_curves(model: str) -> dict:
+    """{task: [score per layer]} from every probe and anisotropy JSON of `model`."""
+
+    def by_layer(scores):  # the layer rows of {"layer0": x, ..., "mix": y}, in layer order
+        return [scores[k] for k in sorted((k for k in scores if k.startswith("layer")), key=lambda k: int(k[5:]))]
+
+    out = {}
+    for path in sorted(RESULTS.glob(f"layers-{model}-*.json")):
+        data = json.loads(path.read_text())
+        out.update((prop, by_layer(res["accuracy"])) for prop, res in (data.get("properties") or {}).items())
+        raw = (data.get("polysemy") or {}).get("none")
+        if raw:
+            out["polysemy AUC (per lemma)"] = by_layer({k: v["auc_macro"] for k, v in raw.items()})
+    return out
+
+
+def layers_figure() -> None:
+    with figure(FIGURES / "layers-by-model.png", panels=2, size=(5.5, 4)) as axes:
+        for ax, (model, title) in zip(axes, MODELS.items()):
+            for task, ys in sorted(layer_curves(model).items(), key=lambda item: LAYER_TASKS.index(item[0])):
+                lo, hi = min(ys), max(ys)
+                ax.plot(range(len(ys)), [(y - lo) / (hi - lo) for y in ys], marker="o", label=task,
+                        color=f"C{LAYER_TASKS.index(task)}")
+            ax.set_title(title)
+            ax.set_xlabel("layer (0 = embeddings)")
+            ax.set_ylim(-0.05, 1.05)
+        axes[0].set_ylabel("score, min-max normalised per task")
+        axes[1].legend(fontsize=8)
+
+
 def main() -> None:
     parser = options(__doc__, threads=1)
     for name, default, about in (
@@ -120,7 +157,10 @@ def main() -> None:
     ):
         parser.add_argument(f"--{name}", type=int, default=default, help=about)
     parser.add_argument("--out-dir", type=Path, default=None, help="also write Markdown tables and PNG plots here")
+    parser.add_argument("--layers-figure", action="store_true", help="only draw docs/figures/layers-by-model.png")
     args = parse(parser)
+    if args.layers_figure:
+        return layers_figure()
     emit(run(args), args.out)
 
 

@@ -1,7 +1,7 @@
 """Long and many docs: nlp.pipe words/s of the default pipeline on one
-200,000-character doc (EWT dev text, repeated; windowed, never truncated) at
-2 and 1 threads, and on the EWT dev sentences in one process at 2 and 1
-threads and with n_process=2, all in batches of 256; best of --rounds.
+200,000-character doc (EWT dev text, repeated; windowed, never truncated) and
+on the EWT dev sentences, at 2 and 1 threads and with n_process=2, in batches
+of 256; best of --rounds.
 
     nice -n 10 python bench/bench_docs.py --sentences 2000 --rounds 2 --out bench/results/docs.json
 """
@@ -12,8 +12,7 @@ from harness.peers import ctx_pipeline
 from harness.readers import sentences
 from harness.timing import best_of
 
-LONG_CHARS = 200_000
-BATCH_SIZE = 256
+LONG_CHARS, BATCH_SIZE = 200_000, 256
 
 
 def main():
@@ -32,7 +31,7 @@ def main():
         "sentences_1_process_2_threads": (sum(words), 2, texts, 1), "sentences_1_process_1_thread": (sum(words), 1, texts, 1),
         "sentences_n_process_2": (sum(words), 1, texts, 2),
     }
-    best = {name: float("inf") for name in settings}
+    best = dict.fromkeys(settings, float("inf"))
     for _ in range(args.rounds):
         for name, (_, threads, items, processes) in settings.items():
             torch.set_num_threads(threads)

@@ -17,6 +17,7 @@ from harness import CONFIGS, TASKS as CORPORA, emit, options, parse
 from harness.readers import docbin
 from harness.training import train
 from spacy_ctx.analysis.plots import plot_panels
+from spacy_ctx.displacy.views import mix_weights
 
 WSD = ("wsd.cfg", "wsd/semcor30_from_naf.data.xml", "wsd/semeval2007/semeval2007.data.xml")
 # config, train file, dev file (relative to --data)
@@ -26,16 +27,14 @@ TASKS = {"tagger": ("tagger.cfg", CORPORA["pos"]["train"], CORPORA["pos"]["dev"]
 EXTRA_OVERRIDES = {"wsd-all": {"components.ctx_wsd.model.tok2vec.layers": None}}
 
 
-def mix_weights(nlp) -> dict:
-    """{component: softmax of its listener's mix weights, per encoder layer}."""
+def listener_weights(nlp) -> dict:
+    """{component: softmax of its listener's mix weights, per encoder layer (0 where it reads none)}."""
     weights = {}
-    for name, pipe in nlp.pipeline:
-        for node in (pipe.model.walk() if name != "ctx_encoder" and hasattr(pipe, "model") else ()):
+    for name, proc in nlp.pipeline:
+        for node in (proc.model.walk() if name != "ctx_encoder" and hasattr(proc, "model") else ()):
             if node.name == "ctx_listener":
-                mix = node.get_ref("mix")
-                s = mix.ops.to_numpy(mix.get_param("weights"))
                 probs = numpy.zeros(node.attrs["n_layers"])
-                probs[node.selected] = numpy.exp(s - s.max()) / numpy.exp(s - s.max()).sum()
+                probs[node.selected] = mix_weights(node.get_ref("mix"))[0]
                 weights[name] = [round(float(x), 4) for x in probs]
     return weights
 
@@ -55,22 +54,22 @@ def main() -> None:
         report = {"runs": {}, **json.loads(args.out.read_text())}
     with TemporaryDirectory() as tmp:
         for task in args.tasks:
-            config, train_file, dev_file = TASKS[task]
+            (config, train_file, dev_file), work = TASKS[task], Path(tmp)
             overrides = {"training.max_epochs": args.epochs, "training.max_steps": 0, "training.patience": 0}
             if task.startswith("wsd"):
                 settings = {"train": f"every {args.wsd_stride}th SemCor sentence", "dev": "SemEval-2007"}
-                train_path = docbin(args.data / train_file, Path(tmp) / f"{task}-train.spacy", stride=args.wsd_stride)
-                dev_path = docbin(args.data / dev_file, Path(tmp) / f"{task}-dev.spacy")
+                train_path = docbin(args.data / train_file, work / f"{task}-train.spacy", stride=args.wsd_stride)
+                dev_path = docbin(args.data / dev_file, work / f"{task}-dev.spacy")
                 # wsd.cfg scores the dev set every 5 updates; here only the weights count.
                 overrides.update({"paths.wordnet": str(args.data / "wordnet30" / "dict"), "training.eval_frequency": 200})
             else:
                 settings = {"train_docs": args.n_train, "dev_docs": args.n_dev}
-                train_path = docbin(args.data / train_file, Path(tmp) / f"{task}-train.spacy", args.n_train)
-                dev_path = docbin(args.data / dev_file, Path(tmp) / f"{task}-dev.spacy", args.n_dev)
+                train_path = docbin(args.data / train_file, work / f"{task}-train.spacy", args.n_train)
+                dev_path = docbin(args.data / dev_file, work / f"{task}-dev.spacy", args.n_dev)
             overrides.update({"paths.train": str(train_path), "paths.dev": str(dev_path), **EXTRA_OVERRIDES.get(task, {})})
-            trained = train(CONFIGS / config, Path(tmp) / task, overrides)
+            trained = train(CONFIGS / config, work / task, overrides)
             nlp = spacy.load(trained["model"])
-            report["heads"].update({f"{task}:{name}": w for name, w in mix_weights(nlp).items()})
+            report["heads"].update({f"{task}:{name}": w for name, w in listener_weights(nlp).items()})
             report["scores"][task] = nlp.meta.get("performance", {})
             report["runs"][task] = {"date": time.strftime("%Y-%m-%d"), "epochs": args.epochs, **settings,
                                     "overrides": EXTRA_OVERRIDES.get(task, {}), "wall_s": round(trained["train_s"], 1)}

@@ -4,7 +4,6 @@ listener: trainable parameters, peak RSS and seconds per update, each mode
 
     nice -n 10 python bench/bench_lora.py --updates 12 --batch 32     # bench/results/lora.json
 """
-import argparse
 import statistics
 import time
 
@@ -36,19 +35,20 @@ def child(mode: str, args) -> dict:
         nlp.update(examples[k * args.batch : (k + 1) * args.batch], sgd=optimizer)
         seconds.append(time.perf_counter() - start)
     return {
-        "mode": mode, "encoder_parameters": counts["total"], "trainable_encoder_parameters": counts["trainable"] if mode != "frozen" else 0,
+        "mode": mode, "encoder_parameters": counts["total"],
+        "trainable_encoder_parameters": counts["trainable"] if mode != "frozen" else 0,
         "peak_rss_mib_after_init": round(rss_ready), "peak_rss_mib_training": round(peak_rss_mib()),
         # The first updates fill the frozen cache or warm up: the median of the rest.
-        "s_per_update": round(statistics.median(seconds[2:]), 3), "words_per_update": round(sum(len(eg.reference) for eg in examples) / args.updates),
+        "s_per_update": round(statistics.median(seconds[2:]), 3),
+        "words_per_update": round(sum(len(eg.reference) for eg in examples) / args.updates),
     }
 
 
 def main():
-    parser = options(__doc__, RESULTS / "lora.json", threads=1)
+    parser = options(__doc__, RESULTS / "lora.json", threads=1, child=True)
     parser.add_argument("--updates", type=int, default=12)
     parser.add_argument("--batch", type=int, default=32, help="sentences per update")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parse(parser)
     if args.child:
         return child_result(child(args.child, args))
@@ -56,13 +56,12 @@ def main():
     for r in range(args.rounds):
         for mode in MODES:
             log(f"round {r + 1}: {mode}")
-            runs[mode].append(in_child(__file__, ["--child", mode, "--updates", str(args.updates), "--batch", str(args.batch),
-                                                  "--data", str(args.data)]))
-    rows = {}
-    for mode, results in runs.items():
-        row = rows[mode] = dict(results[0])
+            child_args = ["--updates", str(args.updates), "--batch", str(args.batch), "--data", str(args.data)]
+            runs[mode].append(in_child(__file__, ["--child", mode, *child_args]))
+    rows = {mode: dict(results[0]) for mode, results in runs.items()}
+    for mode, row in rows.items():
         for key in ("peak_rss_mib_after_init", "peak_rss_mib_training", "s_per_update"):
-            row[key] = round(statistics.median(r[key] for r in results), 3)
+            row[key] = round(statistics.median(r[key] for r in runs[mode]), 3)
         row["training_rss_over_init_mib"] = round(row["peak_rss_mib_training"] - row["peak_rss_mib_after_init"])
     emit({"machine": machine("torch on one thread"), "lora": LORA, "rounds": args.rounds, "updates": args.updates,
           "batch_sentences": args.batch, "modes": rows,

@@ -1,10 +1,9 @@
 """Inference speed of whole NER pipelines on CoNLL-2003 valid, interleaved:
-configs/ner.cfg (ctx variants: precision, batch, storage), spacy-transformers
-on the same MiniLM (trf) and spaCy's CNN (cnn), each initialised on
-corpus/ner-train.spacy. --same-head adds
-ner.cfg's encoder under trf's very NER head, to see the encoders apart.
---model and --ctx-config time another encoder: a base-size one with
-configs/ner_base.cfg (its paths.encoder set to --model), trf on it too.
+--ctx-config (default configs/ner.cfg; ctx variants: precision, batch,
+storage), spacy-transformers on the same encoder (trf) and spaCy's CNN (cnn),
+each initialised on corpus/ner-train.spacy. --same-head adds the ctx encoder
+under trf's very NER head, to see the encoders apart. --model sets the
+encoder (and a base-size config's paths.encoder).
 
     python bench/bench_pipelines.py --threads 1 --batch-size 64 --sentences 1200 --chunks 6 \\
         --ctx-variants ctx ctx-auto --same-head --out bench/results/pipelines-ner-1thread-batch64.json
@@ -12,15 +11,13 @@ configs/ner_base.cfg (its paths.encoder set to --model), trf on it too.
 import os
 from pathlib import Path
 
-import spacy
-from spacy.training import Corpus
-from spacy.util import load_config, load_model_from_config
+from spacy.util import load_config
 
 from harness import CONFIGS, ROOT, TASKS, emit, machine, options, parse
 from harness.peers import pipe
 from harness.readers import sentences
 from harness.timing import chunk_ratios, interleave
-from harness.training import spacy_cnn_config
+from harness.training import initialized, spacy_cnn_config
 from spacy_ctx.models.hf_loading import resolve_model_dir
 
 TRAIN = ROOT / "corpus" / "ner-train.spacy"
@@ -33,23 +30,18 @@ LISTENER_TOP = {"@architectures": "spacy_ctx.CtxListener.v1", "upstream": "ctx_e
                 "initial_weights": None, "gamma": 1.0, "layer_norm": False, "mix_dropout": 0.0, "projection": None}
 
 
-def build(config) -> spacy.Language:
+def build(config):
     """A pipeline from a config, initialised on the NER sample in corpus/."""
     config["paths"]["train"] = config["paths"]["dev"] = str(TRAIN)
-    nlp = load_model_from_config(config, auto_fill=True, validate=True)
-    examples = list(Corpus(str(TRAIN))(nlp))
-    nlp.initialize(lambda: examples)
-    return nlp
+    return initialized(config, TRAIN)
 
 
 def ctx_config(args, precision: str = "fp32", max_batch_items: int = 0, store_dtype: str = "float32"):
     """--ctx-config on --model at a precision, batch and storage."""
     config = load_config(args.ctx_config, overrides={"paths.encoder": args.model})
-    config["components"]["ctx_encoder"]["model"]["name"] = args.model
-    config["components"]["ctx_encoder"]["store_dtype"] = store_dtype
-    config["components"]["ctx_encoder"]["model"]["precision"] = precision
-    if max_batch_items:
-        config["components"]["ctx_encoder"]["model"]["max_batch_items"] = max_batch_items
+    encoder = config["components"]["ctx_encoder"]
+    encoder["store_dtype"] = store_dtype
+    encoder["model"].update(name=args.model, precision=precision, **({"max_batch_items": max_batch_items} if max_batch_items else {}))
     return config
 
 
@@ -76,21 +68,18 @@ def main(argv=None):
         config["components"]["ner"]["model"] = {**trf_config(args.model)["components"]["ner"]["model"], "tok2vec": LISTENER_TOP}
         pipelines["ctx-samehead"] = build(config)
     pipelines.update(trf=build(trf_config(args.model)), cnn=build(spacy_cnn_config(["ner"])))
-    # doc.ents: the annotation is what is paid for.
-    runners = {name: pipe(nlp, args.batch_size, lambda doc: doc.ents) for name, nlp in pipelines.items()}
+    runners = {name: pipe(nlp, args.batch_size, lambda doc: doc.ents) for name, nlp in pipelines.items()}  # pay for doc.ents
     samples = {}
     seconds = interleave(runners, texts, args.chunks, samples=samples)
     words_per_s = {name: sum(words) / s for name, s in seconds.items()}
     ctx = [name for name in pipelines if name.startswith("ctx")]
     return emit({
         "machine": machine(f"load {os.getloadavg()[0]:.1f}"), "sentences": len(texts), "words": sum(words),
-        "batch_size": args.batch_size, "torch_threads": args.threads or "default",
-        "model": args.model,
+        "batch_size": args.batch_size, "torch_threads": args.threads or "default", "model": args.model,
         "ctx_model": f"{args.ctx_config}, initialised on corpus/",
         "words_per_s": {name: round(v, 1) for name, v in words_per_s.items()},
         "ratio_over_trf": {name: round(words_per_s[name] / words_per_s["trf"], 3) for name in ctx},
-        # trf's time over each ctx pipeline's, chunk by chunk.
-        "ratio_over_trf_per_chunk": {name: chunk_ratios(samples["trf"], samples[name]) for name in ctx},
+        "ratio_over_trf_per_chunk": {name: chunk_ratios(samples["trf"], samples[name]) for name in ctx},  # chunk by chunk
         "ratio_over_cnn": {name: round(words_per_s[name] / words_per_s["cnn"], 3) for name in ctx},
     }, args.out)
 

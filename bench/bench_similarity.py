@@ -1,19 +1,12 @@
-"""Similarity you can trust, against the peers on the same data.
-
-sts: STS-B dev Spearman x 100 per layer, mix and correction (fitted on STS-B
-train), the candidates scored on STS-B train, doc.similarity of the default
-and the recommended pipeline (mix [-1] + abtt D=1), and the anchor,
-sentence-transformers' own encode(). words: static tables of every layer
-distilled from training text against word2vec and fastText on the same
-text, on the wordsim sets. static: distill-static with wordpieces against
-Model2Vec's distill(pca_dims=256) (in its own venv: python3 -m venv /tmp/m2v
-&& /tmp/m2v/bin/pip install "model2vec[distill]"): the best candidate (key,
-weighting, SIF a, PCA dims) picked on STS-B train pairs, scored as a blank
-pipeline on STS-B dev and the wordsim sets; --speed, after a full run:
-words/s of doc.vector, Model2Vec's encode() and the contextual pipeline,
-interleaved, into "speed_interleaved". Writes bench/results/similarity-PART.json
-(static: static-vs-model2vec.json) and docs/figures/similarity-PART.png
-(another --out: the figure beside it).
+"""Similarity you can trust, against the peers on the same data. sts: STS-B
+dev Spearman x 100 per layer, mix and correction, the candidates scored on
+STS-B train, the default and the recommended pipeline, and the anchor,
+sentence-transformers' encode(). words: static tables of every layer against
+word2vec and fastText on the same text, on the wordsim sets. static:
+distill-static against Model2Vec (in a venv of its own: python3 -m venv
+/tmp/m2v && /tmp/m2v/bin/pip install "model2vec[distill]"); --speed, after a
+full run, adds words/s interleaved. Writes bench/results/similarity-PART.json
+(static: static-vs-model2vec.json) and docs/figures/similarity-PART.png.
 
     nice -n 10 python bench/bench_similarity.py sts
     nice -n 10 python bench/bench_similarity.py words --tables-dir /tmp/static_tables
@@ -56,14 +49,13 @@ CANDIDATES = [  # (name, mix layers (None: all), softmax weights, normalizer or 
 ]
 
 
-def saved_and_loaded(nlp, work: Path, name: str):
-    nlp.to_disk(work / name)
-    return spacy.load(work / name)
+def saved_and_loaded(nlp, path: Path):
+    nlp.to_disk(path)
+    return spacy.load(path)
 
 
 def pair_spearman(pairs, texts, vectors) -> float:
-    """Spearman x 100 (None where undefined) of the cosines of each pair's
-    rows of `vectors`, one row per text of `texts`."""
+    """Spearman x 100 (None where undefined) of the cosines of each pair's rows of `vectors`, a row per text."""
     index = {t: i for i, t in enumerate(texts)}
     a, b = (numpy.asarray([index[getattr(p, side)] for p in pairs]) for side in ("a", "b"))
     rho = spearman([p.gold for p in pairs], row_cosines(vectors[a], vectors[b]))
@@ -89,15 +81,14 @@ def run_sts(args) -> dict:
         selection[name] = pair_spearman(train_pairs, texts, V)
         log(f"train selection: {name}: {selection[name]}")
     with tempfile.TemporaryDirectory(prefix="spacy_ctx_sim_") as tmp:
-        default = saved_and_loaded(nlp, Path(tmp), "default")
-        result = similarity_corpus(default, stsb_path=dev, sts_limit=args.dev_limit, fit_features=fit, progress=True)
+        result = similarity_corpus(saved_and_loaded(nlp, Path(tmp) / "default"), stsb_path=dev, sts_limit=args.dev_limit, fit_features=fit, progress=True)
         result["settings"]["fit_data"] = str(train)
         best = ctx_pipeline(settings={"mix.layers": [-1]})
         # fit-normalizer --mix-only fits the mix's vectors: with mix.layers [-1], layer 6's, encoded above.
         find_encoder(best).set_normalizer(Normalizer("abtt", n_components=1).fit({"mix": fit.get("layer6")}))
         best.get_pipe_config("ctx_encoder")["normalize"] = True  # config.cfg decides on load
-        recommended = similarity_corpus(saved_and_loaded(best, Path(tmp), "recommended"), stsb_path=dev, sts_limit=args.dev_limit,
-                                        methods=(), progress=True)
+        recommended = similarity_corpus(saved_and_loaded(best, Path(tmp) / "recommended"), stsb_path=dev,
+                                        sts_limit=args.dev_limit, methods=(), progress=True)
     pairs = read_sts(dev, args.dev_limit)
     vectors, note = sentence_transformers_vectors(unique_texts(pairs))
     score = None if vectors is None else pair_spearman(pairs, unique_texts(pairs), vectors)
@@ -110,8 +101,7 @@ def run_sts(args) -> dict:
 
 
 def sts_outputs(result: dict, png: Path) -> str:
-    """The package's Markdown and a figure of the STS-B rows, each with the
-    anchor added: its line, and a flat line beside the pipeline's."""
+    """The package's Markdown and figure of the STS-B rows, the anchor added (a flat line beside the pipeline's)."""
     sts = result["sts"]
     with tempfile.TemporaryDirectory() as tmp:
         markdown = write_similarity_outputs(result, tmp)["md"].read_text(encoding="utf8")
@@ -139,18 +129,15 @@ def write_corpus(path: Path, data: Path) -> dict:
 
 
 def train_gensim(corpus: Path):
-    """word2vec and fastText on the corpus, tokenized as the distillation is
-    (spaCy's English tokenizer, lowercased): ({name: (words, vectors)}, settings)."""
+    """word2vec and fastText on the corpus, tokenized as the distillation is (spaCy's, lowercased)."""
     from gensim.models import FastText, Word2Vec
 
     tokenizer = spacy.blank("en")
-    lines = [[t.lower_ for t in tokenizer.make_doc(line.strip()) if not t.is_space] for line in corpus.open(encoding="utf8") if line.strip()]
+    lines = [[t.lower_ for t in tokenizer.make_doc(line.strip()) if not t.is_space]
+             for line in corpus.open(encoding="utf8") if line.strip()]
     settings = dict(vector_size=384, window=5, min_count=MIN_COUNT, sg=1, epochs=10, workers=1, seed=0)
-    out = {}
-    for name, cls in (("word2vec skip-gram", Word2Vec), ("fastText skip-gram", FastText)):
-        model = cls(sentences=lines, **settings)
-        out[name] = (list(model.wv.index_to_key), numpy.asarray(model.wv.vectors, dtype="float32"))
-    return out, settings
+    models = {"word2vec skip-gram": Word2Vec(sentences=lines, **settings), "fastText skip-gram": FastText(sentences=lines, **settings)}
+    return {name: (list(m.wv.index_to_key), numpy.asarray(m.wv.vectors, dtype="float32")) for name, m in models.items()}, settings
 
 
 def run_words(args) -> dict:
@@ -200,8 +187,8 @@ def chosen_pipeline(tables, row):
     return static_pipeline(tables[row["key"]], weighting=row["weighting"], sif_a=row["sif_a"] or 1e-3, pca_dims=row["pca_dims"])[0]
 
 
-def doc_vectors(nlp, texts):
-    return numpy.stack([doc.vector for doc in nlp.pipe(texts)])
+def sts_score(nlp, pairs, texts):
+    return pair_spearman(pairs, texts, numpy.stack([doc.vector for doc in nlp.pipe(texts)]))
 
 
 def word_scores(lookup, datasets) -> dict:
@@ -232,7 +219,6 @@ def interleaved_speed(args, texts) -> None:
 
 
 def run_static(args) -> None:
-    """The static part: see the docstring."""
     args.out = args.out or RESULTS / "static-vs-model2vec.json"
     train, dev = read_sts(args.data / "stsb" / "sts-train.csv"), read_sts(args.data / "stsb" / "sts-dev.csv")
     train_texts, dev_texts = unique_texts(train), unique_texts(dev)
@@ -246,12 +232,12 @@ def run_static(args) -> None:
         for weighting, a in WEIGHTINGS:
             for dims in PCA_DIMS:
                 row = {"key": key, "weighting": weighting, "sif_a": a, "pca_dims": dims}
-                selection.append({**row, "sts_train": pair_spearman(train, train_texts, doc_vectors(chosen_pipeline(tables, row), train_texts))})
+                selection.append({**row, "sts_train": sts_score(chosen_pipeline(tables, row), train, train_texts)})
                 log(str(selection[-1]))
     best = max(selection, key=lambda row: row["sts_train"])
     nlp = chosen_pipeline(tables, best)
     words = sorted({w for pairs in datasets.values() for p in pairs for w in p[:2]})
-    ours = {"sts_dev": pair_spearman(dev, dev_texts, doc_vectors(nlp, dev_texts)), "words": word_scores({w: nlp(w).vector for w in words}.get, datasets)}
+    ours = {"sts_dev": sts_score(nlp, dev, dev_texts), "words": word_scores({w: nlp(w).vector for w in words}.get, datasets)}
     word_table = {"words": word_scores(vocab_lookup(static_pipeline(tables[best["key"]])[0].vocab), datasets)}
     m2v = None
     if args.model2vec_python:

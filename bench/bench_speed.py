@@ -1,19 +1,12 @@
 """Encoder paths side by side against the wordpiece-sorted transformers loop,
-interleaved chunk by chunk on UD EWT dev sentences (--paths; the first is
-the reference):
-  loop, loop-fp16, loop-bf16: sentences sorted by wordpiece count, batches of
-    64, every hidden state (autocast for fp16/bf16); eager-attention, compile,
-    jit, ort, ort-int8: that loop through another forward; trf, trf-batch64:
-    spacy-transformers' component; st-tokens: sentence-transformers'
-    encode(output_value="token_embeddings"), batches of --st-batch;
-  ctx_encoder in nlp.pipe at a setting (CTX): padded, packed, pooled (the
-    default), unfused (torch's own linears), batch1000, default (nlp.pipe's
-    batch), auto, int8, bf16, k4 and int8-k4 (stopping at layer 4).
-Per path: words/s, the ratio to the reference (summed and per chunk), the
-padding ratio and useful work as a share of the sgemm peak. --fidelity N
-grades each path on N sentences by spacy_ctx's fidelity bar; --rss its peak
-RSS alone; --model NAME_OR_DIR times another encoder (a base-size one); elmo times a lone ELMo encoder (--elmo-weights); --profile profiles the first ctx path; --ablation grades the int8
-design choices; --device cuda runs on a GPU; --plot draws --out's words/s.
+interleaved chunk by chunk on UD EWT dev sentences (--paths; the first is the
+reference). Peers: loop, loop-fp16, loop-bf16 (batches of 64, every hidden
+state), the same loop through eager-attention, compile, jit, ort, ort-int8;
+trf, trf-batch64 (spacy-transformers); st-tokens (sentence-transformers' token
+embeddings); elmo (a lone ELMo encoder). ctx_encoder in nlp.pipe at a setting:
+see CTX. Per path: words/s, the ratio to the reference (summed and per chunk),
+the padding ratio and useful work as a share of the sgemm peak. --sgemm: only
+the fp32 matmul peak at MiniLM's linear shapes, MKL and oneDNN, best of 3.
 
     python bench/bench_speed.py --paths loop padded packed pooled unfused batch1000 auto \\
         --sentences 1200 --chunks 3 --rounds 4 --out bench/results/padding-fused-2threads.json
@@ -40,7 +33,7 @@ from harness.peers import ctx_pipeline, hf_model, hidden_states, pipe, sorted_ba
 from harness.peers import sentence_transformers_tokens, transformers_loop
 from harness.plots import bars, figure
 from harness.readers import load_docs, sentences
-from harness.timing import best_gflops, chunk_ratios, interleave, with_threads
+from harness.timing import BACKENDS, chunk_ratios, gflops, interleave, with_threads
 from harness.training import pretrained_sizes
 from spacy_ctx.models.pytorch import precision as P
 from spacy_ctx.models.pytorch.cpu import int8_reduce_range
@@ -62,29 +55,23 @@ CTX = {
     "k4": ("fp32", K4, 64, {}), "int8-k4": ("int8", K4, 64, {}),
 }
 LOOPS = {"loop": None, "loop-fp16": torch.float16, "loop-bf16": torch.bfloat16}
-BACKENDS = ("eager-attention", "compile", "jit", "ort", "ort-int8")
+FORWARDS = ("eager-attention", "compile", "jit", "ort", "ort-int8")
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+TRACE = ["an example sentence to trace", "and another"]
+WIDTH, INNER = 384, 1536  # --sgemm: MiniLM-L6's hidden and feed-forward sizes
 
 
 class HiddenStates(torch.nn.Module):
-    """The model as a function of its three inputs to a tuple of every
-    hidden state, the form tracing and ONNX export want."""
+    """The model as a function of its three inputs to a tuple of every hidden state, as tracing and ONNX want."""
 
     def __init__(self, model):
         super().__init__()
         self.model = model
 
     def forward(self, input_ids, attention_mask, token_type_ids):
-        out = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, output_hidden_states=True)
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                         output_hidden_states=True)
         return tuple(out.hidden_states)
-
-
-def positional(module):
-    def forward(batch):
-        with torch.inference_mode():
-            return module(*(batch[k] for k in INPUTS))
-
-    return forward
 
 
 def ort_forward(model, tokenizer, work: Path, int8: bool):
@@ -96,14 +83,13 @@ def ort_forward(model, tokenizer, work: Path, int8: bool):
     raw, path = work / "model.onnx", work / ("int8.onnx" if int8 else "optimized.onnx")
     if not raw.exists():
         names = [f"hidden_{i}" for i in range(model.config.num_hidden_layers + 1)]
-        example = sorted_batches(tokenizer, ["an example sentence to trace", "and another"])[0]
+        example = sorted_batches(tokenizer, TRACE)[0]
         torch.onnx.export(HiddenStates(copy.deepcopy(model)).eval(), tuple(example[k] for k in INPUTS), str(raw),
                           input_names=list(INPUTS), output_names=names, opset_version=17, dynamo=False,
                           dynamic_axes={n: {0: "batch", 1: "sequence"} for n in [*INPUTS, *names]})
     if int8:
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
         import onnx
+        from onnxruntime.quantization import QuantType, quantize_dynamic
 
         down = [n.name for n in onnx.load(str(raw)).graph.node
                 if n.op_type == "MatMul" and "/output/dense" in n.name and "attention" not in n.name]
@@ -114,8 +100,7 @@ def ort_forward(model, tokenizer, work: Path, int8: bool):
                        hidden_size=model.config.hidden_size).save_model_to_file(str(path))
     settings = onnxruntime.SessionOptions()
     settings.intra_op_num_threads = torch.get_num_threads()
-    # ORT's threads spin after each run by default, taking the cores from
-    # whichever runner comes next in the interleaving.
+    # ORT's threads spin after each run by default, taking the cores from whichever runner comes next.
     settings.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = onnxruntime.InferenceSession(str(path), settings, providers=["CPUExecutionProvider"])
     return lambda batch: [torch.from_numpy(h) for h in session.run(None, {k: batch[k].numpy() for k in INPUTS})]
@@ -124,10 +109,11 @@ def ort_forward(model, tokenizer, work: Path, int8: bool):
 class Paths:
     """Builds the paths by name, sharing the model and the pipelines."""
 
-    def __init__(self, device: str, elmo_weights=None, name: str = MODEL, st_batch: int = 64):
-        self.device, self.sync, self.elmo_weights, self.name, self.st_batch = device, device == "cuda", elmo_weights, name, st_batch
-        self.tokenizer, self.model = hf_model(name)
-        self.model.to(device)
+    def __init__(self, args):
+        self.device, self.sync, self.elmo_weights = args.device, args.device == "cuda", args.elmo_weights
+        self.name, self.st_batch = args.model, args.st_batch
+        self.tokenizer, self.model = hf_model(self.name)
+        self.model.to(self.device)
         self.pipelines, self.work = {}, Path(tempfile.mkdtemp())
 
     def nlp(self, precision="fp32", settings=None):
@@ -145,13 +131,19 @@ class Paths:
             return hidden_states(hf_model(self.name, attn_implementation="eager")[1])
         if name == "compile":
             return hidden_states(torch.compile(self.model, dynamic=True))
-        if name == "jit":
-            example = tuple(sorted_batches(self.tokenizer, ["an example sentence to trace", "and another"])[0][k] for k in INPUTS)
-            with torch.inference_mode(), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                traced = torch.jit.trace(HiddenStates(hf_model(self.name, attn_implementation="eager")[1]), example, strict=False)
-                return positional(torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval())))
-        return ort_forward(self.model, self.tokenizer, self.work, int8=name == "ort-int8")
+        if name.startswith("ort"):
+            return ort_forward(self.model, self.tokenizer, self.work, int8=name == "ort-int8")
+        example = tuple(sorted_batches(self.tokenizer, TRACE)[0][k] for k in INPUTS)  # jit
+        with torch.inference_mode(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            traced = torch.jit.trace(HiddenStates(hf_model(self.name, attn_implementation="eager")[1]), example, strict=False)
+            module = torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
+
+        def forward(batch):
+            with torch.inference_mode():
+                return module(*(batch[k] for k in INPUTS))
+
+        return forward
 
     def runner(self, name, stored=None):
         if name == "elmo":  # a lone ELMo ctx_encoder of pretrain-elmo's weights
@@ -177,13 +169,13 @@ class Paths:
         if name in CTX and name != "padded":
             return 1.0  # the packed forward computes only the real ones, attention included
         if name == "padded":
-            planner, (_, _, batch_size, _) = find_hf_shim(find_encoder(self.nlp()).model).planner, CTX[name]
             nlp = self.nlp()
-            masks = [b.attention_mask for c in chunks for docs in pooled_batches(map(nlp.make_doc, c), batch_size, 0)
+            planner = find_hf_shim(find_encoder(nlp).model).planner
+            masks = [b.attention_mask for c in chunks for docs in pooled_batches(map(nlp.make_doc, c), CTX[name][2], 0)
                      for b in planner(docs).batches]
             return round(sum(m.size for m in masks) / sum(int(m.sum()) for m in masks), 3)
-        size = self.st_batch if name == "st-tokens" else 64
-        masks = [b["attention_mask"] for c in chunks for b in sorted_batches(self.tokenizer, c, size)]
+        masks = [b["attention_mask"] for c in chunks
+                 for b in sorted_batches(self.tokenizer, c, self.st_batch if name == "st-tokens" else 64)]
         return round(sum(m.numel() for m in masks) / sum(int(m.sum()) for m in masks), 3)
 
     def fidelity(self, name, texts):
@@ -207,20 +199,14 @@ def peer_fidelity(batches, reference, forward):
 
 
 def texts_for(args):
-    """EWT dev sentences or, where the corpora are not at hand (a lent GPU
-    machine), corpus/'s sentences in shuffled pairs: (texts, words of each)."""
+    """EWT dev sentences or, where the corpora are not at hand (a lent GPU machine), corpus/'s sentences in
+    shuffled pairs: (texts, words of each)."""
     path = args.data / EWT.format(split="dev")
     if path.exists():
         return sentences(path, args.sentences)
     pool, rng = [doc.text for f in sorted((ROOT / "corpus").glob("*.spacy")) for doc in load_docs(f)], random.Random(0)
     texts = [f"{rng.choice(pool)} {rng.choice(pool)}" for _ in range(args.sentences)]
     return texts, [len(doc) for doc in spacy.blank("en").tokenizer.pipe(texts)]
-
-
-def flops_per_wordpiece(config) -> float:
-    """Multiply-adds x 2 of one real wordpiece's linears in every layer."""
-    width, inner = config.hidden_size, config.intermediate_size
-    return 2 * config.num_hidden_layers * (4 * width * width + 2 * width * inner)
 
 
 def graded(fidelity, max_abs_diff=None):
@@ -258,6 +244,7 @@ GROUPS = {
     "copies_and_indexing": ("index", "copy", "aten::cat", "aten::stack", "contiguous", "clone", "aten::to", "_to_copy",
                             "zeros", "empty", "scatter", "gather", "embedding", "split", "aten::narrow"),
 }
+OWNERS = (("torch (ops and their Python)", ("/torch/",)), ("numpy", ("/numpy/",)), ("spacy and thinc", ("/spacy/", "/thinc/")))
 
 
 def profile(run, texts, words: int):
@@ -277,24 +264,40 @@ def profile(run, texts, words: int):
     profiler.runcall(run, texts)
     split = defaultdict(float)
     for (path, _, name), (_, _, tottime, _, _) in pstats.Stats(profiler).stats.items():
-        owner = next((o for o, keys in (("torch (ops and their Python)", ("/torch/",)), ("numpy", ("/numpy/",)),
-                                        ("spacy and thinc", ("/spacy/", "/thinc/"))) if any(k in path for k in keys)), "other")
+        owner = next((o for o, keys in OWNERS if any(k in path for k in keys)), "other")
         split["spacy_ctx/" + path.split("/spacy_ctx/")[1] if "/spacy_ctx/" in path else owner] += tottime
     return {"wall_s": round(wall, 3), "words_per_s": round(words / wall), "groups": table,
             "top_ops_s": {k: round(v, 3) for k, v in sorted(ops.items(), key=lambda kv: -kv[1])[:12]},
             "cprofile_tottime_s": {k: round(v, 3) for k, v in sorted(split.items(), key=lambda kv: -kv[1])}}
 
 
-def plot(report, png: Path) -> None:
-    with figure(png, size=(6.4, 3.4)) as (ax,):
-        bars(ax, {name: row["words_per_s"] for name, row in report["results"].items()}, "words / s",
-             f"{report.get('model', MODEL)}, {report['sentences']} EWT sentences ({report['date']}, {report['machine']})")
+def host_copies(nlp, texts) -> int:
+    """Device-to-host copies during one nlp.pipe batch of 64 docs: pooling and
+    the mix stay on the device, so the count should not grow with the layers."""
+    activities = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
+    with torch.profiler.profile(activities=activities) as prof:
+        pipe(nlp, 64, synchronize=True)(texts[:64])
+    return sum("DtoH" in e.name or "Device -> Host" in e.name for e in prof.events())
+
+
+def sgemm(threads):
+    """The fp32 matmul peak at every linear shape of a MiniLM block, per backend and thread count."""
+    shapes = {"attention_projection": (WIDTH, WIDTH), "ffn_up": (WIDTH, INNER), "ffn_down": (INNER, WIDTH)}
+    report = {"what": "fp32 GFLOP/s of torch.mm (MKL) and oneDNN's linear at the encoder's linear shapes, best of 3 rounds",
+              "width": WIDTH, "inner": INNER, "by_threads": {}}
+    for n in (n or torch.get_num_threads() for n in threads):
+        torch.set_num_threads(n)
+        rates = {backend: {f"{name}_rows{rows}": round(gflops(rows, k, m, 10, backend=backend), 1)
+                           for name, (k, m) in shapes.items() for rows in (512, 2048, 4096, 16384)} for backend in BACKENDS}
+        report["by_threads"][str(n)] = {"peak_gflops": max(max(r.values()) for r in rates.values()),
+                                        **{f"{b}_peak_gflops": max(r.values()) for b, r in rates.items()}, "shapes": rates}
+    return report
 
 
 def main(argv=None):
     parser = options(__doc__, threads=None, model=True)
     parser.add_argument("--paths", nargs="+", default=["loop", "padded", "packed", "pooled", "unfused", "batch1000"],
-                        choices=[*LOOPS, *BACKENDS, "trf", "trf-batch64", "st-tokens", *CTX, "elmo"])
+                        choices=[*LOOPS, *FORWARDS, "trf", "trf-batch64", "st-tokens", *CTX, "elmo"])
     parser.add_argument("--st-batch", type=int, default=64, help="st-tokens' encode() batch size")
     parser.add_argument("--elmo-weights", type=Path, help="the elmo path's weights (pretrain-elmo's output)")
     parser.add_argument("--sentences", type=int, default=1000, help="first N EWT dev sentences")
@@ -306,25 +309,31 @@ def main(argv=None):
     parser.add_argument("--rss", nargs="+", default=[], metavar="PATH", help="peak RSS of these paths, each alone")
     parser.add_argument("--profile", action="store_true", help="profile the first ctx path at each --threads")
     parser.add_argument("--ablation", action="store_true", help="only the fidelity of the int8 design choices")
+    parser.add_argument("--sgemm", action="store_true", help="only the fp32 matmul peak at each --threads")
     parser.add_argument("--plot", type=Path, metavar="PNG", help="only draw --out's words/s into PNG")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     if args.plot:
-        return plot(json.loads(args.out.read_text()), args.plot)
+        report = json.loads(args.out.read_text())
+        with figure(args.plot, size=(6.4, 3.4)) as (ax,):
+            bars(ax, {name: row["words_per_s"] for name, row in report["results"].items()}, "words / s",
+                 f"{report.get('model', MODEL)}, {report['sentences']} EWT sentences ({report['date']}, {report['machine']})")
+        return
+    if args.sgemm:
+        return emit(sgemm(args.threads), args.out)
     if args.device == "cuda" and not torch.cuda.is_available():
         sys.exit("bench_speed.py: no CUDA device here (torch.cuda.is_available() is False)")
     texts, words = texts_for(args)
     if args.child:
-        paths = Paths(args.device, args.elmo_weights, args.model, args.st_batch)
-        paths.runner(args.child)(texts)
+        Paths(args).runner(args.child)(texts)
         return child_result({"peak_rss_mib": round(peak_rss_mib())})
     if args.ablation:
         return emit(ablation(args, texts), args.out)
-    paths, threads = Paths(args.device, args.elmo_weights, args.model, args.st_batch), [n or torch.get_num_threads() for n in args.threads]
+    paths, threads = Paths(args), [n or torch.get_num_threads() for n in args.threads]
     name_of = lambda path, n: path if len(threads) == 1 else f"{path}@{n}"  # noqa: E731
-    report = {"model": args.model, "sentences": len(texts), "words": sum(words) * args.rounds, "rounds": args.rounds, "threads": threads,
-              "device": torch.cuda.get_device_name(0) if args.device == "cuda" else "cpu", "results": {}}
+    report = {"model": args.model, "sentences": len(texts), "words": sum(words) * args.rounds, "rounds": args.rounds,
+              "threads": threads, "device": torch.cuda.get_device_name(0) if args.device == "cuda" else "cpu", "results": {}}
     if args.profile:
         first = next(p for p in args.paths if p in CTX)
         report["runs"] = {}
@@ -347,11 +356,12 @@ def main(argv=None):
     size = -(-len(texts) // args.chunks)
     chunks = [texts[k : k + size] for k in range(0, len(texts), size)]
     pieces = sum(len(ids) for ids in paths.tokenizer(texts)["input_ids"]) * args.rounds  # special tokens included
-    per_piece = flops_per_wordpiece(paths.model.config)
-    width, gemm = paths.model.config.hidden_size, {}
-    for n in threads if args.device == "cpu" else ():
+    config = paths.model.config  # multiply-adds x 2 of one real wordpiece's linears in every layer:
+    per_piece = 2 * config.num_hidden_layers * (4 * config.hidden_size ** 2 + 2 * config.hidden_size * config.intermediate_size)
+    gemm = {}
+    for n in threads if args.device == "cpu" else ():  # the feed-forward's shape, the faster backend
         torch.set_num_threads(n)
-        gemm[n] = best_gflops(4096, width, 4 * width, repeats=20, rounds=1)  # the feed-forward's shape
+        gemm[n] = max(gflops(4096, config.hidden_size, 4 * config.hidden_size, 20, 1, b) for b in BACKENDS)
     for path in setup_s:
         graded_path = graded(*paths.fidelity(path, texts[: args.fidelity])) if args.fidelity and path != args.paths[0] \
             and not path.startswith(("trf", "elmo", "st-")) else None
@@ -369,8 +379,8 @@ def main(argv=None):
             if graded_path:
                 row["fidelity"] = graded_path
             report["results"][name] = row
-        if path in args.rss:
-            row.update(in_child(__file__, [*(sys.argv[1:] if argv is None else argv), "--child", path]))  # the same texts and model
+        if path in args.rss:  # the same texts and model, alone in a process
+            row.update(in_child(__file__, [*(sys.argv[1:] if argv is None else argv), "--child", path]))
     auto = [nlp for (precision, _), nlp in paths.pipelines.items() if precision == "auto"]
     report["auto_choice"] = find_hf_shim(find_encoder(auto[0]).model).choice.to_dict() if auto else None
     report["sgemm_gflops"] = {str(n): round(g, 1) for n, g in gemm.items()}
@@ -379,15 +389,6 @@ def main(argv=None):
             "7_layers": host_copies(paths.nlp(), texts), "1_layer": host_copies(paths.nlp("fp32", {"store_layers": [6]}), texts)}
     report["skipped"] = skipped
     return emit({"what": "words/s of encoder paths, interleaved, against the transformers loop", **report}, args.out)
-
-
-def host_copies(nlp, texts) -> int:
-    """Device-to-host copies during one nlp.pipe batch of 64 docs: pooling and
-    the mix stay on the device, so the count should not grow with the layers."""
-    activities = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
-    with torch.profiler.profile(activities=activities) as prof:
-        pipe(nlp, 64, synchronize=True)(texts[:64])
-    return sum("DtoH" in e.name or "Device -> Host" in e.name for e in prof.events())
 
 
 if __name__ == "__main__":

@@ -5,25 +5,11 @@ curves, and dev score against training time.
     python bench/bench_train.py plot --inputs JSON... --png PNG [--by minutes]
     python bench/bench_train.py seeds --step N --inputs JSON...
 
-TASK: ner (CoNLL-2003) or pos (UD English EWT). A run trains one system with
-spaCy's loop on --sizes % of the train docs (nested subsets per seed) and
-scores model-last on the whole dev set. Systems: ctx (ner.cfg, tagger.cfg),
-ctx-few (ner_few_labels.cfg), hash, hash-few, cnn-heads (those heads without
-context, bench/configs/ablations.cfg), cnn (`spacy init config`), elmo
-(elmo_tagger.cfg with --elmo-weights), elmo-random, finetune
-(ner_finetune.cfg; pos: tagger.cfg with its optimizer), lora (finetune with
-LoRA adapters), static and static-none (spaCy's CNN heads with the static
-table of --vectors, and without: ner_static.cfg, tagger_static.cfg).
---config trains another config (configs/ner_base.cfg with --encoder: a base-size
-encoder). Schedule: --max-epochs, --max-steps, or max(--min-steps, one epoch of the
-subset) (--curves: the learning curves' sizes, seeds and schedule);
---budget-min stops at the first evaluation after it. --eval-frequency N
-scores the whole dev set every N updates (the run's points). Frozen systems
-share one feature store per encoder and dev is scored through it (checked
-against nlp.evaluate) unless --timed-eval. --precisions scores each trained
-pipeline again per encoder precision; --speed N times the trained pipelines
-interleaved. `plot`: mean +- sd over seeds against % of train, or (--by
-minutes) each run's points; `seeds`: each system's mean and sd at one update.
+TASK: ner (CoNLL-2003) or pos (UD English EWT). A run trains one system (see
+--systems and LABELS) on --sizes % of the train docs (nested subsets per seed)
+and scores model-last on the whole dev set; frozen systems share one feature
+store per encoder unless --timed-eval. `plot`: mean +- sd over seeds against %
+of train, or each run's points by minutes; `seeds`: mean and sd at one update.
 """
 import contextlib
 import json
@@ -44,7 +30,7 @@ from spacy.tokens import DocBin
 from spacy.training import Corpus
 from spacy.training.initialize import init_nlp
 from spacy.training.loop import train as train_loop
-from spacy.util import fix_random_seed, load_config, load_model_from_config, registry
+from spacy.util import fix_random_seed, load_config, registry
 from thinc.api import Config
 
 from harness import CONFIGS, ROOT, TASKS, emit, machine, options, parse, peak_rss_mib
@@ -52,7 +38,8 @@ from harness.peers import pipe
 from harness.plots import errorbars, figure
 from harness.readers import convert, load_docs
 from harness.timing import interleave
-from harness.training import FINETUNE, ablate, elmo_config, fine_tuned, keep_heads, score, set_schedule, spacy_cnn_config, task_config
+from harness.training import FINETUNE, ablate, elmo_config, fine_tuned, initialized, keep_heads, score, set_schedule
+from harness.training import spacy_cnn_config, task_config
 from spacy_ctx.models.pytorch.precision import PRECISIONS, supports
 
 SIZES = [1.0, 2.0, 5.0, 10.0, 25.0]
@@ -65,17 +52,13 @@ LABELS = {
 }
 COLORS = {"ctx": "C0", "ctx-few": "C5", "hash": "C1", "hash-few": "C7", "cnn": "C2", "elmo": "C4", "cnn-heads": "C3"}
 LATER_STAGE_COLORS = {"(stage 2)": "C3", "(stage 3)": "C9", "(stage 4)": "C8", "(GPU, 5 min)": "C6"}
-# The frozen-feature store each system reads: one per encoder's weights.
-STORE_OF = {"ctx": "ctx", "ctx-few": "ctx", "elmo": "elmo"}
-# What the plots and `seeds` call a system (the former fine-tuning modes).
-MODE = {"ctx": "frozen"}
+STORE_OF = {"ctx": "ctx", "ctx-few": "ctx", "elmo": "elmo"}  # the frozen-feature store each system reads
+MODE = {"ctx": "frozen"}  # what the plots and `seeds` call a system (the former fine-tuning modes)
+RUN: Dict = {"points": [], "budget_s": 0.0, "evaluating": 0.0, "on_point": None}
 
 
 class OutOfBudget(Exception):
     """Raised by the points logger to end training at its time budget."""
-
-
-RUN: Dict = {"points": [], "budget_s": 0.0, "evaluating": 0.0, "on_point": None}
 
 
 @registry.loggers("spacy_ctx_bench.points_logger.v1")
@@ -88,12 +71,9 @@ def points_logger():
 
         def timed_evaluate(*args, **kwargs):
             begin = time.perf_counter()
-            try:
-                return evaluate(*args, **kwargs)
-            finally:
-                RUN["evaluating"] += time.perf_counter() - begin
-
-        nlp.evaluate = timed_evaluate
+            scores = evaluate(*args, **kwargs)
+            RUN["evaluating"] += time.perf_counter() - begin
+            return scores
 
         def log_step(info):
             if info is None:
@@ -111,6 +91,7 @@ def points_logger():
             if RUN["budget_s"] and point["train_s"] >= RUN["budget_s"]:
                 raise OutOfBudget()
 
+        nlp.evaluate = timed_evaluate
         return log_step, lambda: None
 
     return setup
@@ -159,7 +140,7 @@ def epoch_steps(config: Config, docs: List, seed: int) -> int:
     return sum(1 for _ in registry.resolve({"b": config["training"]["batcher"]})["b"](docs))
 
 
-def score_cached(nlp, examples: List, store: Dict, batch_size: int) -> Dict:
+def score_cached(nlp, examples: List, store: Dict, batch_size: int = 64) -> Dict:
     """nlp.evaluate's scores, with the encoder's layers read from `store`."""
     docs = [eg.predicted for eg in examples]
     for name, proc in nlp.pipeline:
@@ -211,12 +192,12 @@ class Runner:
         wall, train_cpu = time.perf_counter() - start, time.process_time() - cpu
         if store is not None and args.check_eval and self.check is None:
             self.check = self.check_eval(nlp, store)
-        scorer = (lambda examples: score_cached(nlp, examples, store, 64)) if store is not None else None
-        scored = score(nlp, self.paths["dev"], keys, 64, scorer)
+        scored = score(nlp, self.paths["dev"], keys, 64, store is not None and (lambda egs: score_cached(nlp, egs, store)))
+        epochs = round(steps / max(1, one_epoch), 1) if one_epoch else args.max_epochs
         result = {
             "system": system, "size": size, "seed": seed, "n_sents": args.n_sents, "train_docs": len(docs),
             "train_words": sum(len(d) for d in docs), "steps": steps or (RUN["points"] or [{"step": 0}])[-1]["step"],
-            "epochs": round(steps / max(1, one_epoch), 1) if one_epoch else args.max_epochs, "stopped": stopped, "wall_s": round(wall, 1), "train_cpu_s": round(train_cpu, 1),
+            "epochs": epochs, "stopped": stopped, "wall_s": round(wall, 1), "train_cpu_s": round(train_cpu, 1),
             "train_s": round(wall - RUN["evaluating"], 1), "eval_s": round(scored["seconds"], 1),
             "infer_words_per_s": None if store is not None else round(scored["words"] / scored["seconds"], 1),
             "scores": scored["scores"], "score": scored["scores"].get(keys[0]), "points": RUN["points"],
@@ -225,9 +206,9 @@ class Runner:
         if store is not None:
             result["cache_docs"] = len(store)
         if args.precisions and "ctx_encoder" in nlp.pipe_names:
-            result["precisions"] = self.precisions(nlp, keys)
-            result["loss_vs_fp32"] = {p: round(result["precisions"]["fp32"]["scores"][keys[0]] - row["scores"][keys[0]], 2)
-                                      for p, row in result["precisions"].items()}
+            rows = result["precisions"] = self.precisions(nlp, keys)
+            result["loss_vs_fp32"] = {p: round(rows["fp32"]["scores"][keys[0]] - row["scores"][keys[0]], 2)
+                                      for p, row in rows.items()}
         if args.speed:
             self.trained[system] = nlp
         print(json.dumps({k: v for k, v in result.items() if k != "points"}), file=sys.stderr, flush=True)
@@ -238,15 +219,15 @@ class Runner:
         nlp.to_disk(self.work / "trained")
         rows = {}
         for precision in filter(supports, self.args.precisions):
-            reloaded = spacy.load(self.work / "trained", config={"components": {"ctx_encoder": {"model": {"precision": precision}}}})
-            run = score(reloaded, self.paths["dev"], keys)
+            config = {"components": {"ctx_encoder": {"model": {"precision": precision}}}}
+            run = score(spacy.load(self.work / "trained", config=config), self.paths["dev"], keys)
             rows[precision] = {"scores": run["scores"], "words_per_s": round(run["words"] / run["seconds"], 1)}
         return rows
 
     def check_eval(self, nlp, store: Dict) -> Dict:
         """The cached scoring path against nlp.evaluate on a dev slice."""
         examples = lambda: list(Corpus(self.paths["dev"], limit=self.args.check_eval)(nlp))  # noqa: E731
-        plain, cached = nlp.evaluate(examples(), batch_size=64), score_cached(nlp, examples(), store, 64)
+        plain, cached = nlp.evaluate(examples(), batch_size=64), score_cached(nlp, examples(), store)
         keys = [k for k in TASKS[self.task]["scores"] if plain.get(k) is not None]
         check = {"dev_docs": self.args.check_eval, **{name: {k: round(100 * float(s[k]), 4) for k in keys}
                                                       for name, s in (("nlp_evaluate", plain), ("cached", cached))},
@@ -259,12 +240,11 @@ class Runner:
 def speed(trained: Dict, task: str, paths: Dict, n_docs: int) -> Dict:
     """nlp.pipe words/s of the trained pipelines and of the task's ctx config
     (heads untrained: a forward pass costs the same), interleaved on dev docs."""
-    ctx = load_model_from_config(task_config(TASKS[task]["config"], paths), auto_fill=True)
-    examples = list(Corpus(str(paths["train"]), limit=20)(ctx))
-    ctx.initialize(lambda: examples)
+    ctx = initialized(task_config(TASKS[task]["config"], paths), paths["train"], limit=20)
     texts = [eg.reference.text for eg in Corpus(paths["dev"])(ctx)][:n_docs]
     words = sum(len(ctx.make_doc(t)) for t in texts)
-    seconds = interleave({name: pipe(nlp, 64) for name, nlp in {**trained, "ctx (untrained heads)": ctx}.items()}, texts, 4, warmup=8)
+    runners = {name: pipe(nlp, 64) for name, nlp in {**trained, "ctx (untrained heads)": ctx}.items()}
+    seconds = interleave(runners, texts, 4, warmup=8)
     return {"n_docs": len(texts), "n_words": words, "words_per_s": {name: round(words / s, 1) for name, s in seconds.items()}}
 
 
@@ -273,12 +253,14 @@ def subsets(n_docs: int, sizes: List[float], seeds: List[int], max_seeded: float
     runs = []
     for seed in seeds:
         order = numpy.random.RandomState(seed).permutation(n_docs)
-        for size in sizes:
-            if seed > 0 and size > max_seeded:
-                continue
+        for size in (s for s in sizes if seed == 0 or s <= max_seeded):
             docs = range(n_docs) if size >= 100 else sorted(int(i) for i in order[: max(1, math.ceil(n_docs * size / 100))])
             runs.append({"size": size, "seed": seed, "docs": list(docs)})
     return sorted(runs, key=lambda r: (r["size"], r["seed"]))
+
+
+def mean_sd(values: List[float]) -> Dict:
+    return {"mean": round(statistics.mean(values), 2), "sd": round(statistics.stdev(values), 2) if len(values) > 1 else None}
 
 
 def summarise(runs: List[Dict], key: str) -> Dict:
@@ -286,8 +268,8 @@ def summarise(runs: List[Dict], key: str) -> Dict:
     table: Dict = {}
     for run in runs:
         table.setdefault(run["system"], {}).setdefault(str(run["size"]), []).append(run["scores"][key])
-    return {system: {size: {"mean": round(statistics.mean(v), 2), "sd": round(statistics.stdev(v), 2) if len(v) > 1 else None,
-                            "n": len(v), "values": v} for size, v in sizes.items()} for system, sizes in table.items()}
+    return {system: {size: {**mean_sd(v), "n": len(v), "values": v} for size, v in sizes.items()}
+            for system, sizes in table.items()}
 
 
 _worker: Dict = {}  # --jobs: one Runner (and its stores) per worker process
@@ -295,7 +277,8 @@ _worker: Dict = {}  # --jobs: one Runner (and its stores) per worker process
 
 def _start_worker(task, args, paths, work):
     torch.set_num_threads(args.threads or 1)
-    _worker.update(runner=Runner(task, args, paths, Path(tempfile.mkdtemp(prefix="lane_", dir=work))), docs=load_docs(paths["train"]))
+    lane = Path(tempfile.mkdtemp(prefix="lane_", dir=work))
+    _worker.update(runner=Runner(task, args, paths, lane), docs=load_docs(paths["train"]))
 
 
 def _run_in_worker(item):
@@ -305,14 +288,15 @@ def _run_in_worker(item):
 
 
 def runs_of(report: Dict) -> List[Dict]:
-    """A report's runs; a report of one fine-tuning run (the former
-    bench_finetune.py) is one run, its mode the system."""
-    if "runs" in report:  # the final score is the last point
-        return [{**run, "points": run["points"] + [{"train_s": run["train_s"], "scores": run["scores"]}]} for run in report["runs"]]
+    """A report's runs, the final score as the last point; a report of one fine-tuning run (the former
+    bench_finetune.py, as finetune-*.json and context-*.json are) is one run, its mode the system."""
+    if "runs" in report:
+        return [{**run, "points": run["points"] + [{"train_s": run["train_s"], "scores": run["scores"]}]}
+                for run in report["runs"]]
     final = report.get("final") or {}
-    return [{"system": {"frozen": "ctx"}.get(report["mode"], report["mode"]), "seed": report["seed"], "task": report["task"],
-             "n_sents": report.get("n_sents"), "steps": report.get("max_steps"), "points": report["points"] + ([final] if final else []),
-             "peak_rss_mib": report["peak_rss_mib"]}]
+    return [{"system": {"frozen": "ctx"}.get(report["mode"], report["mode"]), "seed": report["seed"],
+             "task": report["task"], "n_sents": report.get("n_sents"), "steps": report.get("max_steps"),
+             "points": report["points"] + ([final] if final else []), "peak_rss_mib": report["peak_rss_mib"]}]
 
 
 def label(run: Dict, task: str) -> str:
@@ -332,15 +316,13 @@ def plot(inputs: List[Path], png: Path, by: str) -> None:
     tasks = sorted({r["task"] for r in reports}, key=["ner", "pos"].index)
     with figure(png, len(tasks) if by == "size" else 1, size=(6, 4.5) if by == "size" else (7, 4.5)) as axes:
         for ax, task in zip(axes, tasks):
-            ylabel = "CoNLL-2003 valid F1" if task == "ner" else "UD English EWT dev UPOS"
-            ax.set_ylabel(ylabel)
+            ax.set_ylabel("CoNLL-2003 valid F1" if task == "ner" else "UD English EWT dev UPOS")
             if by == "minutes":
-                for report in reports:
-                    for run in runs_of(report):
-                        points = [p for p in run["points"] if p.get("step", 1) > 0]
-                        budget = f", {run['steps']:,} updates" if run.get("steps") else ""
-                        ax.plot([p["train_s"] / 60 for p in points], [metric(task, p) for p in points], marker="o",
-                                label=f"{label(run, task)}{budget}, seed {run['seed']}")
+                for run in (run for report in reports for run in runs_of(report)):
+                    points = [p for p in run["points"] if p.get("step", 1) > 0]
+                    budget = f", {run['steps']:,} updates" if run.get("steps") else ""
+                    ax.plot([p["train_s"] / 60 for p in points], [metric(task, p) for p in points], marker="o",
+                            label=f"{label(run, task)}{budget}, seed {run['seed']}")
                 ax.set_xlabel("minutes of training (one torch thread, evaluation excluded)")
                 ax.grid(alpha=0.3)
                 ax.legend(fontsize="small")
@@ -370,62 +352,63 @@ def seeds(inputs: List[Path], step: int) -> Dict:
     for path in inputs:
         report = json.loads(path.read_text())
         for run in runs_of(report):
-            task = report["task"]
             at = [p for p in run["points"] if p.get("step") == step]
             if not at:
                 raise SystemExit(f"{path}: no evaluation at update {step}")
-            found.setdefault(label(run, task), []).append((run, at[0], str(path), task))
+            found.setdefault(label(run, report["task"]), []).append((run, at[0], str(path), report["task"]))
     table = {}
     for name, rows in found.items():
         scores = [metric(task, point) for _, point, _, task in rows]
-        table[name] = {"metric": TASKS[rows[0][3]]["scores"][0], "seeds": [run["seed"] for run, *_ in rows], "scores": scores,
-                       "mean": round(statistics.mean(scores), 2), "sd": round(statistics.stdev(scores), 2) if len(scores) > 1 else None,
+        table[name] = {"metric": TASKS[rows[0][3]]["scores"][0], "seeds": [run["seed"] for run, *_ in rows],
+                       "scores": scores, **mean_sd(scores),
                        "train_min_mean": round(statistics.mean(p["train_s"] / 60 for _, p, _, _ in rows), 1),
-                       "peak_rss_mib_max": max(run["peak_rss_mib"] for run, *_ in rows), "inputs": [path for _, _, path, _ in rows]}
+                       "peak_rss_mib_max": max(run["peak_rss_mib"] for run, *_ in rows),
+                       "inputs": [path for _, _, path, _ in rows]}
     return {"step": step, "modes": table}
 
 
 def main(argv=None) -> Dict:
     argv = sys.argv[1:] if argv is None else argv
     parser = options(__doc__, threads=1)
+    add = parser.add_argument
     if argv[:1] in (["plot"], ["seeds"]):
-        parser.add_argument("command")
-        parser.add_argument("--inputs", type=Path, nargs="+", required=True)
-        parser.add_argument("--png", type=Path)
-        parser.add_argument("--by", choices=["size", "minutes"], default="size", help="plot: the x axis")
-        parser.add_argument("--step", type=int, help="seeds: the update to compare at")
+        add("command")
+        add("--inputs", type=Path, nargs="+", required=True)
+        add("--png", type=Path)
+        add("--by", choices=["size", "minutes"], default="size", help="plot: the x axis")
+        add("--step", type=int, help="seeds: the update to compare at")
         args = parser.parse_args(argv)
         return plot(args.inputs, args.png, args.by) if args.command == "plot" else emit(seeds(args.inputs, args.step), args.out)
-    parser.add_argument("task", choices=sorted(TASKS))
-    parser.add_argument("--systems", nargs="+", default=["ctx", "cnn-heads"], choices=list(LABELS))
-    parser.add_argument("--sizes", nargs="+", type=float, default=[100.0], help="%% of the train docs")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
-    parser.add_argument("--max-seeded", type=float, default=100.0, help="sizes above this run seed 0 only")
-    parser.add_argument("--curves", action="store_true", help=f"the learning curves' defaults: {' '.join(CURVES)}")
-    parser.add_argument("--n-sents", type=int, default=None, help="sentences per doc (default: spacy convert's; CoNLL: articles)")
-    parser.add_argument("--train-limit", type=int, default=0, help="keep the first N train docs (0 = all)")
-    parser.add_argument("--dev-limit", type=int, default=0, help="score the first N dev docs (0 = all)")
-    parser.add_argument("--max-epochs", type=int, default=6)
-    parser.add_argument("--max-steps", type=int, default=0, help="stop after this many updates instead (0 = by epochs)")
-    parser.add_argument("--min-steps", type=int, default=0, help="train max(this, one epoch) updates instead")
-    parser.add_argument("--eval-frequency", type=int, default=0, help="score the whole dev set every N updates (0: at the end)")
-    parser.add_argument("--budget-min", type=float, default=0.0, help="stop at the first evaluation after this many minutes")
-    parser.add_argument("--batch-words", type=int, default=0, help="fixed batch size in words (0 = the config's schedule)")
-    parser.add_argument("--encoder", default=None, help="ctx systems: the ctx_encoder's model (e.g. a pretrain-mlm output)")
-    parser.add_argument("--config", type=Path, default=None, help="ctx systems: this config, not the task's (e.g. configs/ner_base.cfg)")
-    parser.add_argument("--resume", action="store_true", help="keep the runs already in --out and run only the others")
-    parser.add_argument("--elmo-weights", type=Path, default=None, help="elmo: pretrain-elmo's output")
-    parser.add_argument("--vectors", type=Path, default=None, help="static: the static table (a distill-static output)")
-    parser.add_argument("--precisions", nargs="*", default=[], choices=PRECISIONS, help="also score each run at these precisions")
-    parser.add_argument("--pipeline", type=Path, help="with --precisions: score this trained pipeline instead of training")
-    parser.add_argument("--speed", type=int, default=0, metavar="N", help="then time the trained pipelines and the ctx config, interleaved, on N dev docs")
-    parser.add_argument("--upos-only", action="store_true", help="pos: the morphologizer only, not the XPOS tagger")
-    parser.add_argument("--grad-factor", type=float, default=None, help="ctx systems: the listeners' grad_factor")
-    parser.add_argument("--learn-rate", type=float, default=0.0, help="warm-up + linear decay from this rate")
-    parser.add_argument("--label-suffix", default="", help="added to elmo's name in the plot legend")
-    parser.add_argument("--timed-eval", action="store_true", help="score through nlp.evaluate, timing inference")
-    parser.add_argument("--check-eval", type=int, default=20, help="dev docs for the cached-vs-nlp.evaluate check (0 = skip)")
-    parser.add_argument("--jobs", type=int, default=1, help="worker processes for the runs (each with --threads threads)")
+    add("task", choices=sorted(TASKS))
+    add("--systems", nargs="+", default=["ctx", "cnn-heads"], choices=list(LABELS))
+    add("--sizes", nargs="+", type=float, default=[100.0], help="%% of the train docs")
+    add("--seeds", nargs="+", type=int, default=[0])
+    add("--max-seeded", type=float, default=100.0, help="sizes above this run seed 0 only")
+    add("--curves", action="store_true", help=f"the learning curves' defaults: {' '.join(CURVES)}")
+    add("--n-sents", type=int, default=None, help="sentences per doc (default: spacy convert's; CoNLL: articles)")
+    add("--train-limit", type=int, default=0, help="keep the first N train docs (0 = all)")
+    add("--dev-limit", type=int, default=0, help="score the first N dev docs (0 = all)")
+    add("--max-epochs", type=int, default=6)
+    add("--max-steps", type=int, default=0, help="stop after this many updates instead (0 = by epochs)")
+    add("--min-steps", type=int, default=0, help="train max(this, one epoch) updates instead")
+    add("--eval-frequency", type=int, default=0, help="score the whole dev set every N updates (0: at the end)")
+    add("--budget-min", type=float, default=0.0, help="stop at the first evaluation after this many minutes")
+    add("--batch-words", type=int, default=0, help="fixed batch size in words (0 = the config's schedule)")
+    add("--encoder", default=None, help="ctx systems: the ctx_encoder's model (e.g. a pretrain-mlm output)")
+    add("--config", type=Path, default=None, help="ctx systems: this config, not the task's (e.g. configs/ner_base.cfg)")
+    add("--resume", action="store_true", help="keep the runs already in --out and run only the others")
+    add("--elmo-weights", type=Path, default=None, help="elmo: pretrain-elmo's output")
+    add("--vectors", type=Path, default=None, help="static: the static table (a distill-static output)")
+    add("--precisions", nargs="*", default=[], choices=PRECISIONS, help="also score each run at these precisions")
+    add("--pipeline", type=Path, help="with --precisions: score this trained pipeline instead of training")
+    add("--speed", type=int, default=0, metavar="N", help="then time the trained pipelines and the ctx config, interleaved, on N dev docs")
+    add("--upos-only", action="store_true", help="pos: the morphologizer only, not the XPOS tagger")
+    add("--grad-factor", type=float, default=None, help="ctx systems: the listeners' grad_factor")
+    add("--learn-rate", type=float, default=0.0, help="warm-up + linear decay from this rate")
+    add("--label-suffix", default="", help="added to elmo's name in the plot legend")
+    add("--timed-eval", action="store_true", help="score through nlp.evaluate, timing inference")
+    add("--check-eval", type=int, default=20, help="dev docs for the cached-vs-nlp.evaluate check (0 = skip)")
+    add("--jobs", type=int, default=1, help="worker processes for the runs (each with --threads threads)")
     args = parse(parser, argv)
     if args.curves:  # where not given
         for key, value in vars(parser.parse_args([*CURVES, args.task])).items():
@@ -437,15 +420,15 @@ def main(argv=None) -> Dict:
     with tempfile.TemporaryDirectory(prefix=f"spacy_ctx_train_{args.task}_") as tmp:
         work = Path(tmp)
         paths = convert(args.task, args.data, work, args.train_limit, args.dev_limit, args.n_sents)
-        train_docs = load_docs(paths["train"])
+        train_docs, runner = load_docs(paths["train"]), Runner(args.task, args, paths, work)
         report: Dict = {
             "task": args.task, "machine": machine(f"torch threads {torch.get_num_threads()}"),
             "train_docs_total": len(train_docs), "train_words_total": paths["n_train_words"],
             "dev_docs": paths["n_dev_docs"], "dev_words": paths["n_dev_words"], "torch_threads": torch.get_num_threads(),
             "elmo_weights": str(args.elmo_weights) if args.elmo_weights else None, "label_suffix": args.label_suffix,
             "config": str(args.config or TASKS[args.task]["config"].relative_to(ROOT)), "encoder": args.encoder, "runs": []}
-        specs = subsets(len(train_docs), args.sizes, args.seeds, args.max_seeded)
-        items = [(system, spec) for spec in specs for system in args.systems]
+        items = [(system, spec) for spec in subsets(len(train_docs), args.sizes, args.seeds, args.max_seeded)
+                 for system in args.systems]
         if args.resume and args.out and args.out.exists():
             report["runs"] = json.loads(args.out.read_text())["runs"]
             done = {(run["system"], run["size"], run["seed"]) for run in report["runs"]}
@@ -464,7 +447,7 @@ def main(argv=None) -> Dict:
                 args.out.write_text(json.dumps({**report, "running": RUN["points"]}, indent=2) + "\n")
 
         if args.pipeline:
-            report["pipeline"] = {"path": str(args.pipeline), "precisions": Runner(args.task, args, paths, work).precisions(
+            report["pipeline"] = {"path": str(args.pipeline), "precisions": runner.precisions(
                 spacy.load(args.pipeline), TASKS[args.task]["scores"])}
             items = []
         if args.jobs > 1:
@@ -475,7 +458,6 @@ def main(argv=None) -> Dict:
                 for result, check in pool.imap_unordered(_run_in_worker, items):
                     save(result, check)
         else:
-            runner = Runner(args.task, args, paths, work)
             RUN["on_point"] = save
             for system, spec in items:
                 save(runner.run(system, spec["size"], spec["seed"], [train_docs[i] for i in spec["docs"]]), runner.check)

@@ -28,12 +28,6 @@ from spacy_ctx.senses.scoring import score_keys, score_wsd
 from spacy_ctx.senses.targets import span_lemma_pos
 from spacy_ctx.senses.wordnet import get_inventory
 
-
-def load(nlp, path: Path, stride: int = 1, limit: int = 0):
-    """Every stride-th sentence of a Raganato file (the first `limit`), with its gold senses."""
-    return [Example(with_gold_input(ref), ref) for ref in read_docs(path, nlp)[::stride][: limit or None]]
-
-
 def encode(nlp, examples, cache=None):
     """The encoder's layers on each example's predicted doc; `cache`: a pickle of them, read if it exists, else written."""
     encoder, docs = nlp.get_pipe("ctx_encoder"), [eg.predicted for eg in examples]
@@ -48,26 +42,25 @@ def encode(nlp, examples, cache=None):
 
 
 def instances(examples, wsd=None):
-    """(instance id, gold keys, span, candidate keys) of every sense-tagged span."""
+    """(example, instance id, gold keys, span, candidate keys) of every sense-tagged span."""
     for eg in examples:
         for iid, keys, span in doc_to_instances(eg.reference):
             yield eg, iid, keys, span, (wsd.candidates(span[0].lemma_, span[0].pos_) if wsd else None)
 
 
-def last4(doc, span):
-    """The LMMS-style feature: the mean of the last 4 layers over the span, unit length."""
-    vec = doc._.ctx_layers[-4:, span.start : span.end].astype("f").mean(axis=(0, 1))
-    return vec / (numpy.linalg.norm(vec) + 1e-8)
-
-
 def lmms(wsd, wordnet, train, dev):
+    """The LMMS-style answers: the nearest propagated sense mean of the last 4 layers' span mean, unit length."""
+
+    def last4(doc, span):
+        vec = doc._.ctx_layers[-4:, span.start : span.end].astype("f").mean(axis=(0, 1))
+        return vec / (numpy.linalg.norm(vec) + 1e-8)
+
     sums, counts = {}, {}
     for eg, _, keys, span, _ in instances(train):
         for key in keys:
             sums[key] = sums.get(key, 0) + last4(eg.predicted, span)
             counts[key] = counts.get(key, 0) + 1
-    propagator = SensePropagator(wordnet, {k: sums[k] / counts[k] for k in sums})
-    answers = {}
+    propagator, answers = SensePropagator(wordnet, {k: sums[k] / counts[k] for k in sums}), {}
     for eg, iid, _, span, keys in instances(dev, wsd):
         if keys:
             vec, table = last4(eg.predicted, span), {key: propagator.get(key) for key in keys}
@@ -76,22 +69,24 @@ def lmms(wsd, wordnet, train, dev):
     return answers
 
 
-def evaluate(wsd, dev, parts=False):
+def head_docs(dev):
+    """Fresh docs of the dev examples with their stored layers, for the head alone."""
     docs = [with_gold_input(eg.reference) for eg in dev]
     for doc, eg in zip(docs, dev):
         doc._.ctx_layers, doc._.ctx_layer_ids = eg.predicted._.ctx_layers, eg.predicted._.ctx_layer_ids
+    return docs
+
+
+def evaluate(wsd, dev):
+    docs = head_docs(dev)
     wsd.set_annotations(docs, wsd.predict(docs))
     scores = score_wsd([Example(d, eg.reference) for d, eg in zip(docs, dev)], first_sense=wsd.inventory.is_first_sense)
-    f1 = {f"{k}f1": round(100 * scores[f"wsd_{k}f"], 1) for k in ("", "mfs_", "lfs_")}
-    return f1 if parts else f1["f1"]
+    return {f"{k}f1": round(100 * scores[f"wsd_{k}f"], 1) for k in ("", "mfs_", "lfs_")}
 
 
 def unseen_f1(wsd, dev, gold):
     """F1 on the instances of `gold` only (the dev lemmas missing in training)."""
-    docs = [with_gold_input(eg.reference) for eg in dev]
-    for doc, eg in zip(docs, dev):
-        doc._.ctx_layers, doc._.ctx_layer_ids = eg.predicted._.ctx_layers, eg.predicted._.ctx_layer_ids
-    answers = {t.id: key for doc_answers in wsd.predict(docs) for t, key, _ in doc_answers}
+    answers = {t.id: key for doc_answers in wsd.predict(head_docs(dev)) for t, key, _ in doc_answers}
     return round(100 * score_keys(gold, answers)["f"], 1)
 
 
@@ -112,17 +107,16 @@ def train_head(nlp, wsd, train, dev, args, lr, fine_tune, untrained):
                 if fine_tune:
                     encode(nlp, dev)  # the encoder changed
                 loss, losses = losses.get("ctx_wsd", 0.0) / args.eval_every, {}
-                history.append({"updates": updates, "loss": round(loss, 3), **evaluate(wsd, dev, parts=True), "s": round(time.time() - start, 1)})
+                history.append({"updates": updates, "loss": round(loss, 3), **evaluate(wsd, dev), "s": round(time.time() - start, 1)})
                 print(json.dumps(history[-1]), file=sys.stderr, flush=True)
             if updates == args.max_updates:
                 break
-    seconds = time.time() - start
     best = max(history, key=lambda h: h["f1"])
-    return dict(lr=lr, train_s=round(seconds, 1), updates=updates, trained_last=history[-1], trained_best=best, history=history)
+    return dict(lr=lr, train_s=round(time.time() - start, 1), updates=updates, trained_last=history[-1], trained_best=best, history=history)
 
 
 def main():
-    parser = options(__doc__, threads=None)
+    parser = options(__doc__, threads=None, model=True)
     parser.add_argument("--stride", type=int, default=5, help="keep every n-th SemCor sentence")
     parser.add_argument("--limit", type=int, default=0, help="max SemCor sentences (0 = all kept)")
     parser.add_argument("--max-updates", type=int, default=2000)
@@ -135,7 +129,6 @@ def main():
     parser.add_argument("--seed", type=int, default=0, help="the shuffling and initialisation seed")
     parser.add_argument("--cross-fit", type=int, default=1, help="0: train against rows that hold the instance (before the fix)")
     parser.add_argument("--unseen", action="store_true", help="rows for the dev lemmas missing in training")
-    parser.add_argument("--model", default=MODEL, help="the encoder (name or path), e.g. the path all-mpnet-base-v2.sh prints")
     parser.add_argument("--layers", type=str, default="-4,-3,-2,-1", help="listener layers ('' = all)")
     parser.add_argument("--grad-factor", type=float, default=0.0, help="> 0: fine-tune the encoder with the head")
     parser.add_argument("--fine-tune-lr", type=float, default=5e-5, help="Adam learning rate when fine-tuning")
@@ -145,38 +138,38 @@ def main():
     fix_random_seed(args.seed)
     if args.cache:
         args.cache.mkdir(parents=True, exist_ok=True)
-    nlp = spacy.blank("en")
+    nlp, wordnet = spacy.blank("en"), args.data / "wordnet30" / "dict"
     listener = {"layers": [int(x) for x in args.layers.split(",")] if args.layers else None, "grad_factor": args.grad_factor}
     # Frozen: keep only the layers the head reads, in float16 (all 13 MPNet layers of SemCor in float32 are ~33 GB).
     nlp.add_pipe("ctx_encoder", config={"store_dtype": "float16", "store_layers": None if args.grad_factor else listener["layers"],
                                         "model": {"name": args.model}})
-    wsd = nlp.add_pipe("ctx_wsd", config={"wordnet_path": str(args.data / "wordnet30" / "dict"), "cross_fit": bool(args.cross_fit),
+    wsd = nlp.add_pipe("ctx_wsd", config={"wordnet_path": str(wordnet), "cross_fit": bool(args.cross_fit),
                                           "model": {"train_senses": bool(args.train_senses), "prior_weight": args.prior_weight, "tok2vec": listener}})
     result = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "out"}
-    train = load(nlp, args.data / "wsd" / "semcor30_from_naf.data.xml", args.stride, args.limit)
-    dev = load(nlp, args.data / "wsd" / "semeval2007" / "semeval2007.data.xml")
+    semcor = read_docs(args.data / "wsd" / "semcor30_from_naf.data.xml", nlp)[:: args.stride][: args.limit or None]
+    train = [Example(with_gold_input(ref), ref) for ref in semcor]
+    dev = [Example(with_gold_input(ref), ref) for ref in read_docs(args.data / "wsd" / "semeval2007" / "semeval2007.data.xml", nlp)]
     words = sum(len(eg.reference) for eg in train)
     result.update(train_sentences=len(train), train_words=words, train_instances=len({iid for _, iid, keys, _, _ in instances(train) if keys}))
-    start = time.time()
-    encode(nlp, train, args.cache and args.cache / f"semcor-{args.stride}-{args.limit}-{Path(args.model).name}-{args.layers}.pkl")
+    start, model = time.time(), Path(args.model).name
+    encode(nlp, train, args.cache and args.cache / f"semcor-{args.stride}-{args.limit}-{model}-{args.layers}.pkl")
     result.update(encode_s=round(time.time() - start, 1), encode_words_per_s=round(words / (time.time() - start), 1))
-    encode(nlp, dev, args.cache and args.cache / f"semeval2007-{Path(args.model).name}-{args.layers}.pkl")
+    encode(nlp, dev, args.cache and args.cache / f"semeval2007-{model}-{args.layers}.pkl")
     gold = {iid: keys for _, iid, keys, _, _ in instances(dev) if keys}
     mfs = {iid: keys[0] for _, iid, _, _, keys in instances(dev, wsd) if keys}
     result.update(dev_instances=len(gold), mfs_wordnet_f1=round(100 * score_keys(gold, mfs)["f"], 1),
-                  lmms_f1=round(100 * score_keys(gold, lmms(wsd, get_inventory(args.data / "wordnet30" / "dict"), train, dev))["f"], 1))
+                  lmms_f1=round(100 * score_keys(gold, lmms(wsd, get_inventory(wordnet), train, dev))["f"], 1))
     print(json.dumps(result), file=sys.stderr, flush=True)
     train_lemmas = {span_lemma_pos(span) for _, _, keys, span, _ in instances(train) if keys}
     unseen = {span_lemma_pos(span) for _, _, keys, span, _ in instances(dev) if keys} - train_lemmas
     extra = [k for lemma_pos in unseen for k in wsd.candidates(*lemma_pos)] if args.unseen else None
     start = time.time()
     wsd.initialize(lambda: train, nlp=nlp, extra_senses=extra)
-    result.update(init_s=round(time.time() - start, 1), n_senses=len(wsd.senses), untrained=evaluate(wsd, dev, parts=True))
-    fine_tune = args.grad_factor > 0
+    result.update(init_s=round(time.time() - start, 1), n_senses=len(wsd.senses), untrained=evaluate(wsd, dev))
     init_model = wsd.model.to_bytes()
     for lr in [float(x) for x in args.lr.split(",")]:
         wsd.model.from_bytes(init_model)
-        result.setdefault("runs", []).append(train_head(nlp, wsd, train, dev, args, lr, fine_tune, result["untrained"]))
+        result.setdefault("runs", []).append(train_head(nlp, wsd, train, dev, args, lr, args.grad_factor > 0, result["untrained"]))
     if args.unseen:  # the same model, with and without rows for the dev lemmas missing in training
         gold, rows = {iid: keys for _, iid, keys, span, _ in instances(dev) if keys and span_lemma_pos(span) in unseen}, wsd._rows
         result["unseen"] = {"instances": len(gold), "with_rows": unseen_f1(wsd, dev, gold)}

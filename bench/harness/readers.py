@@ -1,4 +1,4 @@
-"""The corpora as the cases read them, through spacy_ctx.corpora."""
+"""The corpora as the cases read them, through spacy_ctx.corpora and spaCy's converters."""
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -32,31 +32,27 @@ def docbin(path: Path, out: Path, limit: Optional[int] = None, stride: int = 1, 
 
 
 def convert(task: str, data: Path, work: Path, train_limit: int = 0, dev_limit: int = 0, n_sents: Optional[int] = None) -> Dict:
-    """A task's train and dev sets as .spacy files in `work`, converted as
-    `spacy convert` does, keeping the first train_limit / dev_limit docs
-    (0 = all): the paths and the counts of docs and words.
+    """A task's train and dev sets as .spacy files in `work`, converted as `spacy convert` does, keeping the first
+    train_limit / dev_limit docs (0 = all): the paths and the counts of docs and words.
 
-    CoNLL-2003: one doc per article (spaCy's converter ignores `-n` where
-    -DOCSTART- lines are), or with `n_sents` each article cut into docs of
-    that many sentences. EWT: docs of `n_sents` sentences (default 10)."""
+    CoNLL-2003: one doc per article (spaCy's converter ignores `-n` where -DOCSTART- lines are), or with `n_sents`
+    each article cut into docs of that many sentences. EWT: docs of `n_sents` sentences (default 10)."""
     from spacy.training.converters import conll_ner_to_docs, conllu_to_docs
 
     paths: Dict = {}
     for split, limit in (("train", train_limit), ("dev", dev_limit)):
         text = (data / TASKS[task][split]).read_text(encoding="utf8")
         if task == "ner":
-            # spaCy splits documents on "-DOCSTART- -X- O O"; this copy has a
-            # chunk column of -X-, so the marker needs normalising first.
+            # spaCy splits documents on "-DOCSTART- -X- O O"; this copy has a chunk column of -X-, so the marker
+            # needs normalising first.
             docs = list(conll_ner_to_docs(text.replace("-DOCSTART- -X- -X- O", "-DOCSTART- -X- O O"), no_print=True))
-            if n_sents:
-                docs = [part for doc in docs for part in split_sentences(doc, n_sents)]
+            docs = [part for doc in docs for part in split_sentences(doc, n_sents)] if n_sents else docs
         else:
             docs = list(conllu_to_docs(text, n_sents=n_sents or 10, no_print=True))
         docs = docs[:limit] if limit else docs
         paths[split] = work / f"{split}.spacy"
         DocBin(docs=docs, store_user_data=False).to_disk(paths[split])
-        paths[f"n_{split}_words"] = sum(len(doc) for doc in docs)
-        paths[f"n_{split}_docs"] = len(docs)
+        paths.update({f"n_{split}_words": sum(len(doc) for doc in docs), f"n_{split}_docs": len(docs)})
     return paths
 
 

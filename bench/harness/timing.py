@@ -1,5 +1,5 @@
 """Timing on a shared machine: interleaved runs, ratios chunk by chunk, and
-the fp32 matmul peak that useful work is a share of."""
+the fp32 matmul rate that useful work is a share of."""
 import statistics
 import sys
 import time
@@ -8,28 +8,26 @@ from typing import Callable, Dict, List, Optional
 import torch
 
 Runner = Callable[[List], None]
+BACKENDS = ("mkl", "onednn")
 
 
 def interleave(
     runners: Dict[str, Runner], items: List, chunks: int, warmup: int = 50, rounds: int = 1,
     samples: Optional[Dict[str, List[float]]] = None,
 ) -> Dict[str, float]:
-    """Seconds each runner spends on `items`, `rounds` times over, run chunk
-    by chunk in turn.
+    """Seconds each runner spends on `items`, `rounds` times over, run chunk by chunk in turn.
 
-    The machine is shared and noisy: interleaving the runners chunk by chunk,
-    rotating which goes first, makes a slow spell hit all of them alike, so
-    their ratios hold even when the absolute times do not. With `samples`,
-    each runner's time on each chunk is appended to samples[name].
+    The machine is shared and noisy: interleaving the runners chunk by chunk, rotating which goes first, makes a slow
+    spell hit all of them alike, so their ratios hold even when the absolute times do not. With `samples`, each
+    runner's time on each chunk is appended to samples[name].
     """
     for run in runners.values():
         run(items[:warmup])
     names = list(runners)
-    seconds = {name: 0.0 for name in names}
+    seconds = dict.fromkeys(names, 0.0)
     size = -(-len(items) // chunks)
     for step in range(chunks * rounds):
-        k = step % chunks
-        shift = step % len(names)
+        k, shift = step % chunks, step % len(names)
         for name in names[shift:] + names[:shift]:
             start = time.perf_counter()
             runners[name](items[k * size : (k + 1) * size])
@@ -67,9 +65,6 @@ def best_of(rounds: int, run: Callable[[], object]) -> float:
     return best
 
 
-BACKENDS = ("mkl", "onednn")
-
-
 def gflops(rows: int, inner: int, cols: int, repeats: int, rounds: int = 3, backend: str = "mkl") -> float:
     """The best of `rounds` timings of `repeats` [rows, inner] x [inner, cols] products in GFLOP/s, through torch.mm
     (MKL, what nn.Linear calls) or oneDNN's linear (what the packed forward calls, bias included)."""
@@ -82,8 +77,3 @@ def gflops(rows: int, inner: int, cols: int, repeats: int, rounds: int = 3, back
         product = lambda: torch.ops.mkldnn._linear_pointwise(a, weight, bias, "none", [], "")  # noqa: E731
     product()  # the first call allocates and picks a kernel
     return 2 * rows * inner * cols * repeats / best_of(rounds, lambda: [product() for _ in range(repeats)]) / 1e9
-
-
-def best_gflops(rows: int, inner: int, cols: int, repeats: int, rounds: int = 3) -> float:
-    """The faster of the two backends at one shape."""
-    return max(gflops(rows, inner, cols, repeats, rounds, backend) for backend in BACKENDS)

@@ -10,18 +10,16 @@ from thinc.api import Config
 
 from . import CONFIGS, ROOT
 
-# The tok2vec blocks of the ablations (see `ablate`).
-ABLATIONS = ROOT / "bench" / "configs" / "ablations.cfg"
+ABLATIONS = ROOT / "bench" / "configs" / "ablations.cfg"  # the tok2vec blocks of `ablate`
 FINETUNE = CONFIGS / "ner_finetune.cfg"
 LORA = {"@misc": "spacy_ctx.LoRA.v1", "rank": 8, "alpha": 16.0, "dropout": 0.1, "target_modules": None, "merge": False}
 
 
 def task_config(source, paths: Dict, dev_limit_during_training: int = 0) -> Config:
-    """A config (a path or a Config, uninterpolated) on the converted data,
-    evaluating during training on the first dev docs (0: all)."""
+    """A config (a path or a Config, uninterpolated) on the converted data, evaluating during training on the first
+    dev docs (0: all)."""
     config = source if isinstance(source, Config) else Config().from_disk(source, interpolate=False)
-    config["paths"]["train"] = str(paths["train"])
-    config["paths"]["dev"] = str(paths["dev"])
+    config["paths"].update(train=str(paths["train"]), dev=str(paths["dev"]))
     config["corpora"]["dev"]["limit"] = dev_limit_during_training
     return config
 
@@ -32,6 +30,17 @@ def spacy_cnn_config(pipeline: Sequence[str], gpu: bool = False) -> Config:
 
     config = init_config(lang="en", pipeline=list(pipeline), optimize="efficiency", gpu=gpu)
     return Config().from_str(config.to_str(), interpolate=False)
+
+
+def initialized(config: Config, train: Path, limit: Optional[int] = None):
+    """A pipeline from a config, initialised on the first `limit` docs of a .spacy file."""
+    from spacy.training import Corpus
+    from spacy.util import load_model_from_config
+
+    nlp = load_model_from_config(config, auto_fill=True, validate=True)
+    examples = list(Corpus(str(train), limit=limit or 0)(nlp))
+    nlp.initialize(lambda: examples)
+    return nlp
 
 
 def elmo_config(paths: Dict, weights: Optional[Path], dev_limit_during_training: int = 0) -> Config:
@@ -59,8 +68,8 @@ def keep_heads(config: Config, heads: Sequence[str]) -> Config:
 
 
 def fine_tuned(config: Config, lora: bool = False) -> Config:
-    """A frozen config with ner_finetune.cfg's optimizer and unfreezing, so
-    the tagger fine-tunes as NER does; `lora`: LoRA adapters at 10x the rate."""
+    """A frozen config with ner_finetune.cfg's optimizer and unfreezing, so the tagger fine-tunes as NER does;
+    `lora`: LoRA adapters at 10x the rate."""
     finetune = Config().from_disk(FINETUNE, interpolate=False)["training"]
     config["training"]["optimizer"] = dict(finetune["optimizer"])
     config["training"]["before_update"] = dict(finetune["before_update"])
@@ -70,9 +79,8 @@ def fine_tuned(config: Config, lora: bool = False) -> Config:
     return config
 
 
-def set_schedule(config: Config, *, epochs: int = 0, steps: int = 0, eval_frequency: int = 0, batch_words: int = 0, seed=None) -> None:
-    """`epochs` epochs or `steps` updates (the other 0), no early stop,
-    evaluating every `eval_frequency` steps (0: at the last)."""
+def set_schedule(config: Config, *, epochs=0, steps=0, eval_frequency=0, batch_words=0, seed=None) -> None:
+    """`epochs` epochs or `steps` updates (the other 0), no early stop, evaluating every `eval_frequency` steps."""
     training = config["training"]
     training.update(max_epochs=epochs, max_steps=steps, patience=0, eval_frequency=eval_frequency or steps)
     if batch_words:
@@ -95,17 +103,13 @@ def ablate(config: Config, heads: Sequence[str], system: str) -> Config:
 
 
 def train(config, output: Path, overrides: Optional[Dict] = None) -> Dict:
-    """`spacy train` on a config (a path or a Config), logging to stderr:
-    model-last's path, wall and CPU seconds."""
+    """`spacy train` on a config path, logging to stderr: model-last's path and the wall seconds."""
     from spacy.cli.train import train as spacy_train
 
-    if isinstance(config, Config):
-        config.to_disk(output.with_suffix(".cfg"))
-        config = output.with_suffix(".cfg")
-    start, cpu = time.perf_counter(), time.process_time()
+    start = time.perf_counter()
     with contextlib.redirect_stdout(sys.stderr):
         spacy_train(config, output, overrides=overrides or {}, use_gpu=-1)
-    return {"model": output / "model-last", "train_s": time.perf_counter() - start, "train_cpu_s": time.process_time() - cpu}
+    return {"model": output / "model-last", "train_s": time.perf_counter() - start}
 
 
 def score(nlp, dev: Path, keys: Sequence[str], batch_size: int = 64, scorer=None) -> Dict:
@@ -115,9 +119,6 @@ def score(nlp, dev: Path, keys: Sequence[str], batch_size: int = 64, scorer=None
     examples = list(Corpus(str(dev))(nlp))
     start, cpu = time.perf_counter(), time.process_time()
     scores = scorer(examples) if scorer else nlp.evaluate(examples, batch_size=batch_size)
-    return {
-        "scores": {k: round(100 * float(scores[k]), 2) for k in keys if scores.get(k) is not None},
-        "seconds": time.perf_counter() - start,
-        "cpu_s": time.process_time() - cpu,
-        "words": sum(len(eg.reference) for eg in examples),
-    }
+    return {"scores": {k: round(100 * float(scores[k]), 2) for k in keys if scores.get(k) is not None},
+            "seconds": time.perf_counter() - start, "cpu_s": time.process_time() - cpu,
+            "words": sum(len(eg.reference) for eg in examples)}
