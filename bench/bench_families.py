@@ -17,11 +17,6 @@ from spacy_ctx.models.hf_loading import resolve_model_dir
 from spacy_ctx.testing import FAMILIES, build_family, sentences as training_sentences
 
 
-def wordpieces_per_word(name: str, texts, words) -> float:
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model_dir(name), local_files_only=True)
-    return sum(map(len, tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"])) / sum(words)
-
-
 def main():
     parser = options(__doc__, RESULTS / "families.json", threads=1)  # width-32 models: one thread, as on a shared machine
     parser.add_argument("--n", type=int, default=2001, help="dev sentences timed (2001: all)")
@@ -29,15 +24,16 @@ def main():
     args = parse(parser)
     texts, words = sentences(args.data / EWT.format(split="dev"))
     rows = {"minilm (bundled)": {"covers": "the bundled MiniLM-L6-H384: WordPiece, uncased, width 384, 6 layers"}}
-    names = {"minilm (bundled)": MODEL}
+    names, runners = {"minilm (bundled)": MODEL}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for family in FAMILIES:
             names[family.name] = str(build_family(family, Path(tmp) / family.name, training_sentences()))
             rows[family.name] = {"covers": family.covers}
         stats = {key: {"bytes": 0, "tokens": 0} for key in names}
-        runners = {}
         for key, name in names.items():
-            rows[key]["wordpieces_per_word"] = round(wordpieces_per_word(name, texts, words), 3)
+            tokenizer = AutoTokenizer.from_pretrained(resolve_model_dir(name), local_files_only=True)
+            pieces = sum(map(len, tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]))
+            rows[key]["wordpieces_per_word"] = round(pieces / sum(words), 3)
             nlp = ctx_pipeline(settings={"model.name": name, "store_dtype": "float32"})
             nlp.initialize()
             runners[key] = pipe(nlp, stored=stats[key])

@@ -1,8 +1,8 @@
 """Memory of one long doc (200,000 characters of EWT train): peak RSS above the
 loaded pipeline and its transient part (not stored on the doc), per
 store_dtype, max_batch_items and path (pipe, or predict+set), each in a
-process of its own, on --model. An earlier version: put its checkout first on PYTHONPATH
-and name an architecture it has (--arch).
+process of its own, on --model. An earlier version: put its checkout first on
+PYTHONPATH and name an architecture it has (--arch).
 
     python bench/bench_memory.py --batch-items 2048 512 --out bench/results/memory.json
 """
@@ -17,16 +17,16 @@ from harness.readers import sentences
 N_CHARS = 200_000
 
 
-def rss_mb() -> float:
-    with open("/proc/self/statm") as file_:
-        return int(file_.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
-
-
 def child(text: str, dtype: str, path: str, batch_items: int, arch: str, model: str) -> dict:
     import spacy
 
+    def rss_mb() -> float:
+        with open("/proc/self/statm") as file_:
+            return int(file_.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
     nlp = spacy.blank("en")
-    nlp.add_pipe("ctx_encoder", config={"store_dtype": dtype, "model": {"@architectures": arch, "name": model, "max_batch_items": batch_items}})
+    nlp.add_pipe("ctx_encoder", config={"store_dtype": dtype, "model": {"@architectures": arch, "name": model,
+                                                                        "max_batch_items": batch_items}})
     nlp.initialize()
     nlp("A short sentence to load everything.")
     encoder, doc = nlp.get_pipe("ctx_encoder"), nlp.make_doc(text)

@@ -41,7 +41,9 @@ def ctx_config(args, precision: str = "fp32", max_batch_items: int = 0, store_dt
     config = load_config(args.ctx_config, overrides={"paths.encoder": args.model})
     encoder = config["components"]["ctx_encoder"]
     encoder["store_dtype"] = store_dtype
-    encoder["model"].update(name=args.model, precision=precision, **({"max_batch_items": max_batch_items} if max_batch_items else {}))
+    encoder["model"].update(name=args.model, precision=precision)
+    if max_batch_items:
+        encoder["model"]["max_batch_items"] = max_batch_items
     return config
 
 
@@ -68,7 +70,8 @@ def main(argv=None):
         config["components"]["ner"]["model"] = {**trf_config(args.model)["components"]["ner"]["model"], "tok2vec": LISTENER_TOP}
         pipelines["ctx-samehead"] = build(config)
     pipelines.update(trf=build(trf_config(args.model)), cnn=build(spacy_cnn_config(["ner"])))
-    runners = {name: pipe(nlp, args.batch_size, lambda doc: doc.ents) for name, nlp in pipelines.items()}  # pay for doc.ents
+    # doc.ents: the annotation is what is paid for.
+    runners = {name: pipe(nlp, args.batch_size, lambda doc: doc.ents) for name, nlp in pipelines.items()}
     samples = {}
     seconds = interleave(runners, texts, args.chunks, samples=samples)
     words_per_s = {name: sum(words) / s for name, s in seconds.items()}
@@ -79,7 +82,7 @@ def main(argv=None):
         "ctx_model": f"{args.ctx_config}, initialised on corpus/",
         "words_per_s": {name: round(v, 1) for name, v in words_per_s.items()},
         "ratio_over_trf": {name: round(words_per_s[name] / words_per_s["trf"], 3) for name in ctx},
-        "ratio_over_trf_per_chunk": {name: chunk_ratios(samples["trf"], samples[name]) for name in ctx},  # chunk by chunk
+        "ratio_over_trf_per_chunk": {name: chunk_ratios(samples["trf"], samples[name]) for name in ctx},
         "ratio_over_cnn": {name: round(words_per_s[name] / words_per_s["cnn"], 3) for name in ctx},
     }, args.out)
 

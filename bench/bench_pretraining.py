@@ -1,12 +1,9 @@
 """What pretraining buys: encoders from pretrain-mlm (and pretrain-elmo) as
-frozen features under the learning-curve protocol of bench_train.py, whose
-`--encoder` puts a pretrain-mlm output under its `ctx` system.
-
-    report --out FILE   one JSON: each system's held-out perplexity beside its
-                        curve scores (--system LABEL=METRICS_JSON:CURVES_JSON[:SYSTEM];
-                        the first is the baseline) and --attach NAME=JSON files
-    plot --inputs FILE --png FIGURE   held-out perplexity against UPOS gain
-
+frozen features under bench_train.py's learning-curve protocol (its
+`--encoder` puts a pretrain-mlm output under the `ctx` system). `report`: one
+JSON of each system's held-out perplexity beside its curve scores (--system
+LABEL=METRICS_JSON:CURVES_JSON[:SYSTEM], the first the baseline) and the
+--attach NAME=JSON files; `plot`: held-out perplexity against UPOS gain.
 Method and results: docs/pretraining.md.
 """
 import json
@@ -18,18 +15,20 @@ from harness.plots import figure
 
 
 def report(systems: List[str], out: Path, attach: List[str]) -> Dict:
-    """Held-out perplexity of each pretrained system beside its UPOS at each
-    curve size and the gain over a baseline system (the first given)."""
+    """Held-out perplexity of each pretrained system beside its UPOS at each curve size and the gain over the
+    baseline system (the first given)."""
     rows = []
     for spec in systems:
         label, files = spec.split("=", 1)
         metrics_path, curves_path, *system = files.split(":")
         metrics = json.loads(Path(metrics_path).read_text()) if metrics_path else {}
         scores = json.loads(Path(curves_path).read_text())["summary"]["pos_acc"][system[0] if system else "ctx"]
-        rows.append({"system": label, "pretraining": perplexity(metrics), "pos_acc": scores, "metrics": metrics_path or None, "curves": curves_path})
+        rows.append({"system": label, "pretraining": perplexity(metrics), "pos_acc": scores,
+                     "metrics": metrics_path or None, "curves": curves_path})
     base = rows[0]["pos_acc"]
     for row in rows:
-        row["gain_over_" + rows[0]["system"]] = {s: round(row["pos_acc"][s]["mean"] - base[s]["mean"], 2) for s in row["pos_acc"] if s in base}
+        row["gain_over_" + rows[0]["system"]] = {s: round(row["pos_acc"][s]["mean"] - base[s]["mean"], 2)
+                                                 for s in row["pos_acc"] if s in base}
     attached = {name: json.loads(Path(path).read_text()) for name, path in (a.split("=", 1) for a in attach)}
     return emit({"rows": rows, "attached": attached}, out)
 

@@ -29,6 +29,7 @@ from harness.timing import interleave
 from spacy_ctx.analysis.plots import plot_panels
 from spacy_ctx.analysis.report import write_similarity_outputs
 from spacy_ctx.analysis.similarity import doc_means, encode_fit_data, row_cosines, similarity_corpus, spearman, vocab_lookup
+from spacy_ctx.analysis.similarity import word_similarity
 from spacy_ctx.analysis.static import StaticTable, distill_static, write_static_vectors
 from spacy_ctx.analysis.static_pipeline import static_pipeline
 from spacy_ctx.corpora import read_texts
@@ -81,7 +82,8 @@ def run_sts(args) -> dict:
         selection[name] = pair_spearman(train_pairs, texts, V)
         log(f"train selection: {name}: {selection[name]}")
     with tempfile.TemporaryDirectory(prefix="spacy_ctx_sim_") as tmp:
-        result = similarity_corpus(saved_and_loaded(nlp, Path(tmp) / "default"), stsb_path=dev, sts_limit=args.dev_limit, fit_features=fit, progress=True)
+        default = saved_and_loaded(nlp, Path(tmp) / "default")
+        result = similarity_corpus(default, stsb_path=dev, sts_limit=args.dev_limit, fit_features=fit, progress=True)
         result["settings"]["fit_data"] = str(train)
         best = ctx_pipeline(settings={"mix.layers": [-1]})
         # fit-normalizer --mix-only fits the mix's vectors: with mix.layers [-1], layer 6's, encoded above.
@@ -136,7 +138,8 @@ def train_gensim(corpus: Path):
     lines = [[t.lower_ for t in tokenizer.make_doc(line.strip()) if not t.is_space]
              for line in corpus.open(encoding="utf8") if line.strip()]
     settings = dict(vector_size=384, window=5, min_count=MIN_COUNT, sg=1, epochs=10, workers=1, seed=0)
-    models = {"word2vec skip-gram": Word2Vec(sentences=lines, **settings), "fastText skip-gram": FastText(sentences=lines, **settings)}
+    models = {"word2vec skip-gram": Word2Vec, "fastText skip-gram": FastText}
+    models = {name: cls(sentences=lines, **settings) for name, cls in models.items()}
     return {name: (list(m.wv.index_to_key), numpy.asarray(m.wv.vectors, dtype="float32")) for name, m in models.items()}, settings
 
 
@@ -192,13 +195,9 @@ def sts_score(nlp, pairs, texts):
 
 
 def word_scores(lookup, datasets) -> dict:
-    out = {}
-    for name, pairs in datasets.items():
-        found = [(g, lookup(a), lookup(b)) for a, b, g in pairs]
-        found = [(g, va, vb) for g, va, vb in found if va is not None and vb is not None and numpy.any(va) and numpy.any(vb)]
-        rho = spearman([g for g, _, _ in found], [row_cosines(va[None], vb[None])[0] for _, va, vb in found])
-        out[name] = {"spearman": None if rho != rho else round(rho, 2), "coverage": round(len(found) / len(pairs), 4)}
-    return out
+    """Spearman x 100 (on the pairs it covers) and coverage of a word lookup on each wordsim set."""
+    rows = word_similarity({"lookup": lookup}, datasets)["rows"]["lookup"]
+    return {name: {key: row[key] for key in ("spearman", "coverage")} for name, row in rows.items()}
 
 
 def interleaved_speed(args, texts) -> None:
@@ -237,7 +236,8 @@ def run_static(args) -> None:
     best = max(selection, key=lambda row: row["sts_train"])
     nlp = chosen_pipeline(tables, best)
     words = sorted({w for pairs in datasets.values() for p in pairs for w in p[:2]})
-    ours = {"sts_dev": sts_score(nlp, dev, dev_texts), "words": word_scores({w: nlp(w).vector for w in words}.get, datasets)}
+    ours = {"sts_dev": sts_score(nlp, dev, dev_texts),
+            "words": word_scores({w: nlp(w).vector for w in words}.get, datasets)}
     word_table = {"words": word_scores(vocab_lookup(static_pipeline(tables[best["key"]])[0].vocab), datasets)}
     m2v = None
     if args.model2vec_python:

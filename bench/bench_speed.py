@@ -244,7 +244,8 @@ GROUPS = {
     "copies_and_indexing": ("index", "copy", "aten::cat", "aten::stack", "contiguous", "clone", "aten::to", "_to_copy",
                             "zeros", "empty", "scatter", "gather", "embedding", "split", "aten::narrow"),
 }
-OWNERS = (("torch (ops and their Python)", ("/torch/",)), ("numpy", ("/numpy/",)), ("spacy and thinc", ("/spacy/", "/thinc/")))
+OWNERS = (("torch (ops and their Python)", ("/torch/",)), ("numpy", ("/numpy/",)),
+          ("spacy and thinc", ("/spacy/", "/thinc/")))
 
 
 def profile(run, texts, words: int):
@@ -356,12 +357,13 @@ def main(argv=None):
     size = -(-len(texts) // args.chunks)
     chunks = [texts[k : k + size] for k in range(0, len(texts), size)]
     pieces = sum(len(ids) for ids in paths.tokenizer(texts)["input_ids"]) * args.rounds  # special tokens included
-    config = paths.model.config  # multiply-adds x 2 of one real wordpiece's linears in every layer:
-    per_piece = 2 * config.num_hidden_layers * (4 * config.hidden_size ** 2 + 2 * config.hidden_size * config.intermediate_size)
+    config, width = paths.model.config, paths.model.config.hidden_size
+    # Multiply-adds x 2 of one real wordpiece's linears in every layer.
+    per_piece = 2 * config.num_hidden_layers * (4 * width * width + 2 * width * config.intermediate_size)
     gemm = {}
     for n in threads if args.device == "cpu" else ():  # the feed-forward's shape, the faster backend
         torch.set_num_threads(n)
-        gemm[n] = max(gflops(4096, config.hidden_size, 4 * config.hidden_size, 20, 1, b) for b in BACKENDS)
+        gemm[n] = max(gflops(4096, width, 4 * width, 20, 1, b) for b in BACKENDS)
     for path in setup_s:
         graded_path = graded(*paths.fidelity(path, texts[: args.fidelity])) if args.fidelity and path != args.paths[0] \
             and not path.startswith(("trf", "elmo", "st-")) else None

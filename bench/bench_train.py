@@ -192,7 +192,8 @@ class Runner:
         wall, train_cpu = time.perf_counter() - start, time.process_time() - cpu
         if store is not None and args.check_eval and self.check is None:
             self.check = self.check_eval(nlp, store)
-        scored = score(nlp, self.paths["dev"], keys, 64, store is not None and (lambda egs: score_cached(nlp, egs, store)))
+        scorer = (lambda examples: score_cached(nlp, examples, store)) if store is not None else None
+        scored = score(nlp, self.paths["dev"], keys, 64, scorer)
         epochs = round(steps / max(1, one_epoch), 1) if one_epoch else args.max_epochs
         result = {
             "system": system, "size": size, "seed": seed, "n_sents": args.n_sents, "train_docs": len(docs),
@@ -260,7 +261,8 @@ def subsets(n_docs: int, sizes: List[float], seeds: List[int], max_seeded: float
 
 
 def mean_sd(values: List[float]) -> Dict:
-    return {"mean": round(statistics.mean(values), 2), "sd": round(statistics.stdev(values), 2) if len(values) > 1 else None}
+    sd = round(statistics.stdev(values), 2) if len(values) > 1 else None
+    return {"mean": round(statistics.mean(values), 2), "sd": sd}
 
 
 def summarise(runs: List[Dict], key: str) -> Dict:

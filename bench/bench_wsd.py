@@ -148,7 +148,8 @@ def main():
     result = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "out"}
     semcor = read_docs(args.data / "wsd" / "semcor30_from_naf.data.xml", nlp)[:: args.stride][: args.limit or None]
     train = [Example(with_gold_input(ref), ref) for ref in semcor]
-    dev = [Example(with_gold_input(ref), ref) for ref in read_docs(args.data / "wsd" / "semeval2007" / "semeval2007.data.xml", nlp)]
+    se07 = read_docs(args.data / "wsd" / "semeval2007" / "semeval2007.data.xml", nlp)
+    dev = [Example(with_gold_input(ref), ref) for ref in se07]
     words = sum(len(eg.reference) for eg in train)
     result.update(train_sentences=len(train), train_words=words, train_instances=len({iid for _, iid, keys, _, _ in instances(train) if keys}))
     start, model = time.time(), Path(args.model).name
