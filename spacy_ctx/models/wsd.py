@@ -10,6 +10,20 @@ from training-data means of h, LMMS-style, and gloss embeddings), b a
 per-sense bias, and log_prior a fixed sense-frequency prior, so that the
 untrained model already ranks like the most frequent sense. The softmax is
 taken over each target's candidates only (``segment_softmax``).
+
+With ``gloss_projection``, the gloss embeddings G are kept apart from E (E
+then holds the training means only) and scored through two learned
+projections, as BEM scores a context against a gloss but with the glosses
+encoded once by the frozen encoder:
+
+    score(s) = <W h, E[s]> + <Pc h, Pg G[s]> + b[s] + lam * log_prior(s)
+
+Pc starts as scale * identity and Pg as identity, so the initial scores
+equal the table's (<W h, E[s] + G[s]> with W = scale * identity).
+``identity_l2`` adds the gradient of (identity_l2 / 2) * ||M - M0||^2 for
+each of W, Pc and Pg: a pull towards the initial matrices M0, which keeps
+the 384x384 (or 768x768) projections near a temperature-scaled cosine when
+the data are few.
 """
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
@@ -41,6 +55,8 @@ def build_wsd_scorer_v1(
     scale: float = 10.0,
     prior_weight: float = 0.5,
     train_senses: bool = False,
+    gloss_projection: bool = False,
+    identity_l2: float = 0.0,
 ) -> Model[WSDBatch, Floats1d]:
     """Score the candidate senses of target spans (see the module doc).
 
@@ -50,20 +66,34 @@ def build_wsd_scorer_v1(
     prior_weight: initial weight of the sense-frequency log prior.
     train_senses: update the sense table E (else only W, b, the prior weight
         and the tok2vec's mix learn).
+    gloss_projection: score the gloss embeddings G (param "G", [nS, width],
+        fixed) apart from E, through learned projections Pc (of the target)
+        and Pg (of the gloss), [width, width] each (see the module doc).
+    identity_l2: the weight of an L2 pull of W (and Pc, Pg) towards their
+        initial values; 0 = none.
 
     Set the number of senses before initialize, `model.set_dim("nS", n)`;
-    initialize makes E zeros: give it its rows after, with
+    initialize makes E (and G) zeros: give them their rows after, with
     `model.set_param("E", E)` ([nS, width]).
     Output: one score per candidate, concatenated in input order.
     """
+    params = {"W": None, "E": None, "b": None, "lam": None}
+    if gloss_projection:
+        params.update({"G": None, "Pc": None, "Pg": None})
     model = Model(
         "wsd_scorer",
         forward,
         init=init,
         layers=[tok2vec],
         dims={"nI": None, "nO": None, "nS": None},
-        params={"W": None, "E": None, "b": None, "lam": None},
-        attrs={"scale": scale, "prior_weight": prior_weight, "train_senses": train_senses},
+        params=params,
+        attrs={
+            "scale": scale,
+            "prior_weight": prior_weight,
+            "train_senses": train_senses,
+            "gloss_projection": gloss_projection,
+            "identity_l2": identity_l2,
+        },
     )
     model.set_ref("tok2vec", tok2vec)
     return model
@@ -81,6 +111,16 @@ def init(model: Model, X: Optional[WSDBatch] = None, Y=None) -> None:
     model.set_param("E", ops.alloc2f(n_senses, width))
     model.set_param("b", ops.alloc1f(n_senses))
     model.set_param("lam", ops.asarray1f([model.attrs["prior_weight"]]))
+    if model.attrs["gloss_projection"]:
+        model.set_param("G", ops.alloc2f(n_senses, width))
+        model.set_param("Pc", ops.asarray2f(numpy.eye(width, dtype="f") * model.attrs["scale"]))
+        model.set_param("Pg", ops.asarray2f(numpy.eye(width, dtype="f")))
+
+
+def initial_value(model: Model, name: str):
+    """What init set a projection to (the target of the identity pull)."""
+    scale = 1.0 if name == "Pg" else model.attrs["scale"]
+    return model.ops.asarray2f(numpy.eye(model.get_dim("nO"), dtype="f") * scale)
 
 
 def forward(model: Model, batch: WSDBatch, is_train: bool) -> Tuple[Floats1d, callable]:
@@ -109,6 +149,14 @@ def forward(model: Model, batch: WSDBatch, is_train: bool) -> Tuple[Floats1d, ca
     Ec = E[rows] if batch.sense_rows is None else ops.asarray2f(batch.sense_rows)  # [n_c, nO]
     Qc = Q[t_idx]  # [n_c, nO]
     scores = (Qc * Ec).sum(axis=1) + b[rows] + lam[0] * prior
+    projected = model.attrs["gloss_projection"]
+    if projected:
+        Pc, Pg = model.get_param("Pc"), model.get_param("Pg")  # [k, nI], [k, nO]
+        Gc = model.get_param("G")[rows]  # [n_c, nO]
+        Qg = Xn @ Pc.T  # [n_t, k]
+        Gp = Gc @ Pg.T  # [n_c, k]
+        Qgc = Qg[t_idx]  # [n_c, k]
+        scores = scores + (Qgc * Gp).sum(axis=1)
 
     def backprop(d_scores: Floats1d) -> List[Doc]:
         d_scores = ops.asarray1f(d_scores)
@@ -124,6 +172,16 @@ def forward(model: Model, batch: WSDBatch, is_train: bool) -> Tuple[Floats1d, ca
         xp.add.at(dQ, t_idx, d_scores[:, None] * Ec)
         model.inc_grad("W", dQ.T @ Xn)
         dXn = dQ @ W  # [n_t, nI]
+        if projected:
+            dQg = xp.zeros_like(Qg)
+            xp.add.at(dQg, t_idx, d_scores[:, None] * Gp)
+            model.inc_grad("Pc", dQg.T @ Xn)
+            model.inc_grad("Pg", (d_scores[:, None] * Qgc).T @ Gc)
+            dXn += dQg @ Pc
+        pull = model.attrs["identity_l2"]
+        if pull:
+            for name in ("W", "Pc", "Pg") if projected else ("W",):
+                model.inc_grad(name, pull * (model.get_param(name) - initial_value(model, name)))
         dX = (dXn - Xn * (dXn * Xn).sum(axis=1, keepdims=True)) / norms
         dH = [ops.alloc2f(*h.shape) for h in H]
         for i, (d, start, end) in enumerate(batch.targets):

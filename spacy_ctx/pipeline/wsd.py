@@ -30,6 +30,8 @@ DEFAULT_WSD_MODEL = """
 scale = 10.0
 prior_weight = 0.5
 train_senses = false
+gloss_projection = false
+identity_l2 = 0.0
 
 [model.tok2vec]
 @architectures = "spacy_ctx.CtxListener.v1"
@@ -323,6 +325,7 @@ class CtxWSD(TrainablePipe):
         nlp: Optional[Language] = None,
         wordnet_path: Optional[str] = None,
         extra_senses: Union[str, Iterable[str], None] = None,
+        gloss_cache: Union[str, Path, None] = None,
     ) -> None:
         """Read WordNet (wordnet_path, else the component's, else nltk's
         corpus), keep what prediction needs of it, make the sense table from
@@ -336,7 +339,11 @@ class CtxWSD(TrainablePipe):
             "all" = every key of WordNet (206,949; the glosses of all
             117,659 synsets then take long to encode). A lemma gets the
             model only when all its candidates have rows, so give whole
-            lemmas (e.g. ``candidates(lemma, pos)``)."""
+            lemmas (e.g. ``candidates(lemma, pos)``).
+        gloss_cache: a folder for the gloss embeddings, reused by any later
+            initialisation with the same encoder (settings and weights) and
+            listener (layers and mix weights); the glosses it lacks are
+            encoded and added (see senses/gloss_cache.py). None = no cache."""
         validate_get_examples(get_examples, "CtxWSD.initialize")
         if wordnet_path is not None:
             self.cfg["wordnet_path"] = str(wordnet_path)
@@ -362,12 +369,16 @@ class CtxWSD(TrainablePipe):
             raise SpacyCtxError(Errors.E105.format(weight=weight))
         self._cross_rows = None
         if self.cfg["init_from_data"] or weight:
-            E, self._cross_rows = initial_sense_table(
+            table = initial_sense_table(
                 self.model.get_ref("tok2vec"), encoder, nlp, self.senses, wordnet, get_examples,
                 spans_key=self.cfg["spans_key"], gloss_weight=weight, from_data=self.cfg["init_from_data"],
                 cross_fit=self.cfg["cross_fit"] and not self.model.attrs["train_senses"],
+                separate_glosses=self.model.attrs.get("gloss_projection", False), gloss_cache=gloss_cache,
             )
-            self.model.set_param("E", self.model.ops.asarray2f(E))
+            self.model.set_param("E", self.model.ops.asarray2f(table.E))
+            if table.glosses is not None:
+                self.model.set_param("G", self.model.ops.asarray2f(table.glosses))
+            self._cross_rows = table.cross_rows
 
     def score(self, examples: Iterable[Example], **kwargs) -> Dict[str, float]:
         """The framework's P/R/F1, and F1 on the MFS and LFS instances (gold

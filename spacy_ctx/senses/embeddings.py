@@ -12,7 +12,8 @@ import zlib
 from collections import defaultdict
 from functools import partial
 from itertools import islice
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from pathlib import Path
+from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Union
 
 import numpy
 from spacy.tokens import Doc
@@ -20,6 +21,7 @@ from spacy.training import Example
 from thinc.api import Model
 from tqdm import tqdm
 
+from .gloss_cache import GlossCache
 from .targets import gold_targets
 from .wordnet import WordNetInventory
 
@@ -81,29 +83,44 @@ def gloss_table(
     senses: Sequence[str],
     wordnet: WordNetInventory,
     batch_size: int = 256,
+    cache: Optional[GlossCache] = None,
 ) -> numpy.ndarray:
     """Unit gloss embeddings, [len(senses), width]: tok2vec's vectors of each
     sense's ``gloss_text``, averaged over its tokens, after the encoder's own
     pipe (not its frozen cache: glosses are not training docs). Senses of
     one synset share a text, which is encoded once; a sense without a gloss
-    has a zero row."""
+    has a zero row.
+
+    cache: rows of texts encoded before by the same encoder and listener
+    state (see senses/gloss_cache.py); only the texts it lacks are encoded,
+    then added to it. With a cache every row is its float16 value, so the
+    first and later tables are equal."""
     texts: Dict[str, List[int]] = defaultdict(list)
     for i, key in enumerate(senses):
         text = wordnet.gloss_text(key)
         if text:
             texts[text].append(i)
     G = numpy.zeros((len(senses), tok2vec.get_dim("nO")), dtype="f")
+    known = cache.read(texts) if cache is not None else {}
+    for text, row in known.items():
+        G[texts[text]] = row
     # Sorted by length so that each encoder batch pads little.
-    ordered = sorted(texts, key=len)
+    ordered = sorted((text for text in texts if text not in known), key=len)
     # Minutes for a SemCor-sized table: show progress on a terminal.
     bar = tqdm(total=len(ordered), desc="Encoding WordNet glosses", unit="gloss", disable=None, leave=False)
+    new: Dict[str, numpy.ndarray] = {}
     for start in range(0, len(ordered), batch_size):
         chunk = ordered[start : start + batch_size]
         docs = list(encoder.pipe((make_doc(text) for text in chunk), batch_size=len(chunk)))
         for text, vectors in zip(chunk, tok2vec.predict(docs)):
-            G[texts[text]] = _unit(tok2vec.ops.to_numpy(vectors).mean(axis=0))
+            new[text] = _unit(tok2vec.ops.to_numpy(vectors).mean(axis=0))
         bar.update(len(chunk))
     bar.close()
+    if cache is not None:
+        cache.add(new)
+        new = {text: row.astype("float16") for text, row in new.items()}
+    for text, row in new.items():
+        G[texts[text]] = row
     return G
 
 
@@ -154,6 +171,16 @@ class SensePropagator:
         return self.lexname_vec.get(synset.lexname())
 
 
+class SenseTable(NamedTuple):
+    """ctx_wsd's starting tables: E [nS, width]; the gloss embeddings G
+    [nS, width] when they are kept apart from E (else None, and E holds
+    them); the cross-fitted rows [2, nS, width] float16, or None."""
+
+    E: numpy.ndarray
+    glosses: Optional[numpy.ndarray]
+    cross_rows: Optional[numpy.ndarray]
+
+
 def initial_sense_table(
     tok2vec: Model,
     encoder,
@@ -166,23 +193,29 @@ def initial_sense_table(
     gloss_weight: float,
     from_data: bool,
     cross_fit: bool,
-) -> Tuple[numpy.ndarray, Optional[numpy.ndarray]]:
+    separate_glosses: bool = False,
+    gloss_cache: Optional[Union[str, Path]] = None,
+) -> SenseTable:
     """ctx_wsd's starting sense table [nS, width]: `gloss_weight` times the
-    gloss embeddings (first: the slow part), plus the training means
-    (`from_data`). With `cross_fit`, also the tables each half of the
+    gloss embeddings (first: the slow part; read from `gloss_cache`, a
+    folder, where it holds them), plus the training means (`from_data`).
+    With `separate_glosses`, the weighted glosses are returned apart and E
+    holds the means only. With `cross_fit`, also the tables each half of the
     training data trains against, [2, nS, width] in float16: fold k's rows
     hold the means of the other fold, so no instance is scored against a
     row made from itself."""
-    E = numpy.zeros((len(senses), tok2vec.get_dim("nO")), dtype="f")
+    G = numpy.zeros((len(senses), tok2vec.get_dim("nO")), dtype="f")
     if gloss_weight:
-        E += gloss_weight * gloss_table(tok2vec, encoder, nlp.make_doc, senses, wordnet)
+        cache = GlossCache.for_listener(gloss_cache, nlp, encoder, tok2vec) if gloss_cache else None
+        G += gloss_weight * gloss_table(tok2vec, encoder, nlp.make_doc, senses, wordnet, cache=cache)
+    E, glosses = (numpy.zeros_like(G), G) if separate_glosses else (G, None)
     if not from_data:
-        return E, None
+        return SenseTable(E, glosses, None)
     means = partial(mean_sense_table, tok2vec, senses=senses, wordnet=wordnet, spans_key=spans_key, encoder=encoder)
     cross_rows = None
     if cross_fit:
         cross_rows = numpy.stack([E + means(eg for eg in get_examples() if fold(eg) != k) for k in (0, 1)]).astype("float16")
-    return E + means(get_examples()), cross_rows
+    return SenseTable(E + means(get_examples()), glosses, cross_rows)
 
 
 def fold(eg: Example) -> int:

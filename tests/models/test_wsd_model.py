@@ -15,14 +15,16 @@ from ..util import to_numpy
 N_LAYERS, WIDTH = 2, 4
 
 
-def make_model(n_senses=5, train_senses=True):
+def make_model(n_senses=5, train_senses=True, **settings):
     tok2vec = build_ctx_listener_v1(grad_factor=0.0, mix_dropout=0.0)
     tok2vec.connect(N_LAYERS, WIDTH, list(range(N_LAYERS)))
-    model = build_wsd_scorer_v1(tok2vec, scale=2.0, prior_weight=0.5, train_senses=train_senses)
+    model = build_wsd_scorer_v1(tok2vec, scale=2.0, prior_weight=0.5, train_senses=train_senses, **settings)
     model.set_dim("nS", n_senses)
     model.initialize()
     rng = numpy.random.default_rng(0)
     model.set_param("E", model.ops.asarray2f(rng.normal(size=(n_senses, WIDTH)).astype("f")))
+    if settings.get("gloss_projection"):
+        model.set_param("G", model.ops.asarray2f(rng.normal(size=(n_senses, WIDTH)).astype("f")))
     return model
 
 
@@ -56,9 +58,26 @@ def test_forward_matches_the_formula():
     assert scores.shape == (5,)
 
 
-@pytest.mark.parametrize("param", ["W", "E", "b", "lam"])
-def test_gradients_match_finite_differences(param):
-    model, batch = make_model(), make_batch()
+@pytest.mark.parametrize(
+    "param,settings",
+    [(p, {}) for p in ("W", "E", "b", "lam")]
+    + [(p, {"gloss_projection": True}) for p in ("W", "Pc", "Pg", "b")]
+    + [(p, {"gloss_projection": True, "identity_l2": 0.3}) for p in ("W", "Pc", "Pg")],
+)
+def test_gradients_match_finite_differences(param, settings):
+    """The loss is weights @ scores (+ the pull's (l2 / 2) ||M - M0||^2)."""
+    model, batch = make_model(**settings), make_batch()
+    rng = numpy.random.default_rng(2)
+    for name in ("W", "Pc", "Pg"):  # away from the initial matrices, so the pull acts
+        if model.has_param(name):
+            model.set_param(name, model.get_param(name) + model.ops.asarray2f(rng.normal(size=(WIDTH, WIDTH)).astype("f")))
+    l2 = settings.get("identity_l2", 0.0)
+    initial = {"W": 2.0 * numpy.eye(WIDTH), "Pc": 2.0 * numpy.eye(WIDTH), "Pg": numpy.eye(WIDTH)}
+
+    def loss():
+        pull = sum(((to_numpy(model.get_param(n)) - initial[n]) ** 2).sum() for n in initial if model.has_param(n))
+        return float(model.predict(batch) @ weights) + 0.5 * l2 * pull
+
     weights = model.ops.asarray1f([1.0, -2.0, 0.5, 3.0, -1.0])
     scores, backprop = model.begin_update(batch)
     backprop(weights)
@@ -69,9 +88,9 @@ def test_gradients_match_finite_differences(param):
         for sign in (1, -1):
             value[index] += sign * eps
             if sign == 1:
-                up = float(model.predict(batch) @ weights)
+                up = loss()
             else:
-                down = float(model.predict(batch) @ weights)
+                down = loss()
             value[index] -= sign * eps
         assert grad[index] == pytest.approx((up - down) / (2 * eps), rel=1e-2, abs=1e-3)
 
@@ -96,7 +115,9 @@ def test_python_defaults_are_the_shipped_config_defaults(root):
         for name, param in inspect.signature(build_wsd_scorer_v1).parameters.items()
         if param.default is not inspect.Parameter.empty
     }
-    assert defaults == {"scale": 10.0, "prior_weight": 0.5, "train_senses": False}
+    assert defaults == {
+        "scale": 10.0, "prior_weight": 0.5, "train_senses": False, "gloss_projection": False, "identity_l2": 0.0,
+    }
     shipped = Config().from_disk(root / "configs" / "wsd.cfg")["components"]["ctx_wsd"]["model"]
     for block in (Config().from_str(DEFAULT_WSD_MODEL)["model"], shipped):
         assert {name: block[name] for name in defaults} == defaults
@@ -130,3 +151,43 @@ def test_given_sense_rows_replace_the_table_and_get_no_gradient():
     backprop(model.ops.asarray1f(numpy.ones_like(plain)))
     assert not model.has_grad("E")
     assert to_numpy(model.get_grad("W")).any()
+
+
+def test_gloss_projection_starts_at_the_scores_of_the_summed_table():
+    """Pc = scale * identity and Pg = identity: <W h, E[s]> + <Pc h, Pg G[s]>
+    is <W h, E[s] + G[s]>, the score of a table holding the glosses."""
+    projected, batch = make_model(gloss_projection=True), make_batch()
+    summed = make_model()
+    E, G = to_numpy(projected.get_param("E")), to_numpy(projected.get_param("G"))
+    summed.set_param("E", summed.ops.asarray2f(E + G))
+    numpy.testing.assert_allclose(to_numpy(projected.predict(batch)), to_numpy(summed.predict(batch)), rtol=1e-5, atol=1e-5)
+    numpy.testing.assert_array_equal(to_numpy(projected.get_param("Pc")), 2.0 * numpy.eye(WIDTH))
+    numpy.testing.assert_array_equal(to_numpy(projected.get_param("Pg")), numpy.eye(WIDTH))
+
+
+def test_the_identity_pull_adds_l2_times_the_distance_from_the_start():
+    """With identity_l2, W's gradient is the scores' plus l2 * (W - scale * I)."""
+    grads = {}
+    for l2 in (0.0, 0.25):
+        model, batch = make_model(identity_l2=l2), make_batch()
+        W = to_numpy(model.get_param("W")) + numpy.arange(WIDTH * WIDTH, dtype="f").reshape(WIDTH, WIDTH) / 10
+        model.set_param("W", model.ops.asarray2f(W))
+        scores, backprop = model.begin_update(batch)
+        backprop(model.ops.asarray1f([1.0, -2.0, 0.5, 3.0, -1.0]))
+        grads[l2] = to_numpy(model.get_grad("W")).copy()
+    numpy.testing.assert_allclose(grads[0.25] - grads[0.0], 0.25 * (W - 2.0 * numpy.eye(WIDTH)), rtol=1e-5, atol=1e-6)
+
+
+def test_the_gloss_table_is_fixed_and_the_projections_save_and_load():
+    model, batch = make_model(gloss_projection=True, train_senses=False), make_batch()
+    G = to_numpy(model.get_param("G")).copy()
+    scores, backprop = model.begin_update(batch)
+    backprop(model.ops.xp.ones_like(scores))
+    assert not model.has_grad("G") and model.has_grad("Pc") and model.has_grad("Pg")
+    model.finish_update(Adam(0.1))
+    numpy.testing.assert_array_equal(to_numpy(model.get_param("G")), G)
+    assert not numpy.allclose(to_numpy(model.get_param("Pg")), numpy.eye(WIDTH))
+    copy = make_model(gloss_projection=True).from_bytes(model.to_bytes())
+    for name in ("W", "E", "G", "Pc", "Pg", "b", "lam"):
+        numpy.testing.assert_array_equal(to_numpy(copy.get_param(name)), to_numpy(model.get_param(name)))
+    numpy.testing.assert_array_equal(to_numpy(copy.predict(batch)), to_numpy(model.predict(batch)))

@@ -313,3 +313,45 @@ def test_extra_senses_let_the_model_score_an_unseen_lemma(wordnet_path, wsd_corp
     doc = nlp.get_pipe("ctx_encoder")(doc)
     _, scored, decided = plan_batch([doc], [find_targets(doc, "wsd", wsd.inventory)], wsd.inventory, wsd._rows)
     assert [keys for _, _, keys in scored] == [dog] and not decided
+
+
+def test_gloss_projection_trains_saves_and_loads(wordnet_path, wsd_corpus, tmp_path):
+    """The scorer's gloss projection (with the identity pull): the glosses
+    sit apart from E in a fixed table G, the loss falls over a few steps on
+    the sample, and a saved pipeline predicts the same after spacy.load.
+    The gloss cache is an [initialize] setting, as spacy train passes it."""
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ctx_encoder")
+    nlp.add_pipe("ctx_wsd", config={"wordnet_path": wordnet_path, "model": {"gloss_projection": True, "identity_l2": 0.01}})
+    nlp.config["initialize"]["components"]["ctx_wsd"] = {"gloss_cache": str(tmp_path / "glosses")}
+    train = list(wsd_corpus["train"](nlp))
+    optimizer = nlp.initialize(lambda: train)
+    assert len(list((tmp_path / "glosses").iterdir())) == 1
+    wsd = nlp.get_pipe("ctx_wsd")
+    G = wsd.model.ops.to_numpy(wsd.model.get_param("G"))
+    numpy.testing.assert_allclose(numpy.linalg.norm(G, axis=1).mean(), 1.0, atol=0.02)  # gloss_weight 1 times unit rows
+    Pc0 = wsd.model.ops.to_numpy(wsd.model.get_param("Pc")).copy()
+    optimizer.learn_rate = 0.01
+    history = []
+    for _ in range(8):
+        losses = {}
+        nlp.update(train, sgd=optimizer, losses=losses)
+        history.append(losses["ctx_wsd"])
+    assert history[-1] < 0.7 * history[0]
+    assert not numpy.allclose(wsd.model.ops.to_numpy(wsd.model.get_param("Pc")), Pc0)
+    numpy.testing.assert_array_equal(wsd.model.ops.to_numpy(wsd.model.get_param("G")), G)
+
+    nlp.to_disk(tmp_path / "wsd")
+    loaded = spacy.load(tmp_path / "wsd")
+    assert loaded.get_pipe("ctx_wsd").model.attrs["gloss_projection"] is True
+    for name in ("Pc", "Pg", "G", "W"):
+        numpy.testing.assert_array_equal(
+            loaded.get_pipe("ctx_wsd").model.get_param(name), wsd.model.get_param(name)
+        )
+    docs1, _ = dev_docs(nlp, wsd_corpus)
+    docs2, _ = dev_docs(loaded, wsd_corpus)
+    assert [s.label_ for d in docs1 for s in d.spans["wsd"]] == [s.label_ for d in docs2 for s in d.spans["wsd"]]
+    numpy.testing.assert_allclose(
+        [t._.sense_score for d in docs1 for t in d if t._.sense], [t._.sense_score for d in docs2 for t in d if t._.sense],
+        rtol=1e-5,
+    )
