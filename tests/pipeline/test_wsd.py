@@ -239,8 +239,11 @@ def test_spacy_train_runs_the_wsd_config(root, wordnet_path, tmp_path):
         "training.max_steps": 10,
         "training.max_epochs": 0,
         "training.eval_frequency": 5,
+        "initialize.components.ctx_wsd.gloss_cache": str(tmp_path / "glosses"),
     }
     spacy_train(root / "configs" / "wsd.cfg", tmp_path, overrides=overrides, use_gpu=-1)
+    (cache,) = (tmp_path / "glosses").iterdir()  # the glosses of one encoder and listener
+    assert (cache / "rows.npy").exists() and (cache / "texts.json").exists()
     meta = srsly.read_json(tmp_path / "model-last" / "meta.json")
     assert {"wsd_p", "wsd_r", "wsd_f"} <= set(meta["performance"])
     assert meta["performance"]["wsd_f"] > 0.3  # far above chance among the candidates
