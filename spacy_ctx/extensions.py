@@ -3,7 +3,11 @@
 Storage, per Doc (it survives pickling and `DocBin(store_user_data=True)`):
 - `doc._.ctx_layers`: [n_stored_layers, n_tokens, width], float32 or float16;
 - `doc._.ctx_layer_ids`: which encoder layers those are;
-- `doc.tensor`: the encoder's scalar mix, [n_tokens, width], float32.
+- `doc.tensor`: the encoder's scalar mix, [n_tokens, width], float32: the
+  sentence-level mix, which doc and span vectors read;
+- `doc._.ctx_token_mix`: the token mix, [n_tokens, width], float32, which
+  token vectors read (None on docs annotated before it existed: token
+  vectors then read `doc.tensor`).
 
 Everything else is a view computed from those. DocBin does not store
 `doc.tensor`: `spacy_ctx.embed.writers.DocBinWriter` copies the mix into `doc._.ctx_mix`
@@ -33,9 +37,15 @@ def _token_layers(token: Token):
     return None if layers is None else layers[:, token.i]
 
 
+def _token_rows(doc: Doc):
+    """What token vectors read: the token mix, or doc.tensor without one."""
+    rows = doc._.ctx_token_mix
+    return doc.tensor if rows is None else rows
+
+
 def _token_vector(token: Token):
-    tensor = token.doc.tensor
-    return tensor[token.i] if tensor.size else None
+    rows = _token_rows(token.doc)
+    return rows[token.i] if rows.size else None
 
 
 def _mean_rows(rows, n: int):
@@ -51,6 +61,7 @@ def register_extensions(force: bool = False) -> None:
     Doc.set_extension("ctx_layers", default=None, force=force)
     Doc.set_extension("ctx_layer_ids", default=None, force=force)
     Doc.set_extension("ctx_mix", default=None, force=force)
+    Doc.set_extension("ctx_token_mix", default=None, force=force)
     Doc.set_extension("ctx_vector", getter=_doc_vector, force=force)
     Span.set_extension("ctx_layers", getter=_span_layers, force=force)
     Span.set_extension("ctx_vector", getter=_span_vector, force=force)
@@ -59,8 +70,10 @@ def register_extensions(force: bool = False) -> None:
 
 
 # The user hooks route .vector, .vector_norm, .has_vector and .similarity
-# through the mix even when the vocab has static vectors. They are module-level
-# functions so that a Doc carrying them can still be pickled.
+# through the mixes even when the vocab has static vectors: tokens read the
+# token mix, docs and spans (sentences are spans) the sentence mix in
+# doc.tensor. They are module-level functions so that a Doc carrying them can
+# still be pickled.
 
 
 def _require_tensor(doc: Doc) -> None:
@@ -72,7 +85,7 @@ def _vector_of(obj) -> numpy.ndarray:
     doc = obj if isinstance(obj, Doc) else obj.doc
     _require_tensor(doc)
     if isinstance(obj, Token):
-        return doc.tensor[obj.i]
+        return _token_rows(doc)[obj.i]
     rows = doc.tensor if isinstance(obj, Doc) else doc.tensor[obj.start : obj.end]
     if not len(rows):
         return numpy.zeros(doc.tensor.shape[-1] if doc.tensor.ndim == 2 else 0, "f")
@@ -84,6 +97,8 @@ def _vector_norm(obj) -> float:
 
 
 def _has_vector(obj) -> bool:
+    if isinstance(obj, Token):
+        return bool(_token_rows(obj.doc).size)
     doc = obj if isinstance(obj, Doc) else obj.doc
     return bool(doc.tensor.size)
 
@@ -113,7 +128,8 @@ def restore_doc(doc: Doc) -> Doc:
 
 def set_vector_hooks(doc: Doc) -> None:
     """Make `.vector`, `.vector_norm`, `.has_vector` and `.similarity()` of the
-    doc, its spans and tokens use the contextual mix in `doc.tensor`.
+    doc and its spans use the contextual mix in `doc.tensor`, and those of its
+    tokens the token mix in `doc._.ctx_token_mix` (`doc.tensor` without one).
 
     The ctx_encoder calls this on every doc it annotates. Hooks are not stored
     by DocBin or `Doc.to_bytes`: call it again after loading such docs if the

@@ -63,6 +63,10 @@ class EncoderErrors:
         "load_model(), or encode a doc first."
     )
     E015 = "ctx_encoder has no labels: it has no add_label."
+    E016 = (
+        "'{setting}' is an empty list: give at least one layer, or null for "
+        "{default}."
+    )
 
     # E020-E039: finding, loading and saving Hugging Face encoders.
     E020 = (

@@ -1,4 +1,5 @@
-"""The ctx_encoder component: every layer's token vectors and a scalar mix."""
+"""The ctx_encoder component: every layer's token vectors, a scalar mix for
+sentences and a mix of its own for tokens."""
 import warnings
 from itertools import islice
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence
@@ -20,7 +21,7 @@ from ..models.types import DocLayers, LayerRequest
 from ..normalizer import Normalizer
 from ..training.depths import register_encoder
 from ..util import normalize_layers
-from .annotate import Annotation, bind_annotation
+from .annotate import Annotation, bind_annotation, token_layers
 from .frozen_cache import FrozenCache
 from .gradients import ListenerGradients
 from .listeners import ListenedTo
@@ -40,9 +41,10 @@ lora = null
 mixed_precision = false
 """
 
-# The inference mix: the top layer alone. It is what all-MiniLM-L6-v2 was
-# trained to pool, and it scored best on STS-B dev of every layer and mix
-# (docs/similarity.md); the heads keep their own mixes.
+# The inference mix (sentence level): the top layer alone. It is what
+# all-MiniLM-L6-v2 and all-mpnet-base-v2 were trained to pool, and it scored
+# best on STS-B train of every layer and mix on both (docs/similarity.md);
+# token-level vectors read `token_layers`; the heads keep their own mixes.
 DEFAULT_MIX_CONFIG = """
 [model]
 @architectures = "spacy_ctx.ScalarMix.v1"
@@ -64,6 +66,7 @@ register_extensions()
     default_config={
         "model": Config().from_str(DEFAULT_ENCODER_CONFIG)["model"],
         "mix": Config().from_str(DEFAULT_MIX_CONFIG)["model"],
+        "token_layers": None,
         "store_layers": None,
         "store_dtype": "float32",
         "vector_hooks": True,
@@ -78,6 +81,7 @@ def make_ctx_encoder(
     name: str,
     model: Model,
     mix: Model,
+    token_layers: Optional[List[int]],
     store_layers: Optional[List[int]],
     store_dtype: str,
     vector_hooks: bool,
@@ -86,11 +90,19 @@ def make_ctx_encoder(
     min_batch_words: int,
 ) -> "CtxEncoder":
     """Create a ctx_encoder: run a contextual encoder (transformer or ELMo)
-    and store its layers, and their scalar mix, on every Doc.
+    and store its layers and their two mixes (sentences, tokens) on every
+    Doc.
 
     model: encoder, Docs -> one [n_layers, n_tokens, width] array per doc.
-    mix: the inference scalar mix (spacy_ctx.ScalarMix.v1) that fills
-        doc.tensor, token.vector and ctx_vector. Saved with the pipeline.
+    mix: the inference scalar mix (spacy_ctx.ScalarMix.v1), sentence level:
+        it fills doc.tensor, which doc.vector, span.vector, their
+        .similarity() and ctx_vector read. Saved with the pipeline; its
+        settings in the config win over the saved ones.
+    token_layers: the layers whose plain mean token.vector,
+        token.similarity() and token._.ctx_vector read (doc._.ctx_token_mix).
+        None = by the encoder's depth: layer round(depth / 3) and the top
+        layer (`token_layers_by_depth`), which beat the top layer alone on
+        word similarity; the top layer is best for sentences.
     store_layers: the layers kept in doc._.ctx_layers (None = all).
     store_dtype: "float32" or "float16" for doc._.ctx_layers.
     vector_hooks: route .vector/.similarity through the mix with user hooks,
@@ -100,7 +112,8 @@ def make_ctx_encoder(
         store_dtype, only the layers that listeners mix).
     normalize: correct the mix with the normalizer fitted by
         `python -m spacy_ctx fit-normalizer` (and saved with the component),
-        so ctx_vector, token.vector and .similarity() use the corrected space.
+        so doc.tensor, doc.vector and .similarity() of docs and spans use the
+        corrected space (the token mix is not corrected).
     min_batch_words: in nlp.pipe, pool nlp.pipe's batches until they hold
         at least this many words, and encode them together: the encoder
         sorts a batch's windows by length into forward batches, and a small
@@ -112,6 +125,7 @@ def make_ctx_encoder(
         model,
         mix,
         name=name,
+        token_layers=token_layers,
         store_layers=store_layers,
         store_dtype=store_dtype,
         vector_hooks=vector_hooks,
@@ -139,6 +153,7 @@ class CtxEncoder(ListenedTo, SavedEncoder, TrainablePipe):
         mix: Model,
         name: str = "ctx_encoder",
         *,
+        token_layers: Optional[List[int]] = None,
         store_layers: Optional[List[int]] = None,
         store_dtype: str = "float32",
         vector_hooks: bool = True,
@@ -150,12 +165,19 @@ class CtxEncoder(ListenedTo, SavedEncoder, TrainablePipe):
             raise SpacyCtxError(Errors.E005.format(dtype=store_dtype))
         if isinstance(min_batch_words, bool) or not isinstance(min_batch_words, int) or min_batch_words < 0:
             raise SpacyCtxError(Errors.E040.format(setting="min_batch_words", allowed="an integer >= 0", value=repr(min_batch_words)))
+        for setting, layers, default in (
+            ("token_layers", token_layers, "the depth rule"),
+            ("mix.layers", mix.attrs.get("layers"), "every layer"),
+        ):
+            if layers is not None and not len(layers):
+                raise SpacyCtxError(Errors.E016.format(setting=f"components.{name}.{setting}", default=default))
         install_fork_hooks()
         self.vocab = vocab
         self.model = model
         self.mix = mix
         self.name = name
         self.cfg = {
+            "token_layers": None if token_layers is None else list(token_layers),
             "store_layers": store_layers,
             "store_dtype": store_dtype,
             "vector_hooks": vector_hooks,
@@ -187,6 +209,13 @@ class CtxEncoder(ListenedTo, SavedEncoder, TrainablePipe):
         """Width of each layer's token vectors."""
         self._require_bound()
         return int(self.model.get_dim("nO"))
+
+    @property
+    def token_layers(self) -> List[int]:
+        """The layers of the token mix, as positive indices (the setting, or
+        the depth rule's when it is None)."""
+        self._require_bound()
+        return token_layers(self.cfg, self.n_layers, self.name)
 
     @property
     def store_layers(self) -> List[int]:
@@ -266,7 +295,8 @@ class CtxEncoder(ListenedTo, SavedEncoder, TrainablePipe):
         return self._encode(list(docs), LayerRequest())
 
     def set_annotations(self, docs: Sequence[Doc], layers: DocLayers) -> None:
-        """Store the kept layers in doc._.ctx_layers and the mix in doc.tensor.
+        """Store the kept layers in doc._.ctx_layers, the mix in doc.tensor
+        and the token mix in doc._.ctx_token_mix.
 
         layers: what `predict` returned for `docs` (every layer).
         """

@@ -1,14 +1,19 @@
 """Saving and loading the ctx_encoder: its cfg, the encoder model, the
 inference mix and the normalizer."""
 from pathlib import Path
-from typing import Dict, Optional, Union
+from typing import Callable, Dict, Optional, Union
 
 import srsly
 from spacy import util
 from thinc.api import Model
 
 from ..normalizer import Normalizer
+from ..util import normalize_layers
 from .frozen_cache import FrozenCache
+
+# The mix's settings that define its parameters: when one in the config
+# differs from the saved mix's, the mix starts anew from the config.
+MIX_PARAM_SETTINGS = ("layers", "initial_weights", "initial_gamma")
 
 
 class SavedEncoder:
@@ -17,6 +22,11 @@ class SavedEncoder:
     A subclass has `cfg`, `model`, `mix`, `normalizer` and `frozen_cache`, and
     implements `load_model` and `_bind`, which loading the encoder's weights
     calls to bind the component to them.
+
+    The pipeline's config.cfg built the component and stays the source of
+    truth (a user may edit it, or override it in `spacy.load(path,
+    config=...)`): the saved cfg only fills gaps, and the saved mix brings
+    back its weights only where the config's mix settings are the saved ones.
     """
 
     cfg: Dict
@@ -46,7 +56,7 @@ class SavedEncoder:
         deserialize = {
             "cfg": lambda b: self._merge_cfg(srsly.json_loads(b)),
             "model": self._load_model_bytes,
-            "mix": lambda b: self.mix.from_bytes(b),
+            "mix": lambda b: self._load_mix(lambda: self.mix.from_bytes(b)),
             "normalizer": self._load_normalizer,
         }
         util.from_bytes(bytes_data, deserialize, exclude)
@@ -67,7 +77,7 @@ class SavedEncoder:
         deserialize = {
             "cfg": lambda p: self._merge_cfg(srsly.read_json(p)),
             "model": lambda p: self._load_model_bytes(p.read_bytes()),
-            "mix": lambda p: self.mix.from_disk(p),
+            "mix": lambda p: self._load_mix(lambda: self.mix.from_disk(p)),
             "normalizer": lambda p: p.exists() and self._load_normalizer(p.read_bytes()),
         }
         util.from_disk(path, deserialize, exclude)
@@ -79,6 +89,19 @@ class SavedEncoder:
         self._loaded = True
         self._bind()
 
+    def _load_mix(self, load: Callable[[], object]) -> None:
+        # thinc restores a model's attrs with its params: put the config's
+        # settings back, and its initial weights where they define others.
+        configured = dict(self.mix.attrs)
+        load()
+        saved = dict(self.mix.attrs)
+        self.mix.attrs.update(configured)
+        n_layers = self.mix.get_dim("nL")
+        if any(_setting(configured, key, n_layers) != _setting(saved, key, n_layers) for key in MIX_PARAM_SETTINGS):
+            self.mix.initialize()
+        if getattr(self, "is_bound", False):
+            self._bind()
+
     def _merge_cfg(self, saved: dict) -> None:
         # The pipeline's config.cfg built this component and stays the source
         # of truth (a user may edit it); the saved cfg only fills gaps.
@@ -87,3 +110,12 @@ class SavedEncoder:
 
     def _load_normalizer(self, data: bytes) -> None:
         self.normalizer = Normalizer.from_bytes(data) if data else None
+
+
+def _setting(attrs: dict, key: str, n_layers: int):
+    """A mix setting, with layer indices made positive so that [-1] and the
+    saved [n_layers - 1] compare equal."""
+    value = attrs.get(key)
+    if key == "layers":
+        return normalize_layers(value, n_layers, "components.ctx_encoder.mix.layers")
+    return value

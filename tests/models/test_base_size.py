@@ -32,6 +32,19 @@ def raw_mpnet(real_mpnet):
     return load_reference(real_mpnet)
 
 
+def test_real_mpnet_tokens_read_layers_4_and_12_and_docs_the_top_layer(mpnet_pipeline):
+    """12 layers: token vectors are the plain mean of layers round(12 / 3) =
+    4 and 12, the best of the word-level measures (docs/similarity.md); doc
+    vectors are the top layer, the best for STS-B."""
+    encoder = mpnet_pipeline.get_pipe("ctx_encoder")
+    assert encoder.token_layers == [4, 12]
+    doc = mpnet_pipeline(TEXTS[0])
+    layers = doc._.ctx_layers
+    assert_allclose(doc[6].vector, (layers[4, 6] + layers[12, 6]) / 2, atol=1e-6)
+    assert_allclose(doc.tensor, layers[12], atol=1e-6)
+    assert_allclose(doc.vector, layers[12].mean(axis=0), atol=1e-6)
+
+
 def test_real_mpnet_packs(mpnet_pipeline):
     transformer = mpnet_pipeline.get_pipe("ctx_encoder").model.layers[0].shims[0].encoder.transformer
     assert transformer.config.model_type == "mpnet" and packable(transformer)

@@ -3,7 +3,7 @@ import numpy
 import pytest
 from numpy.testing import assert_allclose
 
-from spacy_ctx.models.scalar_mix import build_scalar_mix_v1, mix_stored
+from spacy_ctx.models.scalar_mix import build_scalar_mix_v1, mix_stored, token_layers_by_depth
 
 
 def _mix(**kwargs):
@@ -145,3 +145,13 @@ def test_mix_of_stored_layers_equals_the_mix_of_all(layer_norm, dtype):
     got = mix.ops.to_numpy(mix_stored(mix, mix.ops.asarray(X[[0, 2, 3]]), [0, 2, 3], chunk=3))
     assert got.dtype == numpy.float32
     assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "n_layers,expected",
+    # MiniLM-L6, all-mpnet-base-v2 and BERT-base, a 24-layer model, ELMo
+    # (a character CNN and two LSTM layers), a one-layer encoder.
+    [(7, [2, 6]), (13, [4, 12]), (25, [8, 24]), (3, [1, 2]), (2, [0, 1])],
+)
+def test_token_layers_by_depth_are_a_third_of_the_way_up_and_the_top(n_layers, expected):
+    assert token_layers_by_depth(n_layers) == expected

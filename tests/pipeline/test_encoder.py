@@ -43,6 +43,51 @@ def test_default_mix_is_the_top_layer(nlp):
     assert_allclose(everything(TEXTS[0]).tensor, doc._.ctx_layers.mean(axis=0), rtol=1e-5, atol=1e-6)
 
 
+def cosine(a, b):
+    return float(numpy.dot(a, b) / (numpy.linalg.norm(a) * numpy.linalg.norm(b)))
+
+
+def test_tokens_read_layers_2_and_6_and_docs_the_top_layer(nlp):
+    """MiniLM has 6 layers: token-level hooks read the plain mean of layers
+    round(6 / 3) = 2 and 6, doc- and span-level ones the top layer."""
+    a, b = nlp(TEXTS[0]), nlp("She deposited her salary at the bank on Monday.")
+    assert nlp.get_pipe("ctx_encoder").token_layers == [2, 6]
+    words = (a._.ctx_layers[2] + a._.ctx_layers[6]) / 2
+    bank = (b._.ctx_layers[2, 6] + b._.ctx_layers[6, 6]) / 2
+    assert b[6].text == "bank"
+    assert_allclose(a._.ctx_token_mix, words, atol=1e-6)
+    assert_allclose(a[6].vector, words[6], atol=1e-6)
+    assert_allclose(a[6]._.ctx_vector, words[6], atol=1e-6)
+    assert a[6].vector_norm == pytest.approx(float(numpy.linalg.norm(words[6])), rel=1e-5)
+    assert a[6].has_vector
+    assert a[6].similarity(b[6]) == pytest.approx(cosine(words[6], bank), rel=1e-5)
+    top = a._.ctx_layers[6]
+    assert_allclose(a.tensor, top, atol=1e-6)
+    assert_allclose(a.vector, top.mean(axis=0), atol=1e-6)
+    assert_allclose(a[5:7].vector, top[5:7].mean(axis=0), atol=1e-6)
+    assert a.similarity(b) == pytest.approx(cosine(top.mean(axis=0), b._.ctx_layers[6].mean(axis=0)), rel=1e-5)
+    sentence = a[:]
+    assert sentence.similarity(b[:]) == pytest.approx(a.similarity(b), rel=1e-5)
+
+
+def test_token_layers_from_config():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ctx_encoder", config={"token_layers": [-1], "mix": {"layers": [0]}})
+    doc = nlp(TEXTS[0])
+    assert nlp.get_pipe("ctx_encoder").token_layers == [6]
+    assert_allclose(doc[6].vector, doc._.ctx_layers[6, 6], atol=1e-6)
+    assert_allclose(doc.vector, doc._.ctx_layers[0].mean(axis=0), atol=1e-6)
+
+
+def test_docs_without_a_token_mix_read_doc_tensor(nlp):
+    """Docs annotated before the token mix existed (a DocBin of then) have
+    no doc._.ctx_token_mix: token vectors read doc.tensor."""
+    doc = nlp(TEXTS[0])
+    doc._.ctx_token_mix = None
+    assert_allclose(doc[6].vector, doc.tensor[6])
+    assert_allclose(doc[6]._.ctx_vector, doc.tensor[6])
+
+
 @pytest.mark.parametrize("pooling", ["mean", "first", "last", "max"])
 def test_layers_match_raw_transformers(raw_transformer, pooling):
     nlp = spacy.blank("en")
@@ -106,7 +151,7 @@ def test_similarity_is_contextual_even_with_static_vectors():
     a = nlp("the river bank")
     b = nlp("the bank account")
     assert a[2].vector.shape == (384,)
-    assert_allclose(a[2].vector, a.tensor[2])
+    assert_allclose(a[2].vector, a._.ctx_token_mix[2])
     # Static vectors would give exactly 1.0 for bank/bank.
     assert a[2].similarity(b[1]) < 0.99
     assert a.similarity(b) == pytest.approx(
@@ -152,7 +197,7 @@ def test_missing_model_dir_fails_at_initialize():
         nlp.initialize()
 
 
-@pytest.mark.parametrize("config", [{"store_layers": [7]}, {"mix": {"layers": [0, -8]}}])
+@pytest.mark.parametrize("config", [{"store_layers": [7]}, {"mix": {"layers": [0, -8]}}, {"token_layers": [2, 7]}])
 def test_bad_layer_fails_when_the_encoder_loads(config):
     """The encoder's depth is known once its model is loaded (initialize,
     from_disk or first use), and layer settings are checked then."""
@@ -167,6 +212,8 @@ def test_bad_layer_fails_when_the_encoder_loads(config):
     [
         ({"store_dtype": "int8"}, "E005"),
         ({"model": {"pooling": "median"}}, "E004"),
+        ({"token_layers": []}, "E016.*components.ctx_encoder.token_layers"),
+        ({"mix": {"layers": []}}, "E016.*components.ctx_encoder.mix.layers"),
     ],
 )
 def test_bad_config_fails_at_creation(config, match):

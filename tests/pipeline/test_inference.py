@@ -130,7 +130,7 @@ def test_fine_tuning_a_bf16_encoder_needs_mixed_precision():
 
 
 def test_forward_pass_stops_at_the_highest_layer_anything_reads(fp32_docs):
-    nlp = encoder_pipeline(store_layers=[0, 1, 3], mix={"layers": [1, 2, 3]})
+    nlp = encoder_pipeline(store_layers=[0, 1, 3], mix={"layers": [1, 2, 3]}, token_layers=[1])
     encoder = nlp.get_pipe("ctx_encoder")
     stack = encoder.model.layers[0].shims[0].encoder.transformer.encoder.layer
     nlp(TEXTS[0])  # the first use checks once that stopping early is exact
@@ -150,6 +150,7 @@ def test_forward_pass_stops_at_the_highest_layer_anything_reads(fp32_docs):
         assert doc._.ctx_layer_ids == [0, 1, 3]
         assert_allclose(doc._.ctx_layers, ref._.ctx_layers[[0, 1, 3]], atol=1e-5)
         assert_allclose(doc.tensor, ref._.ctx_layers[[1, 2, 3]].mean(axis=0), atol=1e-5)
+        assert_allclose(doc._.ctx_token_mix, ref._.ctx_layers[1], atol=1e-5)
     # predict() still gives every layer (what listeners and tools read).
     full = encoder.predict([nlp.make_doc(TEXTS[0])])[0]
     assert full.shape[0] == 7
