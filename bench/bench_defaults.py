@@ -38,7 +38,7 @@ def candidates(depth: int) -> Dict[str, List[int]]:
 
 
 def main() -> None:
-    parser = options(__doc__, out=RESULTS / "defaults-token-mixes.json", model=True)
+    parser = options(__doc__, out=RESULTS / "defaults-token-mixes-minilm.json", model=True)
     parser.add_argument("--semcor-limit", type=int, default=600, help="SemCor sentences for the polysemy AUC")
     args = parse(parser)
     nlp = load_pipeline("default", overrides={"components.ctx_encoder.model.name": args.model})
@@ -52,20 +52,15 @@ def main() -> None:
     isolated = isolation_vectors(encoder, words, make_doc=nlp.make_doc)
     kept = list(isolated["layer0"])
     per_layer = numpy.stack([[isolated[f"layer{i}"][w] for w in kept] for i in range(depth + 1)])
-    lookups = {}
-    for name, layers in mixes.items():
-        table = dict(zip(kept, per_layer[layers].mean(axis=0)))
-        lookups[name] = table.get
+    lookups = {name: dict(zip(kept, per_layer[layers].mean(axis=0))).get for name, layers in mixes.items()}
     words_table = word_similarity(lookups, datasets)
 
     log(f"SemCor, the first {args.semcor_limit} sentences, every layer")
     docs = read_docs(args.data / "wsd" / "semcor30_from_naf.data.xml", nlp, limit=args.semcor_limit)
     features = encode_docs(encoder, docs)
     items = sense_items(docs)
-    polysemy = {}
-    for name, layers in mixes.items():
-        vectors = span_vectors(features.layers[layers].mean(axis=0), items.starts, items.ends)
-        polysemy[name] = polysemy_auc(vectors, items)
+    polysemy = {name: polysemy_auc(span_vectors(features.layers[layers].mean(axis=0), items.starts, items.ends), items)
+                for name, layers in mixes.items()}
 
     rows = {
         name: {
