@@ -5,11 +5,14 @@ curves, and dev score against training time.
     python bench/bench_train.py plot --inputs JSON... --png PNG [--by minutes]
     python bench/bench_train.py seeds --step N --inputs JSON...
 
-TASK: ner (CoNLL-2003) or pos (UD English EWT). A run trains one system (see
---systems and LABELS) on --sizes % of the train docs (nested subsets per seed)
-and scores model-last on the whole dev set; frozen systems share one feature
-store per encoder unless --timed-eval. `plot`: mean +- sd over seeds against %
-of train, or each run's points by minutes; `seeds`: mean and sd at one update.
+TASK: ner (CoNLL-2003) or pos (UD English EWT). A run trains one system on
+--sizes % of the train docs (nested subsets per seed) and scores model-last on
+the whole dev set. Systems: ctx, ctx-few, finetune, lora (the task's configs or
+--config), elmo, elmo-random (elmo_tagger.cfg), static, static-none
+(*_static.cfg), cnn (`spacy init config`) and, without context, hash, hash-few,
+cnn-heads (bench/configs/ablations.cfg). Frozen systems share one feature store
+per encoder unless --timed-eval. `plot`: mean +- sd over seeds against % of
+train, or each run's points by minutes; `seeds`: mean and sd at one update.
 """
 import contextlib
 import json
