@@ -11,7 +11,6 @@ the fp32 matmul peak at MiniLM's linear shapes, MKL and oneDNN, best of 3.
     python bench/bench_speed.py --paths loop padded packed pooled unfused batch1000 auto \\
         --sentences 1200 --chunks 3 --rounds 4 --out bench/results/padding-fused-2threads.json
 """
-import argparse
 import cProfile
 import copy
 import json
@@ -296,7 +295,7 @@ def sgemm(threads):
 
 
 def main(argv=None):
-    parser = options(__doc__, threads=None, model=True)
+    parser = options(__doc__, threads=None, model=True, child=True)
     parser.add_argument("--paths", nargs="+", default=["loop", "padded", "packed", "pooled", "unfused", "batch1000"],
                         choices=[*LOOPS, *FORWARDS, "trf", "trf-batch64", "st-tokens", *CTX, "elmo"])
     parser.add_argument("--st-batch", type=int, default=64, help="st-tokens' encode() batch size")
@@ -312,7 +311,6 @@ def main(argv=None):
     parser.add_argument("--ablation", action="store_true", help="only the fidelity of the int8 design choices")
     parser.add_argument("--sgemm", action="store_true", help="only the fp32 matmul peak at each --threads")
     parser.add_argument("--plot", type=Path, metavar="PNG", help="only draw --out's words/s into PNG")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     if args.plot:
