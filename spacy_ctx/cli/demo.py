@@ -17,8 +17,8 @@ def demo_cli(
     model: str = typer.Option("default", "--model", "-m", help="Pipeline directory, or 'default'."),
     hf_model: Optional[str] = typer.Option(None, "--hf-model", help="A Hugging Face encoder (a local directory or a Hub id) for a blank pipeline's ctx_encoder, instead of the bundled MiniLM."),
 ):
-    """Show that "bank" gets a different vector in each sense, in the mix and
-    in every layer."""
+    """Show that "bank" gets a different vector in each sense, in the token
+    mix and in every layer."""
     with user_errors():
         nlp = demo_pipeline(model, hf_model)
     result = sense_demo(nlp)
@@ -43,8 +43,8 @@ def demo_cli(
                   title="per layer: raw cosines, the random-pair baseline, and (c - b) / (1 - b)")
         msg.text("Layer 0 is the input embedding: the same 'bank' in every sentence. The gap opens "
                  "in the layers above. Adjusted, 0 means no closer than two unrelated tokens: "
-                 "the raw cosines of an anisotropic layer are all high. The matrix above uses "
-                 "the pipeline's inference mix.")
+                 "the raw cosines of an anisotropic layer are all high. The matrix above is "
+                 "token.similarity: the pipeline's token mix.")
     if hf_model is not None:
         # explore takes a pipeline: say how to make one with this encoder.
         msg.text("To see the sense map, save this pipeline (nlp = spacy.blank('en'); "
