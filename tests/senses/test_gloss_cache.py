@@ -71,7 +71,7 @@ def test_other_layers_or_weights_do_not_reuse_the_glosses(wordnet_path, wsd_corp
     assert seen
     # Another layer request: its own folder, every gloss encoded again.
     nlp_last = pipeline(wordnet_path, layers=(-1,))
-    wsd_last, seen_last = initialized(nlp_last, list(wsd_corpus["train"](nlp_last))[:2], tmp_path)
+    _, seen_last = initialized(nlp_last, list(wsd_corpus["train"](nlp_last))[:2], tmp_path)
     assert sorted(seen_last) == sorted(seen)
     assert len([p for p in tmp_path.iterdir() if p.is_dir()]) == 2
     # Other weights of the same encoder (one weight moved): another digest.
