@@ -27,16 +27,21 @@ def test_fit_normalizer_cli_and_round_trip(analysis_data, tmp_path):
     doc = nlp("She sat on the bank of the river.")
     raw = encoder.mix.predict(encoder.predict([doc]))[0]
     corrected = norm.transform(raw, "mix")
-    assert_allclose(doc[4].vector, corrected[4], atol=1e-5)
-    assert_allclose(doc[4]._.ctx_vector, corrected[4], atol=1e-5)
-    cos = corrected[4] @ corrected[7] / numpy.linalg.norm(corrected[4]) / numpy.linalg.norm(corrected[7])
-    assert doc[4].similarity(doc[7]) == pytest.approx(float(cos), abs=1e-5)
-    assert not numpy.allclose(doc[4].vector, raw[4], atol=1e-3)
+    # The normalizer corrects the mix, which docs and spans read.
+    assert_allclose(doc.tensor, corrected, atol=1e-5)
+    assert_allclose(doc.vector, corrected.mean(axis=0), atol=1e-5)
+    assert_allclose(doc[3:5]._.ctx_vector, corrected[3:5].mean(axis=0), atol=1e-5)
+    span, other = corrected[3:5].mean(axis=0), corrected[6:8].mean(axis=0)
+    cos = span @ other / numpy.linalg.norm(span) / numpy.linalg.norm(other)
+    assert doc[3:5].similarity(doc[6:8]) == pytest.approx(float(cos), abs=1e-5)
+    assert not numpy.allclose(doc.tensor, raw, atol=1e-3)
+    # Token vectors read the token mix (layers 2 and 6), which it leaves as it is.
+    assert_allclose(doc[4].vector, doc._.ctx_layers[[2, 6], 4].mean(axis=0), atol=1e-5)
     # Save again and reload: the same normalizer, the same vectors.
     nlp.to_disk(tmp_path / "again")
     nlp2 = spacy.load(tmp_path / "again")
     assert_allclose(nlp2.get_pipe("ctx_encoder").normalizer.params["mix"]["components"], norm.params["mix"]["components"])
-    assert_allclose(nlp2(doc.text)[4].vector, doc[4].vector, atol=1e-5)
+    assert_allclose(nlp2(doc.text).tensor, doc.tensor, atol=1e-5)
 
 
 def test_fit_normalizer_overrides_of_the_default_pipeline_are_checked(similarity_files):
