@@ -18,7 +18,7 @@ def embed_cli(
     output_path: Path = typer.Argument(..., help="OUTPUT.parquet (one row per token), or a .spacy directory of DocBin shards. With --ray a directory of Parquet files, one per block."),
     model: str = typer.Option("default", "--model", "-m", help="A pipeline directory with ctx_encoder, or 'default' for the bundled MiniLM."),
     layers: Optional[str] = typer.Option(None, "--layers", "-l", help="Comma-separated layers to write, e.g. '0,6' or '-1'; 'all' for every layer."),
-    mix: bool = typer.Option(True, "--mix/--no-mix", help="Write the scalar mix (the contextual token.vector)."),
+    mix: bool = typer.Option(True, "--mix/--no-mix", help="Write the scalar mix (doc.tensor, what doc.vector reads)."),
     dtype: str = typer.Option("float32", "--dtype", help="float32 or float16 for Parquet vectors."),
     batch_size: int = typer.Option(64, "--batch-size", "-b", help="Docs per nlp.pipe batch (and per Parquet row group)."),
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU to use, -1 for CPU."),

@@ -23,7 +23,7 @@ def fit_normalizer_cli(
     n_components: Optional[int] = typer.Option(None, "--n-components", "-D", help="Directions removed by abtt (default: width / 100)."),
     eps: float = typer.Option(0.1, "--eps", help="Shrinkage for whiten, relative to the largest eigenvalue."),
     skip_below: Optional[float] = typer.Option(None, "--skip-below", help="Leave a layer as it is when its random-pair cosine is already <= this (e.g. 0.05)."),
-    mix_only: bool = typer.Option(False, "--mix-only", help="Fit only the scalar mix (what token.vector uses), not every layer."),
+    mix_only: bool = typer.Option(False, "--mix-only", help="Fit only the scalar mix (what doc.vector and doc.similarity use), not every layer."),
     enable: bool = typer.Option(True, "--enable/--disable", help="Switch the corrected space on (components.<encoder>.normalize)."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Read at most this many docs."),
     encoder_name: Optional[str] = typer.Option(None, "--encoder", help="Name of the ctx_encoder component (default: the first one)."),
@@ -31,8 +31,9 @@ def fit_normalizer_cli(
     """Fit an anisotropy correction and save it with the ctx_encoder.
 
     Mean-centering, whitening or all-but-the-top, fitted on DATA. Once
-    enabled, ctx_vector, token.vector and .similarity() of the pipeline saved
-    to OUTPUT use the corrected space. Config overrides as `spacy train`
+    enabled, doc.tensor and the vectors and .similarity() of docs and spans
+    of the pipeline saved to OUTPUT use the corrected space (token vectors
+    read the token mix, which stays raw). Config overrides as `spacy train`
     takes them change the pipeline first and are saved with it, e.g.
     `--components.ctx_encoder.mix.layers null` (an inference mix of every
     layer instead of the default top layer).
