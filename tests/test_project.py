@@ -107,6 +107,22 @@ def test_scripts_name_files_that_exist(project):
     assert project["workflows"]["curves"] == ["pretrain-elmo", "bench-curves"]
 
 
+def test_bench_commands_use_options_their_case_has(project):
+    """Every --option a bench-* command passes is one its case defines (a renamed option fails here, not after
+    the hours a bench command can take)."""
+    for command in project["commands"]:
+        for line in command["script"]:
+            words = line.split()
+            cases = [w for w in words if w.startswith("bench/") and w.endswith(".py")]
+            if not cases:
+                continue
+            source = (ROOT / cases[0]).read_text() + (ROOT / "bench" / "harness" / "__init__.py").read_text()
+            for word in words:
+                option = word.split("=")[0]
+                if option.startswith("--"):
+                    assert f'"{option}"' in source, (command["name"], option)
+
+
 def test_pretrain_elmo_follows_its_vars(project, tmp_path):
     def script(config):
         command = {cmd["name"]: cmd for cmd in config["commands"]}["pretrain-elmo"]
