@@ -4,6 +4,7 @@ on frozen features (float16), or fine-tuning the encoder (--grad-factor > 0).
 Dev F1 (all, MFS and LFS instances) every --eval-every updates; stops after
 --max-updates or --patience evaluations without a better F1. --unseen: also
 rows for the dev lemmas the training subset lacks, scored with and without them.
+--gloss-projection and --identity-l2 select the scorer's options (docs/wsd.md).
 
     nice -n 10 python bench/bench_wsd.py --stride 5 --max-updates 2000
 """
@@ -134,6 +135,9 @@ def main():
     parser.add_argument("--fine-tune-lr", type=float, default=5e-5, help="Adam learning rate when fine-tuning")
     parser.add_argument("--save", type=Path, default=None)
     parser.add_argument("--cache", type=Path, default=None, help="a folder for the frozen layers, reused across runs")
+    parser.add_argument("--gloss-cache", type=Path, default=None, help="a folder for the gloss embeddings, reused across runs")
+    parser.add_argument("--gloss-projection", type=int, default=0, help="1: score the glosses through learned projections")
+    parser.add_argument("--identity-l2", type=float, default=0.0, help="pull of W (and the projections) towards their start")
     args = parse(parser)
     fix_random_seed(args.seed)
     if args.cache:
@@ -144,7 +148,8 @@ def main():
     nlp.add_pipe("ctx_encoder", config={"store_dtype": "float16", "store_layers": None if args.grad_factor else listener["layers"],
                                         "model": {"name": args.model}})
     wsd = nlp.add_pipe("ctx_wsd", config={"wordnet_path": str(wordnet), "cross_fit": bool(args.cross_fit),
-                                          "model": {"train_senses": bool(args.train_senses), "prior_weight": args.prior_weight, "tok2vec": listener}})
+                                          "model": {"train_senses": bool(args.train_senses), "prior_weight": args.prior_weight, "tok2vec": listener,
+                                                    "gloss_projection": bool(args.gloss_projection), "identity_l2": args.identity_l2}})
     result = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "out"}
     semcor = read_docs(args.data / "wsd" / "semcor30_from_naf.data.xml", nlp)[:: args.stride][: args.limit or None]
     train = [Example(with_gold_input(ref), ref) for ref in semcor]
@@ -165,7 +170,7 @@ def main():
     unseen = {span_lemma_pos(span) for _, _, keys, span, _ in instances(dev) if keys} - train_lemmas
     extra = [k for lemma_pos in unseen for k in wsd.candidates(*lemma_pos)] if args.unseen else None
     start = time.time()
-    wsd.initialize(lambda: train, nlp=nlp, extra_senses=extra)
+    wsd.initialize(lambda: train, nlp=nlp, extra_senses=extra, gloss_cache=args.gloss_cache)
     result.update(init_s=round(time.time() - start, 1), n_senses=len(wsd.senses), untrained=evaluate(wsd, dev))
     init_model = wsd.model.to_bytes()
     for lr in [float(x) for x in args.lr.split(",")]:
