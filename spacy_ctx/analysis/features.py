@@ -18,11 +18,14 @@ class LayerFeatures:
     layers: [n_layers, n_tokens, width], layer 0 = the embedding output.
     mix: [n_tokens, width], the ctx_encoder's scalar mix, uncorrected.
     offsets: [n_docs + 1]; doc d owns rows offsets[d]:offsets[d + 1].
+    token_mix: [n_tokens, width], the token mix (what token.vector reads),
+        uncorrected; not one of `keys` (the per-layer analyses skip it).
     """
 
     layers: numpy.ndarray
     mix: numpy.ndarray
     offsets: numpy.ndarray
+    token_mix: Optional[numpy.ndarray] = None
 
     @property
     def n_tokens(self) -> int:
@@ -48,7 +51,8 @@ class LayerFeatures:
         )
         lengths = [self.offsets[i + 1] - self.offsets[i] for i in indices]
         offsets = numpy.concatenate([[0], numpy.cumsum(lengths)]).astype("int64")
-        return LayerFeatures(layers=self.layers[:, rows], mix=self.mix[rows], offsets=offsets)
+        token_mix = None if self.token_mix is None else self.token_mix[rows]
+        return LayerFeatures(layers=self.layers[:, rows], mix=self.mix[rows], offsets=offsets, token_mix=token_mix)
 
     def as_dict(self, keys: Optional[Sequence[str]] = None) -> Dict[str, numpy.ndarray]:
         """{key: [n_tokens, width]} for the given keys (default: all)."""
@@ -64,7 +68,7 @@ def encode_docs(
     desc: str = "Encoding",
 ) -> LayerFeatures:
     """Run the encoder on docs (their own tokens are kept) and collect every
-    layer and the uncorrected scalar mix. The docs are not modified."""
+    layer, the uncorrected scalar mix and the token mix. The docs are not modified."""
     lengths = [len(doc) for doc in docs]
     offsets = numpy.concatenate([[0], numpy.cumsum(lengths)]).astype("int64")
     n_tokens = int(offsets[-1])
@@ -83,7 +87,8 @@ def encode_docs(
             start = end
         bar.update(len(batch))
     bar.close()
-    return LayerFeatures(layers=layers, mix=mix, offsets=offsets)
+    token_mix = layers[encoder.token_layers].mean(axis=0)
+    return LayerFeatures(layers=layers, mix=mix, offsets=offsets, token_mix=token_mix)
 
 
 def fit_normalizers(

@@ -12,6 +12,7 @@ from ..corpora import read_docs
 from ..errors import Errors, SpacyCtxError
 from ..normalizer import METHODS, Normalizer
 from ..pipeline.loading import find_encoder
+from ..util import TOKEN_MIX_KEY
 from .anisotropy import anisotropy_table, token_info
 from .features import encode_docs
 from .plots import anisotropy_plot, probe_plot
@@ -171,13 +172,13 @@ def fit_normalizer_corpus(
     encoder_name: Optional[str] = None,
     progress: bool = False,
 ) -> Normalizer:
-    """Fit a Normalizer on the corpus (the mix and, unless mix_only, every
-    layer) and attach it to the pipeline's ctx_encoder."""
+    """Fit a Normalizer on the corpus (the mix, the token mix and, unless
+    mix_only, every layer) and attach it to the pipeline's ctx_encoder."""
     encoder = find_encoder(nlp, encoder_name)
     norm = Normalizer(method, n_components=n_components, eps=eps, skip_below=skip_below)  # checks the method first
     docs = read_docs(data_path, nlp, limit=limit)
     features = encode_docs(encoder, docs, progress=progress, desc="Encoding")
-    norm.fit(features.as_dict(["mix"] if mix_only else None))
+    norm.fit({**features.as_dict(["mix"] if mix_only else None), TOKEN_MIX_KEY: features.token_mix})
     encoder.set_normalizer(norm, enable=enable)
     # Keep config.cfg in step with the component's own cfg.
     nlp.get_pipe_config(encoder.name)["normalize"] = enable

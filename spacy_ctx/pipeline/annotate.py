@@ -10,7 +10,7 @@ from ..extensions import set_vector_hooks
 from ..models.scalar_mix import build_scalar_mix_v1, mix_stored, mixed_layers, token_layers_by_depth
 from ..models.types import DocLayers, LayerRequest
 from ..normalizer import Normalizer
-from ..util import normalize_layers
+from ..util import TOKEN_MIX_KEY, normalize_layers
 
 
 @dataclass
@@ -47,9 +47,9 @@ class Annotation:
         output_layers: Optional[List[int]] = None,
     ) -> None:
         """Set doc.tensor (the mix, corrected by `normalizer` if given),
-        doc._.ctx_token_mix (the token mix, uncorrected: a normalizer is
-        fitted on the mix), doc._.ctx_layers and doc._.ctx_layer_ids of each
-        doc.
+        doc._.ctx_token_mix (the token mix, corrected by `normalizer` where
+        it was fitted on the token mix: fit-normalizer fits both),
+        doc._.ctx_layers and doc._.ctx_layer_ids of each doc.
 
         output_layers: the layers of the outputs' rows (default: layer_ids).
         The stored rows are copied out only if they are not all of them.
@@ -63,7 +63,10 @@ class Annotation:
             if normalizer is not None and len(doc):
                 doc_mix = normalizer.transform(doc_mix, "mix").astype("float32")
             doc.tensor = doc_mix
-            doc._.ctx_token_mix = ops.to_numpy(mix_stored(self.token_mix, X, output_layers))
+            token_mix = ops.to_numpy(mix_stored(self.token_mix, X, output_layers))
+            if normalizer is not None and len(doc) and TOKEN_MIX_KEY in normalizer.keys:
+                token_mix = normalizer.transform(token_mix, TOKEN_MIX_KEY)
+            doc._.ctx_token_mix = token_mix
             stored = ops.to_numpy(X)
             doc._.ctx_layers = numpy.ascontiguousarray(stored if every_row else stored[rows], dtype=self.dtype)
             doc._.ctx_layer_ids = list(self.stored)

@@ -35,8 +35,14 @@ def test_fit_normalizer_cli_and_round_trip(analysis_data, tmp_path):
     cos = span @ other / numpy.linalg.norm(span) / numpy.linalg.norm(other)
     assert doc[3:5].similarity(doc[6:8]) == pytest.approx(float(cos), abs=1e-5)
     assert not numpy.allclose(doc.tensor, raw, atol=1e-3)
-    # Token vectors read the token mix (layers 2 and 6), which it leaves as it is.
-    assert_allclose(doc[4].vector, doc._.ctx_layers[[2, 6], 4].mean(axis=0), atol=1e-5)
+    # Token vectors read the token mix (layers 2 and 6), which it corrects with a fit of its own.
+    assert "token_mix" in norm.keys
+    raw_tokens = doc._.ctx_layers[[2, 6]].mean(axis=0)
+    assert_allclose(doc[4].vector, norm.transform(raw_tokens, "token_mix")[4], atol=1e-5)
+    assert not numpy.allclose(doc[4].vector, raw_tokens[4], atol=1e-3)
+    # A normalizer fitted before the token mix existed leaves token vectors raw.
+    del norm.params["token_mix"]
+    assert_allclose(nlp(doc.text)[4].vector, raw_tokens[4], atol=1e-5)
     # Save again and reload: the same normalizer, the same vectors.
     nlp.to_disk(tmp_path / "again")
     nlp2 = spacy.load(tmp_path / "again")
