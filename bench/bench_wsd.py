@@ -157,6 +157,7 @@ def main():
     dev = [Example(with_gold_input(ref), ref) for ref in se07]
     words = sum(len(eg.reference) for eg in train)
     result.update(train_sentences=len(train), train_words=words, train_instances=len({iid for _, iid, keys, _, _ in instances(train) if keys}))
+    nlp.get_pipe("ctx_encoder").initialize(lambda: train, nlp=nlp)  # connects ctx_wsd's listener, cached layers or not
     start, model = time.time(), Path(args.model).name
     encode(nlp, train, args.cache and args.cache / f"semcor-{args.stride}-{args.limit}-{model}-{args.layers}.pkl")
     result.update(encode_s=round(time.time() - start, 1), encode_words_per_s=round(words / (time.time() - start), 1))
