@@ -15,9 +15,8 @@ import spacy
 
 from harness import CONFIGS, TASKS as CORPORA, emit, options, parse
 from harness.readers import docbin
-from harness.training import train
+from harness.training import learned_mixes, train
 from spacy_ctx.analysis.plots import plot_panels
-from spacy_ctx.displacy.views import mix_weights
 
 WSD = ("wsd.cfg", "wsd/semcor30_from_naf.data.xml", "wsd/semeval2007/semeval2007.data.xml")
 # config, train file, dev file (relative to --data)
@@ -30,12 +29,10 @@ EXTRA_OVERRIDES = {"wsd-all": {"components.ctx_wsd.model.tok2vec.layers": None}}
 def listener_weights(nlp) -> dict:
     """{component: softmax of its listener's mix weights, per encoder layer (0 where it reads none)}."""
     weights = {}
-    for name, proc in nlp.pipeline:
-        for node in (proc.model.walk() if name != "ctx_encoder" and hasattr(proc, "model") else ()):
-            if node.name == "ctx_listener":
-                probs = numpy.zeros(node.attrs["n_layers"])
-                probs[node.selected] = mix_weights(node.get_ref("mix"))[0]
-                weights[name] = [round(float(x), 4) for x in probs]
+    for name, mix in learned_mixes(nlp).items():
+        probs = numpy.zeros(mix["n_layers"])
+        probs[mix["layers"]] = mix["weights"]
+        weights[name] = [round(float(x), 4) for x in probs]
     return weights
 
 

@@ -42,7 +42,7 @@ from harness.plots import errorbars, figure
 from harness.readers import convert, load_docs
 from harness.timing import interleave
 from harness.training import FINETUNE, ablate, elmo_config, fine_tuned, initialized, keep_heads, score, set_schedule
-from harness.training import spacy_cnn_config, task_config
+from harness.training import learned_mixes, spacy_cnn_config, task_config
 from spacy_ctx.models.pytorch.precision import PRECISIONS, supports
 
 SIZES = [1.0, 2.0, 5.0, 10.0, 25.0]
@@ -209,6 +209,8 @@ class Runner:
         }
         if store is not None:
             result["cache_docs"] = len(store)
+        if "ctx_encoder" in nlp.pipe_names:
+            result["mixes"] = learned_mixes(nlp)
         if args.precisions and "ctx_encoder" in nlp.pipe_names:
             rows = result["precisions"] = self.precisions(nlp, keys)
             result["loss_vs_fp32"] = {p: round(rows["fp32"]["scores"][keys[0]] - row["scores"][keys[0]], 2)

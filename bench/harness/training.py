@@ -122,3 +122,17 @@ def score(nlp, dev: Path, keys: Sequence[str], batch_size: int = 64, scorer=None
     return {"scores": {k: round(100 * float(scores[k]), 2) for k in keys if scores.get(k) is not None},
             "seconds": time.perf_counter() - start, "cpu_s": time.process_time() - cpu,
             "words": sum(len(eg.reference) for eg in examples)}
+
+
+def learned_mixes(nlp) -> Dict:
+    """Each head listener's layers, softmaxed scalar-mix weights and gamma (after training)."""
+    from spacy_ctx.displacy.views import mix_weights
+
+    mixes = {}
+    for name, proc in nlp.pipeline:
+        for node in proc.model.walk() if name != "ctx_encoder" and hasattr(proc, "model") else ():
+            if node.name == "ctx_listener" and node.is_connected:
+                weights, gamma = mix_weights(node.get_ref("mix"))
+                mixes[name] = {"layers": list(node.selected), "n_layers": node.attrs["n_layers"],
+                               "weights": [round(w, 4) for w in weights], "gamma": round(gamma, 4)}
+    return mixes
