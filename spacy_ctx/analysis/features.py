@@ -74,20 +74,21 @@ def encode_docs(
     n_tokens = int(offsets[-1])
     layers = numpy.zeros((encoder.n_layers, n_tokens, encoder.width), dtype="float32")
     mix = numpy.zeros((n_tokens, encoder.width), dtype="float32")
+    token_mix = numpy.zeros((n_tokens, encoder.width), dtype="float32")
     ops = encoder.model.ops
     bar = _progress(len(docs), desc, progress)
     start = 0
     for batch in minibatch(list(docs), size=batch_size):
         outputs = encoder.predict(batch)  # one [n_layers, n_tokens, width] per doc
         mixed = encoder.mix.predict(outputs)  # one [n_tokens, width] per doc
-        for doc_layers, doc_mix in zip(outputs, mixed):
+        for doc_layers, doc_mix, doc_token_mix in zip(outputs, mixed, encoder.token_mix.predict(outputs)):
             end = start + doc_layers.shape[1]
             layers[:, start:end] = ops.to_numpy(doc_layers)
             mix[start:end] = ops.to_numpy(doc_mix)
+            token_mix[start:end] = ops.to_numpy(doc_token_mix)
             start = end
         bar.update(len(batch))
     bar.close()
-    token_mix = layers[encoder.token_layers].mean(axis=0)
     return LayerFeatures(layers=layers, mix=mix, offsets=offsets, token_mix=token_mix)
 
 

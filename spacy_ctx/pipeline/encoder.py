@@ -15,13 +15,14 @@ from ..errors import Errors, SpacyCtxError, Warnings
 from ..extensions import register_extensions
 from ..forking import install_fork_hooks
 from ..models.listener import CtxListener
+from ..models.scalar_mix import mixed_layers
 from ..models.pytorch.precision import NOT_TRAINABLE, trainable
 from ..models.transformer import find_hf_shim, precision_of
 from ..models.types import DocLayers, LayerRequest
 from ..normalizer import Normalizer
 from ..training.depths import register_encoder
 from ..util import normalize_layers
-from .annotate import Annotation, bind_annotation, token_layers
+from .annotate import Annotation, bind_annotation
 from .frozen_cache import FrozenCache
 from .gradients import ListenerGradients
 from .listeners import ListenedTo
@@ -211,11 +212,17 @@ class CtxEncoder(ListenedTo, SavedEncoder, TrainablePipe):
         return int(self.model.get_dim("nO"))
 
     @property
+    def token_mix(self) -> Model:
+        """The token mix (the plain mean of the token layers) that fills
+        doc._.ctx_token_mix."""
+        self._require_bound()
+        return self._annotation.token_mix
+
+    @property
     def token_layers(self) -> List[int]:
         """The layers of the token mix, as positive indices (the setting, or
         the depth rule's when it is None)."""
-        self._require_bound()
-        return token_layers(self.cfg, self.n_layers, self.name)
+        return mixed_layers(self.token_mix)
 
     @property
     def store_layers(self) -> List[int]:
