@@ -3,8 +3,6 @@ from pathlib import Path
 from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple, Union
 
 import numpy
-import srsly
-from spacy import util
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc, Span, Token
@@ -21,6 +19,7 @@ from ..senses.raganato import WSD_SPANS_KEY, doc_to_instances
 from ..senses.scoring import make_wsd_scorer
 from ..senses.targets import Answer, Scored, Target, find_targets, gold_targets, plan_batch, span_lemma_pos
 from ..senses.wordnet import get_inventory
+from .wsd_saving import SavedWSD
 
 __all__ = ["CtxWSD", "Ranking", "Target", "make_ctx_wsd", "make_wsd_scorer"]
 
@@ -128,7 +127,7 @@ def make_ctx_wsd(
     )
 
 
-class CtxWSD(TrainablePipe):
+class CtxWSD(SavedWSD, TrainablePipe):
     """Predicts WordNet senses among the candidates of each target's lemma and POS.
 
     Senses of lemmas seen in training are scored by the model; the other
@@ -389,61 +388,6 @@ class CtxWSD(TrainablePipe):
 
     def add_label(self, label: str) -> int:
         raise NotImplementedError(Errors.E108)
-
-    # Serialisation: cfg (with the sense table's keys), the sense inventory
-    # and the model weights.
-
-    def to_bytes(self, *, exclude=tuple()) -> bytes:
-        serialize = {
-            "cfg": lambda: srsly.json_dumps(self.cfg),
-            "inventory": lambda: self._inventory.to_bytes() if self._inventory is not None else b"",
-            "model": lambda: self.model.to_bytes(),
-        }
-        return util.to_bytes(serialize, exclude)
-
-    def from_bytes(self, bytes_data: bytes, *, exclude=tuple()) -> "CtxWSD":
-        deserialize = {
-            "cfg": self._load_cfg,
-            "inventory": self._load_inventory,
-            "model": self._load_model(self.model.from_bytes),
-        }
-        util.from_bytes(bytes_data, deserialize, exclude)
-        return self
-
-    def to_disk(self, path: Union[str, Path], *, exclude=tuple()) -> None:
-        serialize = {
-            "cfg": lambda p: srsly.write_json(p, self.cfg),
-            "model": lambda p: self.model.to_disk(p),
-        }
-        if self._inventory is not None:
-            serialize["inventory"] = lambda p: p.write_bytes(self._inventory.to_bytes())
-        util.to_disk(path, serialize, exclude)
-
-    def from_disk(self, path: Union[str, Path], *, exclude=tuple()) -> "CtxWSD":
-        deserialize = {
-            "cfg": lambda p: self._load_cfg(srsly.read_json(p)),
-            # A component saved before initialize has no inventory yet.
-            "inventory": lambda p: self._load_inventory(p.read_bytes() if p.exists() else b""),
-            "model": self._load_model(self.model.from_disk),
-        }
-        util.from_disk(path, deserialize, exclude)
-        return self
-
-    def _load_cfg(self, cfg) -> None:
-        if isinstance(cfg, (bytes, str)):
-            cfg = srsly.json_loads(cfg)
-        self.cfg.update(cfg)
-        self._set_senses(self.cfg["senses"])
-
-    def _load_inventory(self, data: bytes) -> None:
-        self._inventory = SenseInventory.from_bytes(data) if data else None
-
-    def _load_model(self, load: Callable) -> Callable:
-        def load_model(data):
-            self.model.set_dim("nS", len(self.cfg["senses"]), force=True)
-            load(data)
-
-        return load_model
 
 
 def _upstream_encoder(nlp: Optional[Language], name: str):
