@@ -6,7 +6,7 @@ trf, trf-batch64 (spacy-transformers); st-tokens (sentence-transformers' token
 embeddings); elmo (a lone ELMo encoder). ctx_encoder in nlp.pipe at a setting:
 see CTX. Per path: words/s, the ratio to the reference (summed and per chunk),
 the padding ratio and useful work as a share of the sgemm peak. --sgemm: only
-the fp32 matmul peak at MiniLM's linear shapes, MKL and oneDNN, best of 3.
+the fp32 matmul peak at --model's linear shapes, MKL and oneDNN, best of 3.
 
     python bench/bench_speed.py --paths loop padded packed pooled unfused batch1000 auto \\
         --sentences 1200 --chunks 3 --rounds 4 --out bench/results/padding-fused-2threads.json
@@ -57,7 +57,6 @@ LOOPS = {"loop": None, "loop-fp16": torch.float16, "loop-bf16": torch.bfloat16}
 FORWARDS = ("eager-attention", "compile", "jit", "ort", "ort-int8")
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 TRACE = ["an example sentence to trace", "and another"]
-WIDTH, INNER = 384, 1536  # --sgemm: MiniLM-L6's hidden and feed-forward sizes
 
 
 class HiddenStates(torch.nn.Module):
@@ -280,11 +279,13 @@ def host_copies(nlp, texts) -> int:
     return sum("DtoH" in e.name or "Device -> Host" in e.name for e in prof.events())
 
 
-def sgemm(threads):
-    """The fp32 matmul peak at every linear shape of a MiniLM block, per backend and thread count."""
-    shapes = {"attention_projection": (WIDTH, WIDTH), "ffn_up": (WIDTH, INNER), "ffn_down": (INNER, WIDTH)}
+def sgemm(threads, model: str):
+    """The fp32 matmul peak at every linear shape of the model's layer, per backend and thread count."""
+    config = hf_model(model)[1].config
+    width, inner = config.hidden_size, config.intermediate_size
+    shapes = {"attention_projection": (width, width), "ffn_up": (width, inner), "ffn_down": (inner, width)}
     report = {"what": "fp32 GFLOP/s of torch.mm (MKL) and oneDNN's linear at the encoder's linear shapes, best of 3 rounds",
-              "width": WIDTH, "inner": INNER, "by_threads": {}}
+              "model": model, "width": width, "inner": inner, "by_threads": {}}
     for n in (n or torch.get_num_threads() for n in threads):
         torch.set_num_threads(n)
         rates = {backend: {f"{name}_rows{rows}": round(gflops(rows, k, m, 10, backend=backend), 1)
@@ -320,7 +321,7 @@ def main(argv=None):
                  f"{report.get('model', MODEL)}, {report['sentences']} EWT sentences ({report['date']}, {report['machine']})")
         return
     if args.sgemm:
-        return emit(sgemm(args.threads), args.out)
+        return emit(sgemm(args.threads, args.model), args.out)
     if args.device == "cuda" and not torch.cuda.is_available():
         sys.exit("bench_speed.py: no CUDA device here (torch.cuda.is_available() is False)")
     texts, words = texts_for(args)
@@ -361,7 +362,7 @@ def main(argv=None):
     gemm = {}
     for n in threads if args.device == "cpu" else ():  # the feed-forward's shape, the faster backend
         torch.set_num_threads(n)
-        gemm[n] = max(gflops(4096, width, 4 * width, 20, 1, b) for b in BACKENDS)
+        gemm[n] = max(gflops(4096, width, config.intermediate_size, 20, 3, b) for b in BACKENDS)
     for path in setup_s:
         graded_path = graded(*paths.fidelity(path, texts[: args.fidelity])) if args.fidelity and path != args.paths[0] \
             and not path.startswith(("trf", "elmo", "st-")) else None
