@@ -3,9 +3,10 @@ dev Spearman x 100 per layer, mix and correction, the candidates scored on
 STS-B train, the default and the recommended pipeline, and the anchor,
 sentence-transformers' encode(). words: static tables of every layer against
 word2vec and fastText on the same text, on the wordsim sets. static:
-distill-static against Model2Vec (in a venv of its own: python3 -m venv
-/tmp/m2v && /tmp/m2v/bin/pip install "model2vec[distill]"); --speed, after a
-full run, adds words/s interleaved. Writes bench/results/similarity-PART.json
+distill-static of --model at each of --keys against Model2Vec's distill of
+the same model (in a venv of its own: python3 -m venv /tmp/m2v &&
+/tmp/m2v/bin/pip install "model2vec[distill]"); --speed, after a full run,
+adds words/s interleaved. Writes bench/results/similarity-PART.json
 (static: static-vs-model2vec.json) and docs/figures/similarity-PART.png.
 
     nice -n 10 python bench/bench_similarity.py sts
@@ -30,7 +31,7 @@ from spacy_ctx.analysis.plots import plot_panels
 from spacy_ctx.analysis.report import write_similarity_outputs
 from spacy_ctx.analysis.similarity import doc_means, encode_fit_data, row_cosines, similarity_corpus, spearman, vocab_lookup
 from spacy_ctx.analysis.similarity import word_similarity
-from spacy_ctx.analysis.static import StaticTable, distill_static, write_static_vectors
+from spacy_ctx.analysis.static import StaticTable, distill_static, resolve_key, write_static_vectors
 from spacy_ctx.analysis.static_pipeline import static_pipeline
 from spacy_ctx.corpora import read_texts
 from spacy_ctx.evaluation_sets import find_wordsim_sets, read_sts, read_word_pairs
@@ -168,19 +169,21 @@ def run_words(args) -> dict:
     return result
 
 
-KEYS = ["layer6", "mix"]
+KEYS = ["-1", "mix"]  # static: the candidate keys (--keys), the top layer and the sentence mix by default
 WEIGHTINGS = [("none", None)] + [(w, a) for w in ("sif", "zipf") for a in (1e-4, 1e-3, 3e-3, 1e-2, 3e-2)]
 PCA_DIMS = [None, 256]
 
 
 def distill(args) -> dict:
-    cache = WORK / "tables.pkl"
+    """{"tables": {key: the table distilled from --model at that key}, "cpu_s", "wall_s"}, cached per model, keys and limit."""
+    cache = WORK / f"tables-{Path(args.model).name}-{'_'.join(args.keys)}-{args.limit}.pkl"
     if cache.exists():
         return pickle.loads(cache.read_bytes())
-    cpu, wall = time.process_time(), time.perf_counter()
-    tables = distill_static(ctx_pipeline(), [args.data / EWT.format(split="train"), args.data / TASKS["ner"]["train"]], keys=KEYS,
+    cpu, wall, nlp = time.process_time(), time.perf_counter(), ctx_pipeline(model=args.model)
+    keys = [resolve_key(key, find_encoder(nlp).n_layers) for key in args.keys]
+    tables = distill_static(nlp, [args.data / EWT.format(split="train"), args.data / TASKS["ner"]["train"]], keys=keys,
                             methods=["mean"], min_count=1, limit=args.limit, subwords=True, progress=True)
-    out = {"tables": {key: tables[(key, "mean")] for key in KEYS}, "cpu_s": round(time.process_time() - cpu, 1),
+    out = {"tables": {key: tables[(key, "mean")] for key in keys}, "cpu_s": round(time.process_time() - cpu, 1),
            "wall_s": round(time.perf_counter() - wall, 1)}
     cache.write_bytes(pickle.dumps(out))
     return out
@@ -202,7 +205,7 @@ def word_scores(lookup, datasets) -> dict:
 
 def interleaved_speed(args, texts) -> None:
     report = json.loads(args.out.read_text())
-    static, ctx, m2v = chosen_pipeline(distill(args)["tables"], report["chosen"]), ctx_pipeline(), Model2Vec(args.model2vec_python)
+    static, ctx, m2v = chosen_pipeline(distill(args)["tables"], report["chosen"]), ctx_pipeline(model=args.model), Model2Vec(args.model2vec_python, args.model)
     vectors = lambda nlp: pipe(nlp, each=lambda doc: doc.vector)  # noqa: E731
     try:
         seconds = interleave({"static": vectors(static), "model2vec": m2v, "contextual": vectors(ctx)}, texts, args.chunks, warmup=20)
@@ -227,7 +230,7 @@ def run_static(args) -> None:
     distilled = distill(args)
     tables, datasets = distilled["tables"], {n: read_word_pairs(p) for n, p in find_wordsim_sets(args.data / "wordsim").items()}
     selection = []
-    for key in KEYS:
+    for key in tables:
         for weighting, a in WEIGHTINGS:
             for dims in PCA_DIMS:
                 row = {"key": key, "weighting": weighting, "sif_a": a, "pca_dims": dims}
@@ -242,21 +245,21 @@ def run_static(args) -> None:
     m2v = None
     if args.model2vec_python:
         log("Model2Vec in its own venv")
-        child = Model2Vec(args.model2vec_python)
+        child = Model2Vec(args.model2vec_python, args.model)
         try:
             m2v = dict(child.info)
             m2v["sts_dev"] = pair_spearman(dev, dev_texts, child.encode(dev_texts, WORK / "m2v-dev.npy"))
             m2v["words"] = word_scores(dict(zip(words, child.encode(words, WORK / "m2v-words.npy"))).get, datasets)
         finally:
             child.close()
-    some = tables[KEYS[0]]
+    some = next(iter(tables.values()))
     emit({
-        "machine": machine("torch on 1 thread, nice 10"), "model": MODEL, "runs": "one: every figure is deterministic (no training seeds)",
+        "machine": machine("torch on 1 thread, nice 10"), "model": args.model, "runs": "one: every figure is deterministic (no training seeds)",
         "corpus": {"files": [EWT.format(split="train"), TASKS["ner"]["train"]], "limit": args.limit,
                    "note": "the texts are read in file order up to --limit", "n_texts": some.settings["n_texts"],
                    "n_tokens": some.settings["n_tokens"], "n_types": len(some.words),
                    "n_wordpieces_in_context": some.subwords.settings["n_pieces_in_context"], "n_wordpieces": some.subwords.settings["n_pieces"]},
-        "distill": {"cpu_s": distilled["cpu_s"], "wall_s": distilled["wall_s"], "keys": KEYS,
+        "distill": {"cpu_s": distilled["cpu_s"], "wall_s": distilled["wall_s"], "keys": list(tables),
                     "note": "one run distils every candidate key; a single key costs the same encoding"},
         "selection_on_sts_train": selection, "chosen": best, "spacy_ctx": ours, "spacy_ctx_word_table_only": word_table,
         "model2vec": m2v,
@@ -264,8 +267,9 @@ def run_static(args) -> None:
 
 
 def main(argv=None) -> dict:
-    parser = options(__doc__, threads=1)
+    parser = options(__doc__, threads=1, model=True)
     parser.add_argument("part", choices=["sts", "words", "static"])
+    parser.add_argument("--keys", nargs="+", default=KEYS, help="static: candidate layers (negative from the top) or mix")
     parser.add_argument("--fit-limit", type=int, default=None, help="sts: fit on the first N unique train sentences")
     parser.add_argument("--dev-limit", type=int, default=None, help="sts: score the first N dev pairs (a smoke test)")
     parser.add_argument("--tables-dir", type=Path, default=None, help="words: keep the tables here")
@@ -274,6 +278,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--speed", action="store_true", help="static: only the interleaved speed run")
     parser.add_argument("--chunks", type=int, default=6, help="static --speed: chunks to interleave")
     args = parse(parser, argv)
+    if args.part != "static" and args.model != MODEL:
+        parser.error("--model: static only (sts and words compare the bundled model's layers)")
     if args.part == "static":
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # as in Model2Vec's child
         return run_static(args)
