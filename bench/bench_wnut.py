@@ -9,6 +9,7 @@ ctx_encoder's model) or NAME=spacy (spaCy's CNN NER); --max-steps,
 """
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from harness import CONFIGS, RESULTS, emit, log, machine, options, parse
+from harness import CONFIGS, RESULTS, emit, log, machine, options, parse, peak_rss_mib
 from harness.readers import docbin
 from harness.training import spacy_cnn_config
 
@@ -36,13 +37,16 @@ def train(spec: str, schedule: dict, paths: dict, seed: int, output: Path) -> di
     subprocess.run([sys.executable, "-m", "spacy", "train", str(config), "--output", str(output), *(f"--{k}={v}" for k, v in settings.items())],
                    check=True, env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True)
     meta = json.loads((output / "model-best" / "meta.json").read_text())
-    return {"seed": seed, **{k: round(100 * meta["performance"][k], 2) for k in ("ents_f", "ents_p", "ents_r")}, "wall_s": round(time.time() - start)}
+    return {"seed": seed, **{k: round(100 * meta["performance"][k], 2) for k in ("ents_f", "ents_p", "ents_r")}, "wall_s": round(time.time() - start),
+            "peak_rss_mib_so_far": round(peak_rss_mib(resource.RUSAGE_CHILDREN))}  # the largest training ended by then
 
 
 def main():
     parser = options(__doc__, RESULTS / "wnut-shipped.json", threads=None)
     parser.add_argument("--systems", nargs="+", required=True, help="NAME=CONFIG[@ENCODER] or NAME=spacy")
     parser.add_argument("--jobs", type=int, default=1, help="trainings at once (each on one torch thread)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--resume", action="store_true", help="keep the runs already in --out and run only the others")
     for key in SCHEDULE_KEYS[1:]:
         parser.add_argument(f"--{key.replace('_', '-')}", type=int, help="instead of the config's")
     args = parse(parser)
@@ -60,10 +64,12 @@ def main():
         log(f"{name} seed {seed}")
         return train(systems[name], schedule, paths, seed, WORK / f"{name}-s{seed}")
 
-    jobs = [(name, seed) for seed in (0, 1, 2) for name in systems]
+    done = json.loads(args.out.read_text())["runs"] if args.resume and args.out.exists() else {}
+    jobs = [(name, seed) for seed in args.seeds for name in systems if seed not in {r["seed"] for r in done.get(name, [])}]
     with ThreadPoolExecutor(args.jobs) as pool:
         results = list(pool.map(run, jobs))
-    runs = {name: [row for (job, _), row in zip(jobs, results) if job == name] for name in systems}
+    runs = {name: sorted(done.get(name, []) + [row for (job, _), row in zip(jobs, results) if job == name], key=lambda r: r["seed"])
+            for name in systems}
     summary = {name: {"ents_f_mean": round(statistics.mean(r["ents_f"] for r in rows), 2),
                       "ents_f_sd": round(statistics.stdev(r["ents_f"] for r in rows), 2) if len(rows) > 1 else None} for name, rows in runs.items()}
     emit({"task": "WNUT-17 NER, emerging.dev.conll", "machine": machine(f"torch on one thread per training, {args.jobs} at once"),

@@ -95,8 +95,9 @@ def emit(report: Dict, out: Optional[Path] = None) -> Dict:
     return report
 
 
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def peak_rss_mib(who: int = resource.RUSAGE_SELF) -> float:
+    """This process's peak RSS, or (RUSAGE_CHILDREN) that of its largest child that has ended."""
+    return resource.getrusage(who).ru_maxrss / 1024
 
 
 def in_child(script: str, args: Sequence[str], text: str = "") -> Dict:
