@@ -5,7 +5,7 @@ sentence-transformers' encode(). words: static tables of every layer against
 word2vec and fastText on the same text, on the wordsim sets. static:
 distill-static of --model at each of --keys against Model2Vec's distill of
 the same model (in a venv of its own: python3 -m venv /tmp/m2v &&
-/tmp/m2v/bin/pip install "model2vec[distill]"); --speed, after a full run,
+/tmp/m2v/bin/pip install "model2vec[distill]" scikit-learn); --speed, after a full run,
 adds words/s interleaved. Writes bench/results/similarity-PART.json
 (static: static-vs-model2vec.json) and docs/figures/similarity-PART.png.
 
