@@ -72,7 +72,8 @@ def test_disk_round_trip(tmp_path, tiny_model, docs):
         assert_array_equal(a, b)
 
 
-def test_fine_tuned_weights_are_saved(tmp_path, tiny_model, docs):
+def test_fine_tuned_weights_are_saved(tmp_path, tiny_model, docs, onednn_fp32):
+    """Through the fused linears too, whose cached weights must follow the update."""
     source = shutil.copytree(tiny_model("bert-cased"), tmp_path / "model")
     model = build(source)
     model.initialize()

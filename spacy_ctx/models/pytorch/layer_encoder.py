@@ -5,6 +5,7 @@ from typing import Dict, Optional, Sequence
 import torch
 from torch import nn
 
+from . import onednn
 from .packed import packed_hidden_states, refusal, warn_unpacked
 from .truncation import truncated_layers, truncation_is_exact
 
@@ -50,9 +51,12 @@ class LayerEncoder(nn.Module):
         return self.transformer.config.hidden_size
 
     def set_fast(self, model: Optional[nn.Module]) -> None:
-        """Use `model` (a converted copy of `transformer`) for inference."""
+        """Use `model` (a converted copy of `transformer`) for inference,
+        after the weights may have changed (`HFShim` calls it again after an
+        update): the fused weights cached on the old ones are dropped."""
         self.__dict__["fast"] = model
         self._can_pack.clear()  # ids of models that may be gone
+        onednn.forget(self.transformer)
 
     def forward(
         self,

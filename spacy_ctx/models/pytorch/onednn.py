@@ -93,6 +93,18 @@ def weights(*linears: nn.Linear) -> Tuple[torch.Tensor, torch.Tensor]:
     return cached[1], cached[2]
 
 
+def forget(model: nn.Module) -> None:
+    """Drop the concatenated weights `weights` keeps for `model`'s linears.
+
+    Its key catches what torch does to a weight, but not a write that goes
+    around torch: thinc's optimizers update the weights in place through a
+    NumPy view of their memory, which leaves each tensor's pointer and
+    version as they were. So whoever updates the weights that way says so.
+    """
+    for module in model.modules():
+        _reordered.pop(module, None)
+
+
 def linear(
     x: torch.Tensor,
     weight: torch.Tensor,
