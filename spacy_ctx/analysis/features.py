@@ -8,7 +8,7 @@ from spacy.util import minibatch
 
 from ..errors import Errors
 from ..pipeline.encoder import CtxEncoder
-from ..util import MIX_KEY, layer_key
+from ..util import MIX_KEY, TOKEN_MIX_KEY, layer_key
 
 
 @dataclass
@@ -37,9 +37,11 @@ class LayerFeatures:
         return [layer_key(i) for i in range(self.layers.shape[0])] + [MIX_KEY]
 
     def get(self, key: str) -> numpy.ndarray:
-        """The [n_tokens, width] vectors of "mix" or "layer<i>"."""
+        """The [n_tokens, width] vectors of "mix", "token_mix" or "layer<i>"."""
         if key == MIX_KEY:
             return self.mix
+        if key == TOKEN_MIX_KEY and self.token_mix is not None:
+            return self.token_mix
         if key.startswith("layer") and key[5:].isdigit() and int(key[5:]) < self.layers.shape[0]:
             return self.layers[int(key[5:])]
         raise KeyError(Errors.A013.format(key=key, keys=self.keys))

@@ -50,7 +50,7 @@ from ..corpora import read_texts
 from ..errors import Errors, SpacyCtxError
 from ..normalizer import Normalizer
 from ..pipeline.loading import find_encoder
-from ..util import MIX_KEY, layer_key
+from ..util import MIX_KEY, TOKEN_MIX_KEY, layer_key
 from .features import encode_docs
 from .static_pipeline import static_pipeline
 from .static_subwords import PIECE_POOLINGS, SubwordTable, distill_subwords
@@ -85,10 +85,13 @@ class StaticTable:
 
 
 def resolve_key(key: Union[str, int], n_layers: int) -> str:
-    """"mix", or a layer index (negative from the top) -> "mix" / "layer<i>"."""
+    """"mix", "token" (or "token_mix"), or a layer index (negative from the
+    top) -> "mix" / "token_mix" / "layer<i>"."""
     text = str(key).strip()
     if text == MIX_KEY:
         return MIX_KEY
+    if text in ("token", TOKEN_MIX_KEY):
+        return TOKEN_MIX_KEY
     if text.startswith("layer"):
         text = text[5:]
     try:

@@ -24,7 +24,9 @@ from spacy.util import minibatch
 from ..errors import Errors, SpacyCtxError
 from ..models.transformer import find_hf_shim
 from ..pipeline.encoder import CtxEncoder
-from ..util import MIX_KEY
+from ..util import MIX_KEY, TOKEN_MIX_KEY
+
+MIXES = {MIX_KEY: "mix", TOKEN_MIX_KEY: "token_mix"}  # key -> the encoder's mix of that name
 
 PIECE_POOLINGS = ("mean", "piece")
 
@@ -53,17 +55,18 @@ def _shim(encoder: CtxEncoder):
 def _select(encoder: CtxEncoder, hidden, keys: Sequence[str], mask, normalizer=None) -> Dict[str, numpy.ndarray]:
     """{key: [n_kept, width]}: the hidden states (a tuple of n_layers
     [batch, seq_len, width] tensors) at the positions `mask` keeps, per layer
-    key, and the encoder's (uncorrected) scalar mix of all layers; corrected
+    key, and the encoder's (uncorrected) mixes for "mix" and "token_mix"; corrected
     by `normalizer` when one is given."""
     out = {}
     for key in keys:
-        if key != MIX_KEY:
+        if key not in MIXES:
             out[key] = hidden[int(key[5:])][mask].float().cpu().numpy()
-    if MIX_KEY in keys:
+    mixes = {key: getattr(encoder, name) for key, name in MIXES.items() if key in keys}
+    if mixes:
         stacked = numpy.stack([h[mask].float().cpu().numpy() for h in hidden])  # [n_layers, n_kept, width]
-        ops = encoder.mix.ops
-        # The kept wordpieces of the batch count as one doc for the mix.
-        out[MIX_KEY] = ops.to_numpy(encoder.mix.predict([ops.asarray(stacked)])[0]).astype("float32")
+        for key, mix in mixes.items():
+            # The kept wordpieces of the batch count as one doc for the mix.
+            out[key] = mix.ops.to_numpy(mix.predict([mix.ops.asarray(stacked)])[0]).astype("float32")
     if normalizer is not None:
         out = {key: normalizer.transform(X, key) for key, X in out.items()}
     return out

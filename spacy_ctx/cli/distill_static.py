@@ -18,7 +18,7 @@ def distill_static_cli(
     pipeline: str = typer.Argument(..., help="A pipeline directory with ctx_encoder, or 'default' for the bundled MiniLM."),
     texts: str = typer.Argument(..., help="Text files, comma-separated: .txt (one text per line), .jsonl, .parquet, .conllu, CoNLL NER columns or Raganato .xml."),
     output: Path = typer.Argument(..., help="Directory to write the vectors to, as `spacy init vectors` does (use it as [initialize] vectors)."),
-    layer: str = typer.Option("mix", "--layer", "-l", help="'mix' (the encoder's scalar mix) or a layer index (negative from the top)."),
+    layer: str = typer.Option("mix", "--layer", "-l", help="'mix' (the sentence mix, what doc.vector reads), 'token' (the token mix, what token.vector reads) or a layer index (negative from the top)."),
     method: str = typer.Option("mean", "--method", "-m", help="mean (of all occurrences) or pca (first principal component of a sample)."),
     normalizer: Optional[str] = typer.Option(None, "--normalizer", help="Correct the vectors first: 'pipeline' (the ctx_encoder's fitted normalizer) or the path of a saved Normalizer."),
     attr: str = typer.Option("LOWER", "--attr", help="What a word type is: " + ", ".join(ATTRS) + " (LOWER for an uncased encoder)."),

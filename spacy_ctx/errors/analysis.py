@@ -26,7 +26,7 @@ class AnalysisErrors:
     )
     E305 = "Unknown distillation method '{method}'. Choose from: {options}."
     E306 = (
-        "Unknown representation '{key}': give 'mix' or a layer index "
+        "Unknown representation '{key}': give 'mix', 'token' or a layer index "
         "(0..{last}, or -{n}..-1 from the top)."
     )
     E307 = (

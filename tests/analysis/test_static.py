@@ -94,6 +94,7 @@ def test_select_vocab_and_keys():
     with pytest.raises(SpacyCtxError, match="E307"):
         select_vocab(counts, min_count=6)
     assert resolve_key(-1, 7) == "layer6" and resolve_key("mix", 7) == "mix" and resolve_key("2", 7) == "layer2"
+    assert resolve_key("token", 7) == resolve_key("token_mix", 7) == "token_mix"
     with pytest.raises(SpacyCtxError, match="E306"):
         resolve_key(7, 7)
 

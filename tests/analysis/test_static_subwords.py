@@ -100,7 +100,7 @@ def subword_tables(nlp, tmp_path_factory, monkeypatch_module):
     monkeypatch_module.setattr(static_subwords, "isolated_wordpieces", first_ids_only)
     path = tmp_path_factory.mktemp("subwords") / "texts.txt"
     path.write_text("\n".join(TEXTS) + "\n", encoding="utf8")
-    return distill_static(nlp, [path], keys=[-1], methods=["mean"], subwords=True)
+    return distill_static(nlp, [path], keys=[-1, "token", 2], methods=["mean"], subwords=True)
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +121,20 @@ def test_subword_table_rows(hf, subword_tables):
     alone = isolated_wordpieces(encoder, ["layer6"], ids=unseen)["layer6"]
     assert_allclose(pieces.vectors[unseen], alone, atol=1e-5)
     assert pieces.settings["n_pieces_in_context"] == int(seen.sum())
+
+
+def test_token_key_distils_the_token_mix(nlp, subword_tables):
+    """"token" is what token.vector reads, the plain mean of layers 2 and 6
+    on MiniLM; a mean over occurrences is linear, so its word and wordpiece
+    rows are the means of those layers' rows."""
+    from spacy_ctx.pipeline.loading import find_encoder
+
+    assert find_encoder(nlp).token_layers == [2, 6]
+    token, low, top = (subword_tables[(key, "mean")] for key in ("token_mix", "layer2", "layer6"))
+    assert token.words == top.words
+    assert_allclose(token.vectors, (low.vectors + top.vectors) / 2, atol=1e-5)
+    assert_allclose(token.subwords.vectors, (low.subwords.vectors + top.subwords.vectors) / 2, atol=1e-5)
+    assert not numpy.allclose(token.vectors, top.vectors, atol=1e-3)
 
 
 def test_written_table_covers_every_word(subword_tables, tmp_path):
