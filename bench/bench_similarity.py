@@ -254,7 +254,7 @@ def run_static(args) -> None:
             child.close()
     some = next(iter(tables.values()))
     emit({
-        "machine": machine("torch on 1 thread, nice 10"), "model": args.model, "runs": "one: every figure is deterministic (no training seeds)",
+        "machine": machine(f"torch threads {args.threads}"), "model": args.model, "runs": "one: every figure is deterministic (no training seeds)",
         "corpus": {"files": [EWT.format(split="train"), TASKS["ner"]["train"]], "limit": args.limit,
                    "note": "the texts are read in file order up to --limit", "n_texts": some.settings["n_texts"],
                    "n_tokens": some.settings["n_tokens"], "n_types": len(some.words),
