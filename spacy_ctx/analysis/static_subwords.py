@@ -26,8 +26,6 @@ from ..models.transformer import find_hf_shim
 from ..pipeline.encoder import CtxEncoder
 from ..util import MIX_KEY, TOKEN_MIX_KEY
 
-MIXES = {MIX_KEY: "mix", TOKEN_MIX_KEY: "token_mix"}  # key -> the encoder's mix of that name
-
 PIECE_POOLINGS = ("mean", "piece")
 
 
@@ -58,10 +56,10 @@ def _select(encoder: CtxEncoder, hidden, keys: Sequence[str], mask, normalizer=N
     key, and the encoder's (uncorrected) mixes for "mix" and "token_mix"; corrected
     by `normalizer` when one is given."""
     out = {}
+    mixes = {key: mix for key, mix in ((MIX_KEY, encoder.mix), (TOKEN_MIX_KEY, encoder.token_mix)) if key in keys}
     for key in keys:
-        if key not in MIXES:
+        if key not in mixes:
             out[key] = hidden[int(key[5:])][mask].float().cpu().numpy()
-    mixes = {key: getattr(encoder, name) for key, name in MIXES.items() if key in keys}
     if mixes:
         stacked = numpy.stack([h[mask].float().cpu().numpy() for h in hidden])  # [n_layers, n_kept, width]
         for key, mix in mixes.items():
